@@ -1,0 +1,54 @@
+"""The ComputeBackend seam (DESIGN §3): the handful of Azure operations the runner needs.
+
+One implementation talks to Azure through azure-mgmt-compute (executor.azure_backend); tests of the
+runner may inject a scripted backend; end-to-end tests use the real SDK against the emulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from planner.fleet import VM, Maintenance
+
+
+@dataclass(frozen=True)
+class VMStatus:
+    """A fresh read of one VM: its power state and `maintenanceRedeployStatus` (None if absent)."""
+
+    vm: str  # ARM id
+    power_state: str  # "running", "stopped", "deallocated", "starting", ... or "unknown"
+    maintenance: Maintenance | None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A started perform-maintenance: ``token`` is the poller's continuation token (durable)."""
+
+    vm: str
+    token: str
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    done: bool
+    succeeded: bool
+    error: str | None = None  # Azure's message when the long-running operation failed
+
+
+class ComputeBackend(Protocol):
+    def list_vms(self, resource_groups: list[str] | None = None) -> list[VM]:
+        """Fleet facts of every VM (standalone, availability set, scale set members)."""
+        ...
+
+    def status(self, vm: str) -> VMStatus:
+        """Read one VM's power state and maintenance status fresh from Azure."""
+        ...
+
+    def start_maintenance(self, vm: str) -> Operation:
+        """Call perform-maintenance on one VM or scale set instance; raises NotEligibleError (409)."""
+        ...
+
+    def poll(self, operation: Operation) -> OperationResult:
+        """One look at a started operation, resumable from its token in a new process."""
+        ...

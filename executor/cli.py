@@ -1,0 +1,106 @@
+"""The `udroll` command line: thin commands over the planner and executor libraries.
+
+Errors are handled at one boundary, :func:`main`: a :class:`planner.errors.UdrollError` prints
+``Error: …`` and exits with its code; anything else is a bug, exits 1 and says where the traceback is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import traceback
+from importlib.metadata import PackageNotFoundError, version
+
+import click
+
+from planner.errors import SpecError, UdrollError
+from planner.load import load_spec
+from planner.schema import spec_schema
+
+
+def _version() -> str:
+    try:
+        return version("udroll")
+    except PackageNotFoundError:  # running from a checkout
+        return "0+unknown"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(_version(), prog_name="udroll")
+def cli() -> None:
+    """Plan and run Azure self-service maintenance, one update domain at a time.
+
+    \b
+    Example:
+      udroll validate plans/three-tier-shop.yaml
+    """
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(specs: tuple[str, ...]) -> None:
+    """Check rollout specs and list every problem as file:line:col.
+
+    Exits 0 when every spec is valid, 2 otherwise.
+
+    \b
+    Example:
+      udroll validate plans/*.yaml
+    """
+    problems = []
+    for path in specs:
+        try:
+            loaded = load_spec(path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        vms = len(loaded.inventory.vms) if loaded.inventory else 0
+        inventory = f", {vms} VMs in inventory" if loaded.inventory else ""
+        click.echo(f"{path}: ok ({len(loaded.spec.tiers)} tiers{inventory})")
+    if problems:
+        raise SpecError(problems)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of the spec format, for editors.
+
+    \b
+    Example:
+      udroll schema > udroll.schema.json
+      # VS Code YAML: "yaml.schemas": {"./udroll.schema.json": "rollouts/*.yaml"}
+    """
+    click.echo(json.dumps(spec_schema(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn every failure into a message and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="udroll", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except UdrollError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception:
+        with tempfile.NamedTemporaryFile("w", prefix="udroll-bug-", suffix=".txt", delete=False) as f:
+            traceback.print_exc(file=f)
+        click.echo(
+            f"Error: udroll hit a bug (this is not your input's fault). The traceback is in {f.name}; "
+            "please report it with that file.",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,152 @@
+"""The fleet: facts about VMs (DESIGN §5), read from a `udroll/fleet@1` snapshot or a spec's inventory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from planner.errors import Problem, SpecError
+from planner.source import Located, load_text
+from planner.validation import problems_from
+from planner.values import Timestamp
+
+FLEET_FORMAT = "udroll/fleet@1"
+LastResult = Literal["None", "RetryLater", "MaintenanceAborted", "MaintenanceCompleted"]
+PowerState = Literal["running", "starting", "stopping", "stopped", "deallocating", "deallocated", "unknown"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Maintenance(StrictModel):
+    """A VM's `maintenanceRedeployStatus`: present only while maintenance is pending or recent."""
+
+    customer_initiated_allowed: bool
+    self_service_window: tuple[Timestamp, Timestamp] | None = None
+    scheduled_window: tuple[Timestamp, Timestamp] | None = None
+    last_result: LastResult = "None"
+    last_message: str | None = None
+
+    @model_validator(mode="after")
+    def _windows_in_order(self) -> Maintenance:
+        for name in ("self_service_window", "scheduled_window"):
+            window = getattr(self, name)
+            if window and window[1] <= window[0]:
+                raise ValueError(f"{name} ends before it starts: write [start, end]")
+        return self
+
+    @property
+    def pending(self) -> bool:
+        """Maintenance is still to be done on this VM (nothing done, or a retry is due)."""
+        return self.last_result != "MaintenanceCompleted"
+
+
+class VM(StrictModel):
+    """One virtual machine or scale set instance and what maintenance it awaits."""
+
+    id: str = Field(description="Full ARM resource id.")
+    name: str
+    resource_group: str
+    location: str = ""
+    availability_set: str | None = None
+    scale_set: str | None = None
+    instance_id: str | None = None
+    orchestration: Literal["Uniform", "Flexible"] | None = None
+    zone: str | None = None
+    update_domain: int | None = Field(default=None, ge=0)
+    fault_domain: int | None = Field(default=None, ge=0)
+    tags: dict[str, str] = Field(default_factory=dict)
+    power_state: PowerState = "running"
+    ephemeral_os_disk: bool = False
+    maintenance: Maintenance | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VM:
+        if self.scale_set and not self.orchestration:
+            raise ValueError("a scale set member needs orchestration: Uniform or Flexible")
+        if self.orchestration == "Uniform" and self.instance_id is None:
+            raise ValueError("a Uniform scale set instance needs its instance_id")
+        if self.availability_set and self.scale_set:
+            raise ValueError("a VM is in an availability set or a scale set, not both")
+        return self
+
+    @property
+    def subscription(self) -> str:
+        parts = self.id.split("/")
+        return parts[2] if len(parts) > 2 and parts[1].lower() == "subscriptions" else ""
+
+    @property
+    def ref(self) -> str:
+        """The short name selectors use: ``rg/name`` or ``rg/scale-set/instance-id``."""
+        if self.orchestration == "Uniform":
+            return f"{self.resource_group}/{self.scale_set}/{self.instance_id}"
+        return f"{self.resource_group}/{self.name}"
+
+
+class InventoryVM(VM):
+    """An inventory item in a spec: like a snapshot VM, but its id may be derived."""
+
+    id: str = ""  # type: ignore[assignment]
+
+
+class Fleet(StrictModel):
+    format: Literal["udroll/fleet@1"] = FLEET_FORMAT
+    captured_at: Timestamp
+    vms: tuple[VM, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Fleet:
+        seen: set[str] = set()
+        for vm in self.vms:
+            key = vm.id.lower()
+            if key in seen:
+                raise ValueError(f"VM {vm.id} is listed twice: keep one entry per VM")
+            seen.add(key)
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=1, sort_keys=False) + "\n"
+
+
+def vm_id(subscription: str, vm: VM) -> str:
+    """The ARM id of a VM from its names (what Azure would give it)."""
+    base = f"/subscriptions/{subscription}/resourceGroups/{vm.resource_group}/providers/Microsoft.Compute"
+    if vm.orchestration == "Uniform":
+        return f"{base}/virtualMachineScaleSets/{vm.scale_set}/virtualMachines/{vm.instance_id}"
+    return f"{base}/virtualMachines/{vm.name}"
+
+
+def load_fleet(path: str | Path) -> Fleet:
+    """Read and validate a `udroll/fleet@1` snapshot; every problem is reported with its place."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Problem(file, 1, 1, f"cannot read fleet snapshot: {exc.strerror}")]) from None
+    return parse_fleet(text, file)
+
+
+def parse_fleet(text: str, file: str) -> Fleet:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError([Problem(file, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
+    if isinstance(data, dict) and data.get("format") not in (FLEET_FORMAT, None):
+        raise SpecError(
+            [Problem(file, 1, 1, f"format is {data.get('format')!r}: udroll reads {FLEET_FORMAT!r} snapshots")]
+        )
+    try:
+        return Fleet.model_validate(data)
+    except ValidationError as exc:
+        # positions are only needed on this path, so the slow located parse happens only here
+        located: Located = load_text(text, file)
+        raise SpecError(problems_from(exc, located, Fleet)) from None
+
+
+def fleet_now(vms: tuple[VM, ...], captured_at: dt.datetime) -> Fleet:
+    return Fleet(captured_at=captured_at, vms=vms)

@@ -1,0 +1,135 @@
+"""The plan (DESIGN §6): timed, ordered steps, and what could not or need not be done.
+
+Frozen values; ``to_json`` writes the `udroll/plan@1` document byte for byte the same for the same
+plan, and ``from_json`` reads it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from planner.values import format_timestamp, parse_timestamp
+
+PLAN_FORMAT = "udroll/plan@1"
+
+
+@dataclass(frozen=True)
+class Step:
+    """VMs of one domain of one group, maintained together."""
+
+    id: str  # "<tier>/<group name>/<domain label>[/<part>]", e.g. "db/as-db/ud2"
+    tier: str
+    group: str  # "rg/availability-set", "rg/scale-set", "rg/zonal:<tier>", "rg/vm-name"
+    domain: int | str  # update domain or fault domain (int), or zone (str)
+    vms: tuple[str, ...]  # ARM ids
+    after: tuple[str, ...]  # ids of the steps that must end (plus their gap) before this starts
+    start: dt.datetime
+    end: dt.datetime
+    start_offset_s: int
+    end_offset_s: int
+    gap_after_s: int  # the group's recovery gap that follows this step
+
+    @property
+    def duration_s(self) -> int:
+        return self.end_offset_s - self.start_offset_s
+
+
+@dataclass(frozen=True)
+class Skipped:
+    vm: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unschedulable:
+    vm: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Warning:
+    code: str
+    message: str
+    vms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    fingerprint: str
+    start: dt.datetime
+    makespan_s: int
+    lower_bound_s: int
+    steps: tuple[Step, ...]
+    skipped: tuple[Skipped, ...] = ()
+    unschedulable: tuple[Unschedulable, ...] = ()
+    warnings: tuple[Warning, ...] = ()
+    format: str = PLAN_FORMAT
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "start": format_timestamp(self.start),
+            "makespan_s": self.makespan_s,
+            "lower_bound_s": self.lower_bound_s,
+            "steps": [
+                {
+                    "id": s.id,
+                    "tier": s.tier,
+                    "group": s.group,
+                    "domain": s.domain,
+                    "vms": list(s.vms),
+                    "after": list(s.after),
+                    "start": format_timestamp(s.start),
+                    "end": format_timestamp(s.end),
+                    "start_offset_s": s.start_offset_s,
+                    "end_offset_s": s.end_offset_s,
+                    "gap_after_s": s.gap_after_s,
+                }
+                for s in self.steps
+            ],
+            "skipped": [{"vm": s.vm, "reason": s.reason} for s in self.skipped],
+            "unschedulable": [{"vm": u.vm, "reason": u.reason} for u in self.unschedulable],
+            "warnings": [{"code": w.code, "message": w.message, "vms": list(w.vms)} for w in self.warnings],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Plan:
+        return Plan(
+            format=data["format"],
+            name=data["name"],
+            fingerprint=data["fingerprint"],
+            start=parse_timestamp(data["start"]),
+            makespan_s=int(data["makespan_s"]),
+            lower_bound_s=int(data["lower_bound_s"]),
+            steps=tuple(
+                Step(
+                    id=s["id"],
+                    tier=s["tier"],
+                    group=s["group"],
+                    domain=s["domain"],
+                    vms=tuple(s["vms"]),
+                    after=tuple(s["after"]),
+                    start=parse_timestamp(s["start"]),
+                    end=parse_timestamp(s["end"]),
+                    start_offset_s=int(s["start_offset_s"]),
+                    end_offset_s=int(s["end_offset_s"]),
+                    gap_after_s=int(s["gap_after_s"]),
+                )
+                for s in data["steps"]
+            ),
+            skipped=tuple(Skipped(s["vm"], s["reason"]) for s in data.get("skipped", ())),
+            unschedulable=tuple(Unschedulable(u["vm"], u["reason"]) for u in data.get("unschedulable", ())),
+            warnings=tuple(Warning(w["code"], w["message"], tuple(w["vms"])) for w in data.get("warnings", ())),
+        )

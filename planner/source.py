@@ -1,0 +1,125 @@
+"""Read YAML (and JSON, which YAML reads too) while remembering where every key and value came from.
+
+Validation errors name a path inside the document (``("tiers", 0, "recovery_gap")``); this module
+turns that path back into ``file:line:col``. Scalars that YAML would turn into timestamps are kept
+as their source text so that the models can tell a timestamp without a zone from one with a zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+try:  # libyaml is much faster; both carry the same marks
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+from planner.errors import Problem, SpecError
+
+Path = tuple[Hashable, ...]
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+@dataclass(frozen=True)
+class Located:
+    """A parsed document and the 1-based (line, col) of every value and mapping key in it."""
+
+    file: str
+    data: Any
+    values: dict[Path, tuple[int, int]] = field(repr=False)
+    keys: dict[Path, tuple[int, int]] = field(repr=False)
+
+    def where(self, loc: Sequence[Hashable], *, key: bool = False) -> tuple[int, int]:
+        """The position of the deepest part of ``loc`` that exists in the document.
+
+        Validators report paths that may include parts the document does not have (a union member's
+        name, a missing field): those are skipped, and the nearest existing ancestor is used.
+        """
+        path = self.resolve(loc)
+        if key and path in self.keys:
+            return self.keys[path]
+        return self.values.get(path, (1, 1))
+
+    def resolve(self, loc: Sequence[Hashable]) -> Path:
+        """The longest path through the data that follows ``loc``, skipping parts that don't fit."""
+        node, path = self.data, ()
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node, path = node[part], (*path, part)
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node, path = node[part], (*path, part)
+        return path
+
+    def problem(self, loc: Sequence[Hashable], message: str, *, key: bool = False) -> Problem:
+        line, col = self.where(loc, key=key)
+        return Problem(self.file, line, col, message)
+
+
+def load_text(text: str, file: str) -> Located:
+    """Parse one YAML document with a safe loader; a syntax error becomes a SpecError at its line."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or "invalid YAML"
+        raise SpecError([Problem(file, line, col, f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(file, 1, 1, f"YAML error: {exc}")]) from None
+    finally:
+        loader.dispose()
+    values: dict[Path, tuple[int, int]] = {}
+    keys: dict[Path, tuple[int, int]] = {}
+    if node is None:
+        return Located(file, None, {(): (1, 1)}, keys)
+    data = _build(node, (), values, keys, file)
+    return Located(file, data, values, keys)
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _yaml11_only(node: yaml.Node) -> bool:
+    if node.style:  # quoted or block scalars say what they are
+        return False
+    if node.tag == "tag:yaml.org,2002:bool":
+        return node.value.lower() not in ("true", "false")
+    if node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+        return ":" in node.value
+    return False
+
+
+def _build(node: yaml.Node, path: Path, values: dict, keys: dict, file: str) -> Any:
+    values[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise SpecError([Problem(file, *_mark(key_node), "YAML merge keys (<<) are not supported: write the keys out")])
+            key = _build(key_node, (*path, "<key>"), {}, {}, file)
+            if not isinstance(key, Hashable) or isinstance(key, (dict, list)):
+                raise SpecError([Problem(file, *_mark(key_node), "a mapping key must be a plain value")])
+            if key in out:
+                raise SpecError([Problem(file, *_mark(key_node), f"duplicate key {key!r}: remove one of them")])
+            keys[(*path, key)] = _mark(key_node)
+            out[key] = _build(value_node, (*path, key), values, keys, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, i), values, keys, file) for i, item in enumerate(node.value)]
+    if node.tag == _TIMESTAMP or _yaml11_only(node):
+        # timestamps stay text so the models can insist on a zone; YAML 1.1 quirks (yes/no/on/off
+        # as booleans, 12:30 as a base-60 number) are read as YAML 1.2 does: as plain strings
+        return node.value
+    constructor = yaml.SafeLoader.yaml_constructors.get(node.tag)
+    if constructor is None:
+        raise SpecError([Problem(file, *_mark(node), f"unsupported YAML tag {node.tag}: remove it")])
+    return constructor(_SCALARS, node)
+
+
+_SCALARS = yaml.SafeLoader("")  # only used to construct plain scalars
