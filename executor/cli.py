@@ -74,6 +74,14 @@ def schema() -> None:
     click.echo(json.dumps(spec_schema(), indent=2))
 
 
+def _register_commands() -> None:
+    """Attach the commands defined in other modules (imported here to keep `cli` importable alone)."""
+    # --- command registration --- (one import + one cli.add_command per line pair)
+
+
+_register_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every failure into a message and an exit code."""
     try:

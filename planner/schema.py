@@ -12,6 +12,7 @@ def spec_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://udroll.dev/schema/spec-v1.json",
-        "title": "udroll rollout spec, version 1",
         **schema,
+        "title": "udroll rollout spec, version 1",
+        "description": "Plan and run Azure self-service maintenance: see DESIGN §4 and the README.",
     }

@@ -92,14 +92,14 @@ class CommandCheck(StrictModel):
 def _check_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         kinds = [k for k in ("http", "tcp", "command") if k in value]
-        return kinds[0] if len(kinds) == 1 else None
+        return f"{kinds[0]} check" if len(kinds) == 1 else None
     if isinstance(value, BaseModel):
-        return next(k for k in ("http", "tcp", "command") if hasattr(value, k))
+        return next(f"{k} check" for k in ("http", "tcp", "command") if hasattr(value, k))
     return None
 
 
 Check = Annotated[
-    Annotated[HttpCheck, Tag("http")] | Annotated[TcpCheck, Tag("tcp")] | Annotated[CommandCheck, Tag("command")],
+    Annotated[HttpCheck, Tag("http check")] | Annotated[TcpCheck, Tag("tcp check")] | Annotated[CommandCheck, Tag("command check")],
     Discriminator(
         _check_kind,
         custom_error_type="check_kind",

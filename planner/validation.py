@@ -30,11 +30,14 @@ _TYPE_NAMES = {
 
 def problems_from(exc: ValidationError, located: Located, model: type[BaseModel]) -> list[Problem]:
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors:
         loc = tuple(error["loc"])
         kind = error["type"]
+        if _follows_from_another(error, errors, model):
+            continue
         path = located.resolve(loc)
-        where = ".".join(str(p) for p in path) or "document"
+        where = dotted(path) or "document"
         if kind == "extra_forbidden":
             key = loc[-1]
             known = sorted(fields_at(model, loc[:-1]))
@@ -55,15 +58,51 @@ def problems_from(exc: ValidationError, located: Located, model: type[BaseModel]
         elif kind == "value_error":
             message = str(error.get("ctx", {}).get("error", error["msg"]))
             problems.append(located.problem(loc, f"{where}: {message}"))
-        elif kind in ("too_short", "too_long"):
-            problems.append(located.problem(loc, f"{where}: {_lower(error['msg'])}"))
+        elif kind == "string_pattern_mismatch":
+            hint = _PATTERN_HINTS.get(str(path[-1]) if path else "", "")
+            problems.append(located.problem(loc, f"{where}: {error.get('input')!r} is not valid{hint}"))
+        elif kind == "too_short":
+            problems.append(located.problem(loc, f"{where}: must not be empty"))
         else:
             problems.append(located.problem(loc, f"{where}: {_lower(error['msg'])}"))
     return problems
 
 
+_PATTERN_HINTS = {
+    "name": ": use lowercase letters, digits and dashes, starting with a letter or digit",
+    "availability_set": ': write "resource-group/availability-set-name"',
+    "scale_set": ': write "resource-group/scale-set-name"',
+    "subscription": ": write the subscription id, e.g. 11111111-2222-3333-4444-555555555555",
+}
+
+
+def dotted(path: Sequence[Hashable]) -> str:
+    """``tiers[0].select`` for the path ("tiers", 0, "select")."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
+    return out
+
+
+def _follows_from_another(error: Any, errors: list[Any], model: type[BaseModel]) -> bool:
+    """Errors that only repeat another one: a list "too short" because its items failed, and a
+    "missing" key that is really a misspelled key already reported with "did you mean"."""
+    loc = tuple(error["loc"])
+    if error["type"] == "too_short":
+        return any(tuple(e["loc"])[: len(loc)] == loc and len(e["loc"]) > len(loc) for e in errors)
+    if error["type"] == "missing":
+        parent, field = loc[:-1], loc[-1]
+        for other in errors:
+            other_loc = tuple(other["loc"])
+            if other["type"] == "extra_forbidden" and other_loc[:-1] == parent:
+                near = difflib.get_close_matches(str(other_loc[-1]), [str(field)], n=1, cutoff=0.6)
+                if near:
+                    return True
+    return False
+
+
 def _parent(path: tuple[Hashable, ...]) -> str:
-    return f"{'.'.join(str(p) for p in path)}: " if path else ""
+    return f"{dotted(path)}: " if path else ""
 
 
 def _lower(text: str) -> str:
