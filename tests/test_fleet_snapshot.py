@@ -1,0 +1,103 @@
+"""Fleet snapshots (udroll/fleet@1) and inline inventories: one model, the same quality of errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from planner.errors import SpecError
+from planner.fleet import Fleet, load_fleet, parse_fleet
+from planner.load import load_spec
+
+VM = {
+    "id": "/subscriptions/S/resourceGroups/rg-shop-db/providers/Microsoft.Compute/virtualMachines/db-0",
+    "name": "db-0", "resource_group": "rg-shop-db", "location": "westeurope",
+    "availability_set": "as-db", "scale_set": None, "instance_id": None, "orchestration": None,
+    "zone": None, "update_domain": 0, "fault_domain": 0, "tags": {"role": "db"},
+    "power_state": "running",
+    "maintenance": {"customer_initiated_allowed": True,
+                    "self_service_window": ["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"],
+                    "scheduled_window": ["2026-12-28T00:00:00Z", "2027-01-10T00:00:00Z"],
+                    "last_result": "None", "last_message": None},
+}
+
+
+def snapshot(*vms: dict) -> str:
+    return json.dumps({"format": "udroll/fleet@1", "captured_at": "2026-11-22T10:00:00Z", "vms": list(vms)}, indent=1)
+
+
+def test_the_design_example_loads_and_round_trips() -> None:
+    """The DESIGN §5 example is a valid snapshot, and writing it back gives the same data."""
+    fleet = parse_fleet(snapshot(VM), "fleet.json")
+    assert fleet.vms[0].maintenance is not None and fleet.vms[0].maintenance.pending
+    again = parse_fleet(fleet.to_json(), "again.json")
+    assert again == fleet
+
+
+def test_errors_name_line_and_column_of_the_bad_value() -> None:
+    """A wrong value deep in a snapshot is reported at its own line and column."""
+    bad = dict(VM, update_domain="zero", maintenance=dict(VM["maintenance"], last_result="Done"))
+    text = snapshot(bad)
+    with pytest.raises(SpecError) as info:
+        parse_fleet(text, "fleet.json")
+    lines = text.splitlines()
+    found = {(p.line, p.message.split(":")[0]) for p in info.value.problems}
+    ud_line = next(i for i, line in enumerate(lines, 1) if '"update_domain"' in line)
+    lr_line = next(i for i, line in enumerate(lines, 1) if '"last_result"' in line)
+    assert (ud_line, "vms[0].update_domain") in found
+    assert (lr_line, "vms[0].maintenance.last_result") in found
+
+
+def test_invalid_json_points_at_the_syntax_error() -> None:
+    """A JSON syntax error gives its line and column."""
+    with pytest.raises(SpecError) as info:
+        parse_fleet('{"format": "udroll/fleet@1",\n "vms": [}', "fleet.json")
+    problem = info.value.problems[0]
+    assert (problem.line, problem.col) == (2, 10) and "invalid JSON" in problem.message
+
+
+def test_another_format_is_refused_by_name() -> None:
+    """A plan or other JSON is not mistaken for a fleet."""
+    with pytest.raises(SpecError, match="udroll reads 'udroll/fleet@1'"):
+        parse_fleet(json.dumps({"format": "udroll/plan@1"}), "plan.json")
+
+
+def test_windows_must_be_in_order_and_zoned() -> None:
+    """A self-service window that ends before it starts, or lacks a zone, is refused."""
+    maintenance = dict(VM["maintenance"], self_service_window=["2026-12-24T00:00:00Z", "2026-11-20T00:00:00"])
+    with pytest.raises(SpecError) as info:
+        parse_fleet(snapshot(dict(VM, maintenance=maintenance)), "fleet.json")
+    assert "has no zone" in str(info.value)
+
+
+def test_a_vm_listed_twice_is_refused() -> None:
+    """Duplicate VM ids in one snapshot are an error."""
+    with pytest.raises(SpecError, match="listed twice"):
+        parse_fleet(snapshot(VM, VM), "fleet.json")
+
+
+def test_scale_set_members_need_their_orchestration() -> None:
+    """A uniform instance without an instance id, or a scale set member without orchestration, is refused."""
+    with pytest.raises(SpecError, match="needs orchestration"):
+        parse_fleet(snapshot(dict(VM, availability_set=None, scale_set="vmss")), "fleet.json")
+    with pytest.raises(SpecError, match="needs its instance_id"):
+        parse_fleet(snapshot(dict(VM, availability_set=None, scale_set="vmss", orchestration="Uniform")), "fleet.json")
+
+
+def test_a_missing_file_is_a_located_problem(tmp_path) -> None:
+    """Reading a snapshot that does not exist is an input error, not a traceback."""
+    with pytest.raises(SpecError, match="cannot read fleet snapshot"):
+        load_fleet(tmp_path / "nope.json")
+
+
+def test_inventory_items_use_the_same_model_and_get_arm_ids() -> None:
+    """An inline inventory becomes a Fleet; ids are derived from the spec's subscription."""
+    loaded = load_spec("plans/three-tier-shop.yaml")
+    assert isinstance(loaded.inventory, Fleet)
+    ids = {vm.ref: vm.id for vm in loaded.inventory.vms}
+    assert ids["rg-shop-db/db-0"] == (
+        "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-shop-db"
+        "/providers/Microsoft.Compute/virtualMachines/db-0"
+    )
+    assert ids["rg-shop-app/vmss-app/2"].endswith("/virtualMachineScaleSets/vmss-app/virtualMachines/2")
