@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from planner.errors import SpecError, UdrollError
+from planner.errors import Problem, SpecError, UdrollError
 from planner.load import load_spec
 from planner.schema import spec_schema
 
@@ -48,7 +48,7 @@ def validate(specs: tuple[str, ...]) -> None:
     Example:
       udroll validate plans/*.yaml
     """
-    problems = []
+    problems: list[Problem] = []
     for path in specs:
         try:
             loaded = load_spec(path)

@@ -95,7 +95,7 @@ class InventoryVM(VM):
 
 
 class Fleet(StrictModel):
-    format: Literal["udroll/fleet@1"] = FLEET_FORMAT
+    format: Literal["udroll/fleet@1"] = "udroll/fleet@1"
     captured_at: Timestamp
     vms: tuple[VM, ...]
 
@@ -138,7 +138,11 @@ def parse_fleet(text: str, file: str) -> Fleet:
         raise SpecError([Problem(file, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
     if isinstance(data, dict) and data.get("format") not in (FLEET_FORMAT, None):
         raise SpecError(
-            [Problem(file, 1, 1, f"format is {data.get('format')!r}: udroll reads {FLEET_FORMAT!r} snapshots")]
+            [
+                Problem(
+                    file, 1, 1, f"format is {data.get('format')!r}: udroll reads {FLEET_FORMAT!r} snapshots"
+                )
+            ]
         )
     try:
         return Fleet.model_validate(data)

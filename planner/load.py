@@ -69,8 +69,12 @@ def _tier_problems(located: Located) -> list[Problem]:
         if not isinstance(name, str):
             continue
         if name in names:
-            problems.append(located.problem(("tiers", i, "name"),
-                                            f"tier {name!r} is defined twice (first as tiers[{names[name]}]): rename or merge them"))
+            problems.append(
+                located.problem(
+                    ("tiers", i, "name"),
+                    f"tier {name!r} is defined twice (first as tiers[{names[name]}]): rename or merge them",
+                )
+            )
         else:
             names[name] = i
     graph: dict[str, list[str]] = {}
@@ -83,15 +87,28 @@ def _tier_problems(located: Located) -> list[Problem]:
             if dep not in names:
                 near = difflib.get_close_matches(dep, list(names), n=1)
                 hint = f": did you mean {near[0]!r}?" if near else f"; tiers are {', '.join(names)}"
-                problems.append(located.problem(("tiers", i, "depends_on", j), f"unknown tier {dep!r} in depends_on{hint}"))
+                problems.append(
+                    located.problem(
+                        ("tiers", i, "depends_on", j), f"unknown tier {dep!r} in depends_on{hint}"
+                    )
+                )
             elif dep == tier["name"]:
-                problems.append(located.problem(("tiers", i, "depends_on", j), f"tier {dep!r} depends on itself: remove it"))
+                problems.append(
+                    located.problem(
+                        ("tiers", i, "depends_on", j), f"tier {dep!r} depends on itself: remove it"
+                    )
+                )
         graph.setdefault(tier["name"], []).extend(d for d in deps if d != tier["name"])
     cycle = tier_cycle(graph)
     if cycle:
         first = names[cycle[0]]
-        problems.append(located.problem(("tiers", first, "depends_on"),
-                                        f"dependency cycle {' -> '.join(cycle)}: a tier cannot wait for itself; remove one depends_on"))
+        problems.append(
+            located.problem(
+                ("tiers", first, "depends_on"),
+                f"dependency cycle {' -> '.join(cycle)}: a tier cannot wait for itself; "
+                "remove one depends_on",
+            )
+        )
     return problems
 
 
@@ -105,22 +122,30 @@ def _inventory(spec: Spec, located: Located, problems: list[Problem]) -> Fleet |
         data = item.model_dump()
         data["id"] = item.id or vm_id(subscription, item)
         vm = VM.model_validate(data)
-        if vm.id.lower() in seen:
-            problems.append(located.problem(("inventory", i), f"VM {vm.ref} is listed twice in inventory (first as inventory[{seen[vm.id.lower()]}]): keep one"))
+        first = seen.get(vm.id.lower())
+        if first is not None:
+            message = f"VM {vm.ref} is listed twice in inventory (first as inventory[{first}]): keep one"
+            problems.append(located.problem(("inventory", i), message))
             continue
         seen[vm.id.lower()] = i
         vms.append(vm)
+    by_id = {vm.id: vm for vm in vms}
     for vm_key, tiers in claimed_twice(selection(spec, vms)).items():
-        index = seen[vm_key.lower()]
-        problems.append(located.problem(("inventory", index),
-                                        f"VM {vms_by_id(vms)[vm_key].ref} is selected by tiers {' and '.join(repr(t) for t in tiers)}: "
-                                        "a VM belongs to one tier; narrow one of the selectors"))
-    captured = min((vm.maintenance.self_service_window[0] for vm in vms
-                    if vm.maintenance and vm.maintenance.self_service_window), default=None)
+        names = " and ".join(repr(t) for t in tiers)
+        message = (
+            f"VM {by_id[vm_key].ref} is selected by tiers {names}: a VM belongs to one tier; "
+            "narrow one of the selectors"
+        )
+        problems.append(located.problem(("inventory", seen[vm_key.lower()]), message))
+    captured = min(
+        (
+            vm.maintenance.self_service_window[0]
+            for vm in vms
+            if vm.maintenance and vm.maintenance.self_service_window
+        ),
+        default=None,
+    )
     from planner.values import parse_timestamp
 
     return Fleet(captured_at=captured or parse_timestamp("2026-01-01T00:00:00Z"), vms=tuple(vms))
 
-
-def vms_by_id(vms: list[VM]) -> dict[str, VM]:
-    return {vm.id: vm for vm in vms}

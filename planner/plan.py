@@ -131,5 +131,7 @@ class Plan:
             ),
             skipped=tuple(Skipped(s["vm"], s["reason"]) for s in data.get("skipped", ())),
             unschedulable=tuple(Unschedulable(u["vm"], u["reason"]) for u in data.get("unschedulable", ())),
-            warnings=tuple(Warning(w["code"], w["message"], tuple(w["vms"])) for w in data.get("warnings", ())),
+            warnings=tuple(
+                Warning(w["code"], w["message"], tuple(w["vms"])) for w in data.get("warnings", ())
+            ),
         )

@@ -13,12 +13,9 @@ from typing import Any
 
 import yaml
 
-try:  # libyaml is much faster; both carry the same marks
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
-
 from planner.errors import Problem, SpecError
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is much faster; same marks
 
 Path = tuple[Hashable, ...]
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
@@ -46,11 +43,12 @@ class Located:
 
     def resolve(self, loc: Sequence[Hashable]) -> Path:
         """The longest path through the data that follows ``loc``, skipping parts that don't fit."""
-        node, path = self.data, ()
+        node: Any = self.data
+        path: Path = ()
         for part in loc:
-            if isinstance(node, dict) and part in node:
-                node, path = node[part], (*path, part)
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+            ):
                 node, path = node[part], (*path, part)
         return path
 
@@ -86,7 +84,7 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 def _yaml11_only(node: yaml.Node) -> bool:
-    if node.style:  # quoted or block scalars say what they are
+    if getattr(node, "style", None):  # quoted or block scalars say what they are
         return False
     if node.tag == "tag:yaml.org,2002:bool":
         return node.value.lower() not in ("true", "false")
@@ -101,13 +99,23 @@ def _build(node: yaml.Node, path: Path, values: dict, keys: dict, file: str) -> 
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise SpecError([Problem(file, *_mark(key_node), "YAML merge keys (<<) are not supported: write the keys out")])
+                raise SpecError(
+                    [
+                        Problem(
+                            file,
+                            *_mark(key_node),
+                            "YAML merge keys (<<) are not supported: write the keys out",
+                        )
+                    ]
+                )
             key = _build(key_node, (*path, "<key>"), {}, {}, file)
             if not isinstance(key, Hashable) or isinstance(key, (dict, list)):
                 raise SpecError([Problem(file, *_mark(key_node), "a mapping key must be a plain value")])
             if key in out:
-                raise SpecError([Problem(file, *_mark(key_node), f"duplicate key {key!r}: remove one of them")])
-            keys[(*path, key)] = _mark(key_node)
+                raise SpecError(
+                    [Problem(file, *_mark(key_node), f"duplicate key {key!r}: remove one of them")]
+                )
+            keys[path + (key,)] = _mark(key_node)
             out[key] = _build(value_node, (*path, key), values, keys, file)
         return out
     if isinstance(node, yaml.SequenceNode):

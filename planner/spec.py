@@ -99,7 +99,9 @@ def _check_kind(value: Any) -> str | None:
 
 
 Check = Annotated[
-    Annotated[HttpCheck, Tag("http check")] | Annotated[TcpCheck, Tag("tcp check")] | Annotated[CommandCheck, Tag("command check")],
+    Annotated[HttpCheck, Tag("http check")]
+    | Annotated[TcpCheck, Tag("tcp check")]
+    | Annotated[CommandCheck, Tag("command check")],
     Discriminator(
         _check_kind,
         custom_error_type="check_kind",
@@ -126,7 +128,9 @@ Argv = Annotated[tuple[str, ...], BeforeValidator(_argv), Field(min_length=1)]
 
 
 class Hooks(StrictModel):
-    before_step: Argv | None = Field(default=None, description="Non-zero exit fails the step before any trigger.")
+    before_step: Argv | None = Field(
+        default=None, description="Non-zero exit fails the step before any trigger."
+    )
     after_step: Argv | None = None
 
 
@@ -159,7 +163,8 @@ class Selector(StrictModel):
     def _not_empty(self) -> Selector:
         if not any(v is not None for v in self.__dict__.values()):
             raise ValueError(
-                "empty selector selects nothing: give availability_set, scale_set, resource_group, tags or vms"
+                "empty selector selects nothing: "
+                "give availability_set, scale_set, resource_group, tags or vms"
             )
         return self
 
@@ -215,7 +220,9 @@ class Window(StrictModel):
 
 
 class Limits(StrictModel):
-    max_parallel_steps: int | None = Field(default=None, ge=1, description="Across the rollout; unset is no limit.")
+    max_parallel_steps: int | None = Field(
+        default=None, ge=1, description="Across the rollout; unset is no limit."
+    )
     max_failed_steps: int = Field(default=0, ge=0)
 
 

@@ -43,18 +43,24 @@ def problems_from(exc: ValidationError, located: Located, model: type[BaseModel]
             known = sorted(fields_at(model, loc[:-1]))
             near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
             hint = f": did you mean {near[0]!r}?" if near else f"; known keys here: {', '.join(known)}"
-            problems.append(located.problem((*path,), f"unknown key {key!r}{hint}", key=True)
-                            if path and path[-1] == key else
-                            located.problem(loc, f"unknown key {key!r}{hint}", key=True))
+            problems.append(
+                located.problem((*path,), f"unknown key {key!r}{hint}", key=True)
+                if path and path[-1] == key
+                else located.problem(loc, f"unknown key {key!r}{hint}", key=True)
+            )
         elif kind == "missing":
             field = loc[-1]
-            problems.append(located.problem(loc[:-1], f"{_parent(path)}missing required key {field!r}: add it"))
+            problems.append(
+                located.problem(loc[:-1], f"{_parent(path)}missing required key {field!r}: add it")
+            )
         elif kind in _TYPE_NAMES:
             got = _describe(error.get("input"))
             problems.append(located.problem(loc, f"{where}: expected {_TYPE_NAMES[kind]}, got {got}"))
         elif kind in ("literal_error", "enum"):
             expected = error.get("ctx", {}).get("expected", "")
-            problems.append(located.problem(loc, f"{where}: {error.get('input')!r} is not allowed; use {expected}"))
+            problems.append(
+                located.problem(loc, f"{where}: {error.get('input')!r} is not allowed; use {expected}")
+            )
         elif kind == "value_error":
             message = str(error.get("ctx", {}).get("error", error["msg"]))
             problems.append(located.problem(loc, f"{where}: {message}"))
@@ -146,8 +152,11 @@ def _models_in(annotations: list[Any]) -> list[type[BaseModel]]:
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             out.append(ann)
         elif _is_union(ann) or typing.get_origin(ann) is typing.Annotated:
-            stack.extend(typing.get_args(ann)[:1] if typing.get_origin(ann) is typing.Annotated
-                         else typing.get_args(ann))
+            stack.extend(
+                typing.get_args(ann)[:1]
+                if typing.get_origin(ann) is typing.Annotated
+                else typing.get_args(ann)
+            )
     return out
 
 

@@ -73,9 +73,7 @@ def parse_timestamp(value: Any) -> dt.datetime:
     else:
         raise ValueError("expected a timestamp such as 2026-11-23T22:00:00Z")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(
-            f"timestamp {value!s} has no zone: add Z for UTC or an offset such as +01:00"
-        )
+        raise ValueError(f"timestamp {value!s} has no zone: add Z for UTC or an offset such as +01:00")
     return parsed.astimezone(dt.timezone.utc)
 
 
@@ -179,7 +177,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 def parse_day(value: Any) -> str:
     """A weekday as its three-letter name; full names (``monday``) are accepted too."""
     text = value.strip().lower() if isinstance(value, str) else ""
-    for day, full in zip(DAYS, _FULL_DAYS):
+    for day, full in zip(DAYS, _FULL_DAYS, strict=True):
         if text in (day, full):
             return day
     raise ValueError(f"{value!r} is not a day: use one of {', '.join(DAYS)}")

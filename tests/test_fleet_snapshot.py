@@ -12,19 +12,32 @@ from planner.load import load_spec
 
 VM = {
     "id": "/subscriptions/S/resourceGroups/rg-shop-db/providers/Microsoft.Compute/virtualMachines/db-0",
-    "name": "db-0", "resource_group": "rg-shop-db", "location": "westeurope",
-    "availability_set": "as-db", "scale_set": None, "instance_id": None, "orchestration": None,
-    "zone": None, "update_domain": 0, "fault_domain": 0, "tags": {"role": "db"},
+    "name": "db-0",
+    "resource_group": "rg-shop-db",
+    "location": "westeurope",
+    "availability_set": "as-db",
+    "scale_set": None,
+    "instance_id": None,
+    "orchestration": None,
+    "zone": None,
+    "update_domain": 0,
+    "fault_domain": 0,
+    "tags": {"role": "db"},
     "power_state": "running",
-    "maintenance": {"customer_initiated_allowed": True,
-                    "self_service_window": ["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"],
-                    "scheduled_window": ["2026-12-28T00:00:00Z", "2027-01-10T00:00:00Z"],
-                    "last_result": "None", "last_message": None},
+    "maintenance": {
+        "customer_initiated_allowed": True,
+        "self_service_window": ["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"],
+        "scheduled_window": ["2026-12-28T00:00:00Z", "2027-01-10T00:00:00Z"],
+        "last_result": "None",
+        "last_message": None,
+    },
 }
 
 
 def snapshot(*vms: dict) -> str:
-    return json.dumps({"format": "udroll/fleet@1", "captured_at": "2026-11-22T10:00:00Z", "vms": list(vms)}, indent=1)
+    return json.dumps(
+        {"format": "udroll/fleet@1", "captured_at": "2026-11-22T10:00:00Z", "vms": list(vms)}, indent=1
+    )
 
 
 def test_the_design_example_loads_and_round_trips() -> None:
@@ -82,7 +95,9 @@ def test_scale_set_members_need_their_orchestration() -> None:
     with pytest.raises(SpecError, match="needs orchestration"):
         parse_fleet(snapshot(dict(VM, availability_set=None, scale_set="vmss")), "fleet.json")
     with pytest.raises(SpecError, match="needs its instance_id"):
-        parse_fleet(snapshot(dict(VM, availability_set=None, scale_set="vmss", orchestration="Uniform")), "fleet.json")
+        parse_fleet(
+            snapshot(dict(VM, availability_set=None, scale_set="vmss", orchestration="Uniform")), "fleet.json"
+        )
 
 
 def test_a_missing_file_is_a_located_problem(tmp_path) -> None:

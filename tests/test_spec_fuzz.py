@@ -17,18 +17,61 @@ PLAN_TEXTS = [p.read_text() for p in sorted(Path("plans").glob("*.yaml")) if p.s
 BASE_DATA = [load_text(text, "x").data for text in PLAN_TEXTS]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=False, allow_infinity=False),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12),
-    st.sampled_from(["45m", "30m", "1h30m", "PT45M", "90", "2026-11-23T22:00:00Z", "2026-11-23T22:00:00",
-                     "22:00-06:00", "34%", "0%", "Europe/Berlin", "Nowhere/City", "mon", "2026-12-24..2026-12-26",
-                     "rg/name", "", "db", "app", "web", "{name}"]),
+    st.sampled_from(
+        [
+            "45m",
+            "30m",
+            "1h30m",
+            "PT45M",
+            "90",
+            "2026-11-23T22:00:00Z",
+            "2026-11-23T22:00:00",
+            "22:00-06:00",
+            "34%",
+            "0%",
+            "Europe/Berlin",
+            "Nowhere/City",
+            "mon",
+            "2026-12-24..2026-12-26",
+            "rg/name",
+            "",
+            "db",
+            "app",
+            "web",
+            "{name}",
+        ]
+    ),
 )
 documents = st.recursive(
     scalars,
     lambda children: st.one_of(
         st.lists(children, max_size=4),
-        st.dictionaries(st.sampled_from(["version", "name", "tiers", "select", "window", "hours", "x", "depends_on",
-                                         "recovery_gap", "inventory", "defaults", "health", "checks"]), children, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "version",
+                    "name",
+                    "tiers",
+                    "select",
+                    "window",
+                    "hours",
+                    "x",
+                    "depends_on",
+                    "recovery_gap",
+                    "inventory",
+                    "defaults",
+                    "health",
+                    "checks",
+                ]
+            ),
+            children,
+            max_size=4,
+        ),
     ),
     max_leaves=20,
 )

@@ -26,7 +26,9 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
     document = schema()
     jsonschema.Draft202012Validator.check_schema(document)
     assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert {"version", "name", "tiers", "window", "defaults", "limits", "inventory"} <= set(document["properties"])
+    assert {"version", "name", "tiers", "window", "defaults", "limits", "inventory"} <= set(
+        document["properties"]
+    )
 
 
 @pytest.mark.parametrize("path", PLANS, ids=[p.stem for p in PLANS])

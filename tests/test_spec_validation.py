@@ -40,44 +40,180 @@ def test_the_base_spec_is_valid() -> None:
 
 
 CASES = [
-    pytest.param(BASE + "recovery_gap: 45m\n", "6:1: unknown key 'recovery_gap'", id="top-level-key-with-no-near-match"),
-    pytest.param(BASE.replace("name: shop", "nmae: shop"), "2:1: unknown key 'nmae': did you mean 'name'?", id="did-you-mean"),
-    pytest.param(BASE.replace("    select", "    slect: {}\n    select"), "5:5: unknown key 'slect': did you mean 'select'?", id="tier-key"),
-    pytest.param(BASE + "defaults: {recovery_gap: 45}\n", "6:26: defaults.recovery_gap: a bare number (45) is not a duration: add a unit, e.g. 45m", id="bare-number-duration"),
-    pytest.param(BASE + "defaults: {expected_duration: 15 minutes}\n", "6:31: defaults.expected_duration: '15 minutes' is not a duration", id="malformed-duration"),
-    pytest.param(BASE + "defaults: {recovery_gap: 30m}\n", "6:26: defaults.recovery_gap: a recovery gap of 30m is not longer than 30m: Azure's own scheduled maintenance already pauses 30 minutes between update domains", id="gap-too-short"),
-    pytest.param(BASE + "    recovery_gap: PT20M\n", "6:19: tiers[0].recovery_gap: a recovery gap of 20m is not longer than 30m", id="tier-gap-iso"),
-    pytest.param(BASE + "window: {not_before: 2026-11-23T22:00:00}\n", "6:22: window.not_before: timestamp 2026-11-23T22:00:00 has no zone: add Z for UTC", id="timestamp-without-zone"),
-    pytest.param(BASE + "window: {not_after: 'next tuesday'}\n", "6:21: window.not_after: 'next tuesday' is not a timestamp", id="not-a-timestamp"),
-    pytest.param(BASE + "window: {timezone: Europe/Berlim}\n", "6:20: window.timezone: unknown time zone 'Europe/Berlim': did you mean Europe/Berlin?", id="unknown-timezone"),
-    pytest.param(BASE + "window: {hours: '22-06'}\n", "6:17: window.hours: '22-06' is not a range of hours: write \"HH:MM-HH:MM\"", id="malformed-hours"),
-    pytest.param(BASE + "window: {hours: '25:00-06:00'}\n", "6:17: window.hours: '25:00-06:00' has an impossible time of day", id="impossible-hours"),
-    pytest.param(BASE + "window: {hours: '22:00-22:00'}\n", "6:17: window.hours: '22:00-22:00' starts and ends at the same time", id="empty-hours"),
-    pytest.param(BASE + "window: {days: [mon, someday]}\n", "6:22: window.days[1]: 'someday' is not a day", id="unknown-day"),
-    pytest.param(BASE + "window: {blackout: [2026-12-26..2026-12-24]}\n", "6:21: window.blackout[0]: '2026-12-26..2026-12-24' ends before it starts", id="backwards-blackout"),
-    pytest.param(BASE + "window: {blackout: [christmas]}\n", "6:21: window.blackout[0]: 'christmas' is not a date", id="bad-blackout"),
-    pytest.param(BASE + "window: {not_before: 2026-12-02T00:00:00Z, not_after: 2026-12-01T00:00:00Z}\n", "6:9: window: window.not_after is not after not_before", id="window-backwards"),
-    pytest.param(BASE + "defaults: {max_unavailable: 0}\n", "6:29: defaults.max_unavailable: max_unavailable must be at least 1, got 0", id="zero-capacity"),
-    pytest.param(BASE + "defaults: {max_unavailable: 150%}\n", "6:29: defaults.max_unavailable: '150%' is not a percentage between 1% and 100%", id="capacity-over-100"),
-    pytest.param(BASE + "defaults: {max_unavailable: half}\n", "6:29: defaults.max_unavailable: 'half' is not a count or percentage", id="capacity-word"),
-    pytest.param(BASE + "limits: {max_parallel_steps: many}\n", "6:30: limits.max_parallel_steps: expected a whole number, got the string 'many'", id="wrong-type-int"),
-    pytest.param(BASE + "limits: {max_parallel_steps: 0}\n", "6:30: limits.max_parallel_steps: input should be greater than or equal to 1", id="limit-too-small"),
+    pytest.param(
+        BASE + "recovery_gap: 45m\n", "6:1: unknown key 'recovery_gap'", id="top-level-key-with-no-near-match"
+    ),
+    pytest.param(
+        BASE.replace("name: shop", "nmae: shop"),
+        "2:1: unknown key 'nmae': did you mean 'name'?",
+        id="did-you-mean",
+    ),
+    pytest.param(
+        BASE.replace("    select", "    slect: {}\n    select"),
+        "5:5: unknown key 'slect': did you mean 'select'?",
+        id="tier-key",
+    ),
+    pytest.param(
+        BASE + "defaults: {recovery_gap: 45}\n",
+        "6:26: defaults.recovery_gap: a bare number (45) is not a duration: add a unit, e.g. 45m",
+        id="bare-number-duration",
+    ),
+    pytest.param(
+        BASE + "defaults: {expected_duration: 15 minutes}\n",
+        "6:31: defaults.expected_duration: '15 minutes' is not a duration",
+        id="malformed-duration",
+    ),
+    pytest.param(
+        BASE + "defaults: {recovery_gap: 30m}\n",
+        "6:26: defaults.recovery_gap: a recovery gap of 30m is not longer than 30m: Azure's own scheduled maintenance already pauses 30 minutes between update domains",
+        id="gap-too-short",
+    ),
+    pytest.param(
+        BASE + "    recovery_gap: PT20M\n",
+        "6:19: tiers[0].recovery_gap: a recovery gap of 20m is not longer than 30m",
+        id="tier-gap-iso",
+    ),
+    pytest.param(
+        BASE + "window: {not_before: 2026-11-23T22:00:00}\n",
+        "6:22: window.not_before: timestamp 2026-11-23T22:00:00 has no zone: add Z for UTC",
+        id="timestamp-without-zone",
+    ),
+    pytest.param(
+        BASE + "window: {not_after: 'next tuesday'}\n",
+        "6:21: window.not_after: 'next tuesday' is not a timestamp",
+        id="not-a-timestamp",
+    ),
+    pytest.param(
+        BASE + "window: {timezone: Europe/Berlim}\n",
+        "6:20: window.timezone: unknown time zone 'Europe/Berlim': did you mean Europe/Berlin?",
+        id="unknown-timezone",
+    ),
+    pytest.param(
+        BASE + "window: {hours: '22-06'}\n",
+        "6:17: window.hours: '22-06' is not a range of hours: write \"HH:MM-HH:MM\"",
+        id="malformed-hours",
+    ),
+    pytest.param(
+        BASE + "window: {hours: '25:00-06:00'}\n",
+        "6:17: window.hours: '25:00-06:00' has an impossible time of day",
+        id="impossible-hours",
+    ),
+    pytest.param(
+        BASE + "window: {hours: '22:00-22:00'}\n",
+        "6:17: window.hours: '22:00-22:00' starts and ends at the same time",
+        id="empty-hours",
+    ),
+    pytest.param(
+        BASE + "window: {days: [mon, someday]}\n",
+        "6:22: window.days[1]: 'someday' is not a day",
+        id="unknown-day",
+    ),
+    pytest.param(
+        BASE + "window: {blackout: [2026-12-26..2026-12-24]}\n",
+        "6:21: window.blackout[0]: '2026-12-26..2026-12-24' ends before it starts",
+        id="backwards-blackout",
+    ),
+    pytest.param(
+        BASE + "window: {blackout: [christmas]}\n",
+        "6:21: window.blackout[0]: 'christmas' is not a date",
+        id="bad-blackout",
+    ),
+    pytest.param(
+        BASE + "window: {not_before: 2026-12-02T00:00:00Z, not_after: 2026-12-01T00:00:00Z}\n",
+        "6:9: window: window.not_after is not after not_before",
+        id="window-backwards",
+    ),
+    pytest.param(
+        BASE + "defaults: {max_unavailable: 0}\n",
+        "6:29: defaults.max_unavailable: max_unavailable must be at least 1, got 0",
+        id="zero-capacity",
+    ),
+    pytest.param(
+        BASE + "defaults: {max_unavailable: 150%}\n",
+        "6:29: defaults.max_unavailable: '150%' is not a percentage between 1% and 100%",
+        id="capacity-over-100",
+    ),
+    pytest.param(
+        BASE + "defaults: {max_unavailable: half}\n",
+        "6:29: defaults.max_unavailable: 'half' is not a count or percentage",
+        id="capacity-word",
+    ),
+    pytest.param(
+        BASE + "limits: {max_parallel_steps: many}\n",
+        "6:30: limits.max_parallel_steps: expected a whole number, got the string 'many'",
+        id="wrong-type-int",
+    ),
+    pytest.param(
+        BASE + "limits: {max_parallel_steps: 0}\n",
+        "6:30: limits.max_parallel_steps: input should be greater than or equal to 1",
+        id="limit-too-small",
+    ),
     pytest.param(BASE + "tiers: 3\n", None, id="duplicate-top-key"),
-    pytest.param(BASE.replace("version: 1", "version: 2"), "1:10: version: 2 is not allowed; use 1", id="version"),
-    pytest.param(BASE.replace("name: shop", "name: Shop_1"), "2:7: name: 'Shop_1' is not valid: use lowercase letters, digits and dashes", id="name-pattern"),
-    pytest.param(BASE.replace("rg-db/as-db", "as-db"), "5:32: tiers[0].select.availability_set: 'as-db' is not valid: write \"resource-group/availability-set-name\"", id="selector-without-rg"),
-    pytest.param(BASE.replace("{availability_set: rg-db/as-db}", "{}"), "5:13: tiers[0].select: empty selector selects nothing", id="empty-selector"),
-    pytest.param(BASE.replace("{availability_set: rg-db/as-db}", "[]"), "5:13: tiers[0].select: must not be empty", id="empty-selector-list"),
+    pytest.param(
+        BASE.replace("version: 1", "version: 2"), "1:10: version: 2 is not allowed; use 1", id="version"
+    ),
+    pytest.param(
+        BASE.replace("name: shop", "name: Shop_1"),
+        "2:7: name: 'Shop_1' is not valid: use lowercase letters, digits and dashes",
+        id="name-pattern",
+    ),
+    pytest.param(
+        BASE.replace("rg-db/as-db", "as-db"),
+        "5:32: tiers[0].select.availability_set: 'as-db' is not valid: write \"resource-group/availability-set-name\"",
+        id="selector-without-rg",
+    ),
+    pytest.param(
+        BASE.replace("{availability_set: rg-db/as-db}", "{}"),
+        "5:13: tiers[0].select: empty selector selects nothing",
+        id="empty-selector",
+    ),
+    pytest.param(
+        BASE.replace("{availability_set: rg-db/as-db}", "[]"),
+        "5:13: tiers[0].select: must not be empty",
+        id="empty-selector-list",
+    ),
     pytest.param(BASE + "    depends_on: [dv]\n", "6:18: unknown tier 'dv' in depends_on", id="unknown-tier"),
     pytest.param(BASE + "    depends_on: [db]\n", "6:18: tier 'db' depends on itself", id="self-dependency"),
-    pytest.param(BASE + "  - name: db\n    select: {resource_group: x}\n", "6:11: tier 'db' is defined twice (first as tiers[0])", id="duplicate-tier"),
-    pytest.param(BASE + "    update_domain_order: [1, 1]\n", "4:5: tiers[0]: update_domain_order names an update domain twice", id="ud-order-repeat"),
-    pytest.param(BASE + "defaults:\n  health:\n    checks:\n      - {http: 'ftp://x'}\n", "9:9: defaults.health.checks[0]: http check 'ftp://x' must start with http:// or https://", id="http-scheme"),
-    pytest.param(BASE + "defaults:\n  health:\n    checks:\n      - {tcp: 'db:99999'}\n", "9:9: defaults.health.checks[0]: tcp check 'db:99999' must be \"host:port\"", id="tcp-port"),
-    pytest.param(BASE + "defaults:\n  health:\n    checks:\n      - {http: 'https://x', tcp: 'x:1'}\n", "9:9: defaults.health.checks[0]: a check needs exactly one of http, tcp or command", id="two-check-kinds"),
-    pytest.param(BASE + "defaults:\n  health:\n    checks:\n      - {http: 'https://x', body: '(['}\n", "9:9: defaults.health.checks[0]: body '([' is not a valid regular expression", id="bad-regex"),
-    pytest.param(BASE + "defaults:\n  hooks: {before_step: scripts/drain}\n", "7:24: defaults.hooks.before_step: a hook is an argv list, run without a shell", id="hook-string"),
-    pytest.param(BASE + "subscription: not-a-guid\n", "6:15: subscription: 'not-a-guid' is not valid: write the subscription id", id="subscription"),
+    pytest.param(
+        BASE + "  - name: db\n    select: {resource_group: x}\n",
+        "6:11: tier 'db' is defined twice (first as tiers[0])",
+        id="duplicate-tier",
+    ),
+    pytest.param(
+        BASE + "    update_domain_order: [1, 1]\n",
+        "4:5: tiers[0]: update_domain_order names an update domain twice",
+        id="ud-order-repeat",
+    ),
+    pytest.param(
+        BASE + "defaults:\n  health:\n    checks:\n      - {http: 'ftp://x'}\n",
+        "9:9: defaults.health.checks[0]: http check 'ftp://x' must start with http:// or https://",
+        id="http-scheme",
+    ),
+    pytest.param(
+        BASE + "defaults:\n  health:\n    checks:\n      - {tcp: 'db:99999'}\n",
+        "9:9: defaults.health.checks[0]: tcp check 'db:99999' must be \"host:port\"",
+        id="tcp-port",
+    ),
+    pytest.param(
+        BASE + "defaults:\n  health:\n    checks:\n      - {http: 'https://x', tcp: 'x:1'}\n",
+        "9:9: defaults.health.checks[0]: a check needs exactly one of http, tcp or command",
+        id="two-check-kinds",
+    ),
+    pytest.param(
+        BASE + "defaults:\n  health:\n    checks:\n      - {http: 'https://x', body: '(['}\n",
+        "9:9: defaults.health.checks[0]: body '([' is not a valid regular expression",
+        id="bad-regex",
+    ),
+    pytest.param(
+        BASE + "defaults:\n  hooks: {before_step: scripts/drain}\n",
+        "7:24: defaults.hooks.before_step: a hook is an argv list, run without a shell",
+        id="hook-string",
+    ),
+    pytest.param(
+        BASE + "subscription: not-a-guid\n",
+        "6:15: subscription: 'not-a-guid' is not valid: write the subscription id",
+        id="subscription",
+    ),
 ]
 
 
@@ -92,7 +228,9 @@ def test_each_problem_is_reported_at_its_place_with_a_fix(text: str, expected: s
 
 def test_a_dependency_cycle_is_named() -> None:
     """A cycle among tiers is reported once, naming every tier on it in order."""
-    text = BASE + """\
+    text = (
+        BASE
+        + """\
     depends_on: [web]
   - name: app
     depends_on: [db]
@@ -101,14 +239,21 @@ def test_a_dependency_cycle_is_named() -> None:
     depends_on: [app]
     select: {resource_group: rg-web}
 """
+    )
     message = only(text)
     assert "dependency cycle" in message
-    assert any(cycle in message for cycle in ("db -> app -> web -> db", "app -> web -> db -> app", "web -> db -> app -> web"))
+    assert any(
+        cycle in message
+        for cycle in ("db -> app -> web -> db", "app -> web -> db -> app", "web -> db -> app -> web")
+    )
 
 
 def test_every_problem_of_a_file_is_reported_at_once() -> None:
     """Problems in different parts of one file are all listed, in file order."""
-    text = BASE.replace("name: shop", "name: Shop") + "defaults: {recovery_gap: 10m, expected_duration: 5}\nwindow: {timezone: Mars/Base}\n"
+    text = (
+        BASE.replace("name: shop", "name: Shop")
+        + "defaults: {recovery_gap: 10m, expected_duration: 5}\nwindow: {timezone: Mars/Base}\n"
+    )
     found = problems(text)
     assert [f.split(":")[0] for f in found] == ["2", "6", "6", "7"]
 
@@ -143,7 +288,10 @@ def test_durations_timestamps_and_ranges_parse_in_every_documented_form() -> Non
     spec = parse_spec(text, "spec.yaml").spec
     assert spec.settings("db").recovery_gap == 5400
     assert spec.settings("db").expected_duration == 900
-    assert spec.window.not_before is not None and spec.window.not_before.isoformat() == "2026-11-23T22:00:00+00:00"
+    assert (
+        spec.window.not_before is not None
+        and spec.window.not_before.isoformat() == "2026-11-23T22:00:00+00:00"
+    )
     assert spec.window.days == ("sun", "mon")
     assert [str(b) for b in spec.window.blackout] == ["2026-12-01", "2026-12-24..2026-12-26"]
     assert spec.window.hours is not None and spec.window.hours.wraps
@@ -151,7 +299,10 @@ def test_durations_timestamps_and_ranges_parse_in_every_documented_form() -> Non
 
 def test_tier_keys_override_defaults_key_by_key() -> None:
     """A tier's health.wait overrides the default's while the default's checks still apply."""
-    text = BASE + "    health: {wait: 7m}\n    max_unavailable: 50%\ndefaults:\n  health: {checks: [{tcp: 'x:1'}], healthy_for: 1m}\n"
+    text = (
+        BASE
+        + "    health: {wait: 7m}\n    max_unavailable: 50%\ndefaults:\n  health: {checks: [{tcp: 'x:1'}], healthy_for: 1m}\n"
+    )
     settings = parse_spec(text, "spec.yaml").spec.settings("db")
     assert settings.health.wait == 420
     assert settings.health.healthy_for == 60
