@@ -6,8 +6,12 @@ networkx stays inside this module; callers get plain data and our own errors.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
+
+from planner.plan import Plan
 
 
 def tier_cycle(depends_on: Mapping[str, Iterable[str]]) -> list[str] | None:
@@ -30,3 +34,121 @@ def tier_order(depends_on: Mapping[str, Iterable[str]]) -> list[str]:
         graph.add_node(tier)
         graph.add_edges_from((dep, tier) for dep in deps)
     return [str(t) for t in nx.lexicographical_topological_sort(graph)]
+
+
+# --- the step graph -------------------------------------------------------------------------------
+#
+# Nodes are step ids (str) plus one virtual node per tier, ("done", tier), that stands for "every
+# group of the tier has finished": edges run from the last step of each group to it, and from it to
+# the first step of each group of the dependent tiers. That keeps the edge count linear in the steps
+# (instead of groups(A) x groups(B)). Each node carries ``w``, the time from its start to when its
+# successors may start (a step's duration plus its recovery gap; 0 for a tier node), and ``d``, its
+# duration (0 for a tier node).
+
+
+@dataclass(frozen=True)
+class StepNode:
+    """What the graph needs to know about a step."""
+
+    id: str
+    tier: str
+    duration: int
+    gap: int
+    prev: str | None  # the step before it in its group, None for a group's first step
+
+
+def step_graph(steps: Iterable[StepNode], depends_on: Mapping[str, Iterable[str]]) -> nx.DiGraph:
+    """Group order and tier dependencies of ``steps`` as a DAG (a tier with no steps passes its
+    own dependencies on, so ``web -> app -> db`` still orders web after db when app has nothing)."""
+    graph = nx.DiGraph()
+    nodes = list(steps)
+    graph.add_nodes_from((("done", t), {"w": 0, "d": 0}) for t in depends_on)
+    graph.add_nodes_from((n.id, {"w": n.duration + n.gap, "d": n.duration}) for n in nodes)
+    has_next = {n.prev for n in nodes if n.prev is not None}
+    edges: list[tuple[Any, Any]] = []
+    for n in nodes:
+        if n.prev is not None:
+            edges.append((n.prev, n.id))
+        else:
+            edges.extend((("done", dep), n.id) for dep in depends_on.get(n.tier, ()))
+        if n.id not in has_next:
+            edges.append((n.id, ("done", n.tier)))
+    with_steps = {n.tier for n in nodes}
+    for tier, deps in depends_on.items():
+        if tier not in with_steps:
+            edges.extend((("done", dep), ("done", tier)) for dep in deps)
+    graph.add_edges_from(edges)
+    return graph
+
+
+def longest_paths(graph: nx.DiGraph) -> tuple[dict[Any, int], dict[Any, int]]:
+    """(head, tail) per node: the earliest start ignoring capacity, parallelism and windows, and the
+    longest time from the node's start to the end of the rollout (its duration included)."""
+    order = _topological(graph)
+    w = dict(graph.nodes.data("w"))
+    d = dict(graph.nodes.data("d"))
+    pred, succ = graph.pred, graph.succ
+    head: dict[Any, int] = {}
+    for v in order:
+        preds = pred[v]
+        head[v] = max([head[u] + w[u] for u in preds]) if preds else 0
+    tail: dict[Any, int] = {}
+    for v in reversed(order):
+        succs = succ[v]
+        tail[v] = max(d[v], w[v] + max([tail[s] for s in succs])) if succs else d[v]
+    return head, tail
+
+
+def lower_bound(graph: nx.DiGraph, head: Mapping[Any, int] | None = None) -> int:
+    """The critical path length: the makespan if nothing but dependencies and gaps held steps back.
+
+    ``head`` (from :func:`longest_paths`) saves recomputing it."""
+    if head is None:
+        head, _ = longest_paths(graph)
+    # steps only: a tier node's head already counts the recovery gap after the tier's last step
+    return max((head[v] + d for v, d in graph.nodes.data("d") if isinstance(v, str)), default=0)
+
+
+def critical_path(plan: Plan) -> list[str]:
+    """Step ids of a longest chain of the plan (durations plus gaps along ``after``), first to last.
+
+    Ties are broken by step id, so the answer is deterministic.
+    """
+    graph = nx.DiGraph()
+    graph.add_nodes_from((s.id, {"w": s.duration_s + s.gap_after_s, "d": s.duration_s}) for s in plan.steps)
+    shared: dict[tuple[str, ...], tuple[str, int]] = {}
+    for s in plan.steps:
+        if len(s.after) <= 1:
+            graph.add_edges_from((a, s.id) for a in s.after)
+            continue
+        # many steps wait for the same set of steps: one virtual node keeps the edges linear
+        hub = shared.get(s.after)
+        if hub is None:
+            hub = shared[s.after] = ("after", len(shared))
+            graph.add_node(hub, w=0, d=0)
+            graph.add_edges_from((a, hub) for a in s.after)
+        graph.add_edge(hub, s.id)
+    if not graph:
+        return []
+    head, _ = longest_paths(graph)
+    d = graph.nodes.data("d")
+    w = graph.nodes.data("w")
+    end = min((v for v in graph if isinstance(v, str)), key=lambda v: (-(head[v] + d[v]), v))
+    path = [end]
+    node: Any = end
+    while graph.pred[node]:
+        node = min(
+            (u for u in graph.pred[node] if head[u] + w[u] == head[node]),
+            key=lambda u: (0, u) if isinstance(u, str) else (1, str(u)),
+        )
+        if isinstance(node, str):
+            path.append(node)
+    return path[::-1]
+
+
+def _topological(graph: nx.DiGraph) -> list[Any]:
+    try:
+        return list(nx.topological_sort(graph))
+    except nx.NetworkXUnfeasible:
+        cycle = nx.find_cycle(graph)
+        raise ValueError(f"step graph has a cycle: {' -> '.join(str(u) for u, _ in cycle)}") from None

@@ -1,0 +1,242 @@
+"""The ComputeBackend over azure-mgmt-compute (DESIGN §3, §9): the runner's only door to Azure.
+
+- ``list_vms``: discovery (executor.discovery), one list request per page.
+- ``status``: one VM's instance view, read fresh.
+- ``start_maintenance`` / ``start_scale_set_maintenance``: ``begin_perform_maintenance``, returning
+  the poller's continuation token at once (the runner journals it before looking again).
+- ``poll``: resumes from the token on this (or any new) client and looks once; it never loops, so
+  it never blocks for long: the runner decides when to look again.
+
+Errors come out as planner.errors classes: 409 -> NotEligibleError, 404 -> VMGoneError, 401 ->
+AuthenticationError, 403 -> AuthorizationError naming the missing permission.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from azure.core.exceptions import HttpResponseError
+from azure.core.polling import LROPoller
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.core.polling.arm_polling import ARMPolling
+
+from executor.arm_ids import VMRef, parse_vm_id
+from executor.azure_errors import (
+    PERFORM_SCALE_SET,
+    PERFORM_SCALE_SET_VM,
+    PERFORM_VM,
+    READ_INSTANCE_VIEW,
+    READ_OPERATIONS,
+    READ_SCALE_SET_VM_INSTANCE_VIEW,
+    azure_errors,
+    azure_message,
+)
+from executor.backend import Operation, OperationResult, VMStatus
+from executor.clock import Clock, SystemClock
+from executor.discovery import discover, maintenance_from, power_state_from
+from planner.errors import AzureError, InputError
+from planner.fleet import VM
+
+if TYPE_CHECKING:
+    from executor.pacing import PacedRetryPolicy
+
+
+class _LookedOnce(Exception):
+    """Raised instead of sleeping between two status requests: one look is all ``poll`` wants."""
+
+
+class _OneLook(ARMPolling):
+    """ARM polling that asks for the operation's status once (then, if it ended, does the final GET)."""
+
+    def _delay(self) -> None:
+        raise _LookedOnce
+
+    def run(self) -> None:
+        with contextlib.suppress(_LookedOnce):
+            super().run()
+
+
+class _NoLook(ARMPolling):
+    """ARM polling that does not poll: used when starting, where only the continuation token matters."""
+
+    def run(self) -> None:
+        return None
+
+
+class AzureBackend:
+    """executor.backend.ComputeBackend over one ComputeManagementClient (one subscription)."""
+
+    def __init__(
+        self,
+        client: ComputeManagementClient,
+        subscription: str,
+        *,
+        clock: Clock | None = None,
+        policy: PacedRetryPolicy | None = None,
+        polling_interval: float = 30.0,
+        poll_timeout: float = 120.0,
+        endpoint: str = "",
+    ):
+        self.client = client
+        self.subscription = subscription
+        self.clock = clock or SystemClock()
+        self.policy = policy
+        self.polling_interval = polling_interval
+        self.poll_timeout = (
+            poll_timeout  # real seconds one look may take (retries included) before "not done"
+        )
+        self.endpoint = endpoint
+
+    @classmethod
+    def for_emulator(
+        cls, emulator: Any, *, polling_interval: float = 15.0, clock: Clock | None = None
+    ) -> AzureBackend:
+        """A backend for an in-process :class:`executor.emulator.Emulator` (tests, ``run --simulate``)."""
+        from executor.connect import connect_emulator
+
+        return connect_emulator(
+            emulator.base_url,
+            emulator.ca_bundle,
+            emulator.subscription,
+            emulator.credential,
+            clock=clock or emulator.clock,
+            polling_interval=polling_interval,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> AzureBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- fleet -------------------------------------------------------------------------------
+
+    def list_vms(self, resource_groups: list[str] | None = None) -> list[VM]:
+        return list(self.iter_vms(resource_groups))
+
+    def iter_vms(self, resource_groups: list[str] | None = None, tags: dict[str, str] | None = None) -> Any:
+        """Like list_vms, page by page (keeps memory flat for big subscriptions)."""
+        return discover(self.client, resource_groups, tags)
+
+    def status(self, vm: str) -> VMStatus:
+        ref = self._ref(vm)
+        if ref.scale_set:
+            with azure_errors(f"read the instance view of {_short(ref)}", READ_SCALE_SET_VM_INSTANCE_VIEW):
+                view: Any = self.client.virtual_machine_scale_set_vms.get_instance_view(
+                    ref.resource_group, ref.scale_set, ref.name
+                )
+        else:
+            with azure_errors(f"read the instance view of {_short(ref)}", READ_INSTANCE_VIEW):
+                view = self.client.virtual_machines.instance_view(ref.resource_group, ref.name)
+        return VMStatus(
+            vm=vm,
+            power_state=power_state_from(view.statuses),
+            maintenance=maintenance_from(view.maintenance_redeploy_status),
+        )
+
+    # --- perform-maintenance -----------------------------------------------------------------
+
+    def start_maintenance(self, vm: str) -> Operation:
+        ref = self._ref(vm)
+        if ref.scale_set:
+            with azure_errors(f"start maintenance on {_short(ref)}", PERFORM_SCALE_SET_VM):
+                poller = self.client.virtual_machine_scale_set_vms.begin_perform_maintenance(
+                    ref.resource_group, ref.scale_set, ref.name, polling=self._no_look()
+                )
+        else:
+            with azure_errors(f"start maintenance on {_short(ref)}", PERFORM_VM):
+                poller = self.client.virtual_machines.begin_perform_maintenance(
+                    ref.resource_group, ref.name, polling=self._no_look()
+                )
+        return Operation(vm=vm, token=poller.continuation_token())
+
+    def start_scale_set_maintenance(self, vms: list[str]) -> list[Operation]:
+        """Start several instances of one uniform scale set in one call (one operation, one token)."""
+        refs = [self._ref(vm) for vm in vms]
+        scale_sets = {
+            (r.subscription.lower(), r.resource_group.lower(), (r.scale_set or "").lower()) for r in refs
+        }
+        if not refs or len(scale_sets) != 1 or not refs[0].scale_set:
+            raise InputError("start_scale_set_maintenance takes instances of one uniform scale set")
+        first, scale_set = refs[0], refs[0].scale_set
+        ids = [r.name for r in refs]
+        with azure_errors(
+            f"start maintenance on {first.resource_group}/{first.scale_set} instances {', '.join(ids)}",
+            PERFORM_SCALE_SET,
+        ):
+            # the SDK spells the keyword vm_instance_i_ds: pass it positionally
+            body: Any = {"instanceIds": ids}
+            poller = self.client.virtual_machine_scale_sets.begin_perform_maintenance(
+                first.resource_group, scale_set, body, polling=self._no_look()
+            )
+        token = poller.continuation_token()
+        return [Operation(vm=vm, token=token) for vm in vms]
+
+    def poll(self, operation: Operation) -> OperationResult:
+        """Look once at a started operation (from its token, so any process can do it)."""
+        ref = self._ref(operation.vm)
+        what = f"check the maintenance operation of {_short(ref)}"
+        with azure_errors(what, READ_OPERATIONS, gone=AzureError):
+            poller = self._resume(ref, operation.token)
+            try:
+                poller.result(timeout=self.poll_timeout)
+            except HttpResponseError as exc:
+                if exc.status_code in (401, 403, 404, 429) or (exc.status_code or 0) >= 500:
+                    raise  # could not look: a udroll error, not a verdict on the operation
+                code, message = azure_message(exc)
+                return OperationResult(
+                    done=True, succeeded=False, error=f"{code}: {message}" if code else message
+                )
+        if not poller.done():
+            return OperationResult(done=False, succeeded=False)
+        status = poller.status()
+        if status.lower() == "succeeded":
+            return OperationResult(done=True, succeeded=True)
+        if status.lower() in ("failed", "canceled", "cancelled"):
+            return OperationResult(done=True, succeeded=False, error=f"operation {status.lower()}")
+        return OperationResult(done=False, succeeded=False)
+
+    def wait(self, operation: Operation, timeout: float) -> OperationResult:
+        """Poll every ``polling_interval`` (clock time) until the operation ends or ``timeout`` passes."""
+        deadline = self.clock.now().timestamp() + timeout
+        while True:
+            result = self.poll(operation)
+            if result.done or self.clock.now().timestamp() >= deadline:
+                return result
+            self.clock.sleep(self.polling_interval)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _resume(self, ref: VMRef, token: str) -> LROPoller[None]:
+        look = _OneLook(self.polling_interval)
+        if ref.scale_set:
+            return self.client.virtual_machine_scale_set_vms.begin_perform_maintenance(
+                ref.resource_group, ref.scale_set, ref.name, continuation_token=token, polling=look
+            )
+        return self.client.virtual_machines.begin_perform_maintenance(
+            ref.resource_group, ref.name, continuation_token=token, polling=look
+        )
+
+    def _no_look(self) -> _NoLook:
+        return _NoLook(self.polling_interval)
+
+    def _ref(self, vm: str) -> VMRef:
+        ref = parse_vm_id(vm)
+        if ref.subscription.lower() != self.subscription.lower():
+            raise InputError(
+                f"{vm} is in subscription {ref.subscription}, but udroll is connected to "
+                f"{self.subscription}: pass --subscription"
+            )
+        return ref
+
+
+def _short(ref: VMRef) -> str:
+    return (
+        f"{ref.resource_group}/{ref.scale_set}/{ref.name}"
+        if ref.scale_set
+        else f"{ref.resource_group}/{ref.name}"
+    )

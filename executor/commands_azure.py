@@ -1,0 +1,132 @@
+"""`udroll discover` and `udroll fleet`: a snapshot of the live fleet; the portal's maintenance view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from executor.azure_backend import AzureBackend
+from executor.clock import Clock
+from executor.connect import AzureOptions, azure_options, backend_from, connect, injected_clock
+from executor.discovery import snapshot
+from executor.fleet_view import render_csv, render_json, render_table, scale_set_rows, vm_rows
+
+
+def _tags(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    tags = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r}: write KEY=VALUE, e.g. --tag role=web")
+        tags[key] = val
+    return tags
+
+
+def _backend(obj: Any, azure: AzureOptions) -> AzureBackend:
+    return backend_from(obj) or connect(azure, clock=injected_clock(obj))
+
+
+def _clock(obj: Any, backend: AzureBackend) -> Clock:
+    """The context's clock if one was injected, else the backend's (an emulator's simulated time)."""
+    return injected_clock(obj) or backend.clock
+
+
+resource_group_option = click.option(
+    "--resource-group",
+    "-g",
+    "resource_groups",
+    multiple=True,
+    metavar="RG",
+    help="Only this resource group (repeatable). Default: every resource group that holds VMs.",
+)
+tag_option = click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="K=V",
+    callback=_tags,
+    help="Only VMs with this tag (repeatable; all must match).",
+)
+
+
+@click.command()
+@resource_group_option
+@tag_option
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write the snapshot here (default: standard output).",
+)
+@azure_options
+@click.pass_obj
+def discover(
+    obj: Any, resource_groups: tuple[str, ...], tags: dict[str, str], out: str | None, azure: AzureOptions
+) -> None:
+    """Write a udroll/fleet@1 snapshot of the live fleet: update and fault domains, zones, tags,
+    power and maintenance status of every VM and scale set instance.
+
+    Exits 0, or 5 when Azure cannot be reached or refuses.
+
+    \b
+    Example:
+      udroll discover -g rg-shop-db -g rg-shop-app -o fleet.json
+      udroll plan plans/three-tier-shop.yaml --fleet fleet.json
+    """
+    backend = _backend(obj, azure)
+    fleet = snapshot(
+        backend.iter_vms(list(resource_groups) or None, tags or None), _clock(obj, backend).now()
+    )
+    text = fleet.to_json()
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    groups = len({vm.resource_group.lower() for vm in fleet.vms})
+    where = f" to {out}" if out else ""
+    click.echo(f"discovered {len(fleet.vms)} VMs in {groups} resource groups{where}", err=True)
+
+
+@click.command("fleet")
+@resource_group_option
+@tag_option
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@azure_options
+@click.pass_obj
+def fleet_command(
+    obj: Any, resource_groups: tuple[str, ...], tags: dict[str, str], output: str, azure: AzureOptions
+) -> None:
+    """Show live maintenance status per VM (update and fault domain, zone, allowed, self-service and
+    scheduled windows, last result) soonest deadline first, and per scale set the portal's
+    "Self-service maintenance" column: Yes (a VM is in its self-service window now), No (none is),
+    - (not part of a maintenance wave).
+
+    Exits 0, or 5 when Azure cannot be reached or refuses.
+
+    \b
+    Example:
+      udroll fleet -g rg-shop-app
+      udroll fleet --emulator /tmp/emu.json -o csv > status.csv
+    """
+    backend = _backend(obj, azure)
+    now = _clock(obj, backend).now()
+    vms = list(backend.iter_vms(list(resource_groups) or None, tags or None))
+    rows, sets = vm_rows(vms, now), scale_set_rows(vms, now)
+    if output == "json":
+        click.echo(render_json(rows, sets, now), nl=False)
+    elif output == "csv":
+        click.echo(render_csv(rows), nl=False)
+    else:
+        click.echo(render_table(rows, sets, now), nl=False)

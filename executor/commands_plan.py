@@ -1,0 +1,103 @@
+"""`udroll plan`: the dry-run preview of a rollout (DESIGN §8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from executor.clock import Clock, SystemClock
+from planner.build import build_plan
+from planner.errors import InputError, UnschedulableError
+from planner.fleet import Fleet, load_fleet
+from planner.load import LoadedSpec, load_spec
+from planner.render import RENDERERS, Preview
+from planner.values import parse_timestamp
+
+
+@click.command("plan")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--fleet", "fleet_path", type=click.Path(dir_okay=False),
+              help="Fleet snapshot (udroll/fleet@1); default: the spec's inventory.")
+@click.option("--start", "start_text", metavar="TIMESTAMP",
+              help="Plan start, ISO 8601 with a zone; default: window.not_before, else now (next minute).")
+@click.option("-o", "--output", "fmt", type=click.Choice(sorted(RENDERERS)), default="table",
+              show_default=True, help="Preview format.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the preview to FILE.")
+@click.option("--allow-partial", is_flag=True,
+              help="Exit 0 even when some VMs cannot be scheduled (they are listed with reasons).")
+@click.pass_context
+def plan(ctx: click.Context, spec: str, fleet_path: str | None, start_text: str | None, fmt: str,
+         out_path: str | None, allow_partial: bool) -> None:
+    """Preview the timed plan of a rollout without touching Azure.
+
+    Exits 0, 2 for invalid input (e.g. a VM selected by two tiers), 3 when VMs cannot be scheduled
+    (the preview is still written; --allow-partial exits 0).
+
+    \b
+    Example:
+      udroll plan plans/three-tier-shop.yaml
+      udroll plan spec.yaml --fleet fleet.json --start 2026-11-23T22:00:00+01:00 -o json --out plan.json
+    """
+    loaded = load_spec(spec)
+    fleet = _fleet_for(loaded, fleet_path)
+    start = _start(loaded, start_text, _clock(ctx))
+    result = build_plan(loaded.spec, fleet, start, source=spec)
+    to_terminal = out_path is None and sys.stdout.isatty()
+    width = shutil.get_terminal_size((160, 40)).columns if to_terminal else 160
+    text = RENDERERS[fmt](Preview(result, loaded.spec, fleet, width=width, color=to_terminal))
+    if out_path is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            Path(out_path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {out_path}: {exc.strerror}") from None
+        click.echo(f"wrote {fmt} preview of {len(result.steps)} steps to {out_path}", err=True)
+    if result.unschedulable and not allow_partial:
+        count = len(result.unschedulable)
+        raise UnschedulableError(
+            f"{count} VM{'s' if count != 1 else ''} cannot be scheduled (reasons listed in the preview); "
+            "Azure will maintain them in its scheduled window. Pass --allow-partial to accept the plan "
+            "without them."
+        )
+
+
+def _fleet_for(loaded: LoadedSpec, fleet_path: str | None) -> Fleet:
+    """Where the fleet facts come from: --fleet, else the spec's inventory.
+
+    Extension point (backend): live discovery through Azure goes here, as the last resort, when
+    neither a snapshot nor an inventory is given.
+    """
+    if fleet_path is not None:
+        return load_fleet(fleet_path)
+    if loaded.inventory is not None:
+        return loaded.inventory
+    raise InputError(
+        f"{loaded.file} has no inventory: pass --fleet FILE (a snapshot from `udroll discover`) "
+        "or add an inventory to the spec"
+    )
+
+
+def _start(loaded: LoadedSpec, text: str | None, clock: Clock) -> dt.datetime:
+    if text is not None:
+        try:
+            return parse_timestamp(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--start") from None
+    if loaded.spec.window.not_before is not None:
+        return loaded.spec.window.not_before
+    now = clock.now().astimezone(dt.timezone.utc)
+    rounded = now.replace(second=0, microsecond=0)
+    return rounded if rounded == now else rounded + dt.timedelta(minutes=1)
+
+
+def _clock(ctx: click.Context) -> Clock:
+    """The clock from the click context (tests pass ``obj={"clock": FakeClock(...)}``), else real time."""
+    obj: Any = ctx.find_root().obj
+    found = obj.get("clock") if isinstance(obj, dict) else getattr(obj, "clock", None)
+    return found if found is not None else SystemClock()

@@ -1,0 +1,168 @@
+"""Rendering a run for people (the only place rich is imported for `udroll run`).
+
+- :class:`PlainConsole` — one timestamped line per event, for logs and pipes.
+- :class:`LiveConsole` — on a terminal: a rich live view of the steps (state, VMs, what each waits
+  for and the countdown, the gates being probed), a progress bar and the run's clock.
+
+Both are Reporters (executor.events) and offer ``prompt(question) -> bool`` so a confirmation can be
+asked without tearing the live view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from executor.clock import Clock
+from executor.events import Event
+from planner.plan import Plan
+
+QUIET = {"gate", "vm-intent", "vm-polled", "step-waiting"}  # plain lines skip these: too chatty
+STYLE = {"done": "green", "running": "cyan", "failed": "bold red", "skipped": "yellow", "waiting": "dim"}
+
+
+def short_vm(vm: str | None) -> str:
+    return vm.rsplit("/", 1)[-1] if vm else ""
+
+
+def countdown(until: dt.datetime, now: dt.datetime) -> str:
+    left = int((until - now).total_seconds())
+    if left <= 0:
+        return "now"
+    hours, rest = divmod(left, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class PlainConsole:
+    """Timestamped lines: ``2026-11-23T21:00:00Z step-started db/as-db/ud2 db-2: 1 VMs``."""
+
+    def __init__(self, echo: Callable[[str], None] | None = None, verbose: bool = False):
+        self.echo = echo or (lambda line: click.echo(line))
+        self.verbose = verbose
+
+    def emit(self, event: Event) -> None:
+        data = event.data
+        failed_baseline = event.kind == "gate" and not data.get("ok", True) and data.get("baseline")
+        if event.kind in QUIET and not self.verbose and not failed_baseline:
+            return
+        parts = [event.at.strftime("%Y-%m-%dT%H:%M:%SZ"), event.kind]
+        if event.step:
+            parts.append(event.step)
+        if event.vm:
+            parts.append(short_vm(event.vm))
+        line = " ".join(parts)
+        self.echo(f"{line}: {event.message}" if event.message else line)
+
+    def prompt(self, question: str) -> bool:
+        return click.confirm(question, default=False)
+
+    def __enter__(self) -> PlainConsole:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+@dataclass
+class _Row:
+    state: str = "waiting"
+    detail: str = ""
+    until: dt.datetime | None = None
+    vms_done: int = 0
+
+
+class LiveConsole:
+    """A live view of the run on a terminal (see the module docstring)."""
+
+    def __init__(self, plan: Plan, clock: Clock, console: Console | None = None, title: str = ""):
+        self.plan = plan
+        self.clock = clock
+        self.console = console or Console(stderr=False)
+        self.title = title or f"udroll run {plan.name}"
+        self.rows = {s.id: _Row() for s in plan.steps}
+        self.log: list[str] = []
+        self._lock = threading.Lock()
+        self._live = Live(
+            get_renderable=self._render, console=self.console, refresh_per_second=4, transient=False
+        )
+
+    def __enter__(self) -> LiveConsole:
+        self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.stop()
+
+    def prompt(self, question: str) -> bool:
+        self._live.stop()
+        try:
+            return click.confirm(question, default=False)
+        finally:
+            self._live.start()
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            self._apply(event)
+
+    def _apply(self, event: Event) -> None:
+        row = self.rows.get(event.step or "")
+        kind = event.kind
+        if row is not None:
+            if kind == "step-started":
+                row.state, row.detail, row.until = "running", "starting", None
+            elif kind == "step-ended":
+                row.state, row.detail = "done", ""
+            elif kind == "step-failed":
+                row.state, row.detail = "failed", event.message
+            elif kind == "step-skipped":
+                row.state, row.detail = "skipped", event.message
+            elif kind == "step-waiting":
+                row.detail = event.message
+                until = event.data.get("until")
+                row.until = dt.datetime.fromisoformat(until) if until else None
+            elif kind in ("vm-healthy", "vm-skipped"):
+                row.vms_done += 1
+            elif kind in ("vm-triggered", "vm-running", "vm-retry", "vm-result", "baseline", "hook"):
+                row.detail = f"{short_vm(event.vm)} {event.message}".strip()
+            elif kind == "gate":
+                row.detail = f"gate {short_vm(event.vm)}: {event.message}"
+        if kind not in QUIET:
+            self.log.append(
+                f"{event.at:%H:%M:%S} {kind} {event.step or ''} {short_vm(event.vm)} {event.message}"
+            )
+            self.log = self.log[-6:]
+
+    def _render(self) -> Any:
+        with self._lock:
+            now = self.clock.now()
+            table = Table(title=f"{self.title} — {now:%Y-%m-%d %H:%M:%S}Z", expand=True)
+            for column in ("step", "state", "VMs", "planned", "now"):
+                table.add_column(column, overflow="fold")
+            for step in self.plan.steps:
+                row = self.rows[step.id]
+                if row.state == "done" and len(self.plan.steps) > 30:
+                    continue  # big rollouts: keep the screen for what is still to do
+                detail = row.detail
+                if row.state == "waiting" and row.until:
+                    detail = f"{detail} ({countdown(row.until, now)})"
+                table.add_row(
+                    step.id,
+                    Text(row.state, style=STYLE.get(row.state, "")),
+                    f"{row.vms_done}/{len(step.vms)}",
+                    f"{step.start:%d %H:%M}",
+                    detail[:90],
+                )
+            done = sum(1 for r in self.rows.values() if r.state in ("done", "skipped"))
+            bar = ProgressBar(total=max(1, len(self.rows)), completed=done)
+            footer = Text(f"{done}/{len(self.rows)} steps done", style="bold")
+            return Group(table, bar, footer, Text("\n".join(self.log), style="dim"))

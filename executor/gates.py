@@ -1,0 +1,222 @@
+"""Health gates: probes (http, tcp, command) and the clock-driven gate that judges a VM healthy.
+
+A probe is one look and never reads the clock; :class:`HealthGate` decides from probe outcomes and
+times the runner gives it: no probe before ``wait`` has passed, healthy once probes have passed
+continuously for ``healthy_for``, failed when ``timeout`` (counted from the gate's start) passes
+first. A failing probe restarts the streak, so a flapping VM never gets through.
+
+HTTP uses the standard library (http.client, keep-alive): TLS is verified unless a check sets
+``verify: false``; ``ca_bundle`` names extra trusted roots (the emulator's test CA in simulation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import re
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from executor.hooks import expand_argv, expand_text, run_command
+from planner.spec import CommandCheck, HealthSettings, HttpCheck, TcpCheck
+
+Check = HttpCheck | TcpCheck | CommandCheck
+BODY_LIMIT = 256 * 1024
+PROBE_THREADS = 32
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The outcome of one check on one VM, kept as gate evidence."""
+
+    kind: str  # http | tcp | command
+    target: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """What placeholders in a check resolve to for one VM."""
+
+    name: str
+    resource_group: str
+    step_vms: tuple[str, ...] = ()
+
+    def values(self) -> dict[str, str]:
+        return {"name": self.name, "resource_group": self.resource_group}
+
+
+class _Connections:
+    """Keep-alive HTTP(S) connections and TLS contexts, reused across probes (a probe every 15 s
+    should not cost a TLS handshake each time: in a fast simulation that is minutes of clock time)."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int, bool, str | None], list[http.client.HTTPConnection]] = {}
+        self._contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def _context(self, verify: bool, ca_bundle: str | None) -> ssl.SSLContext:
+        key = (verify, ca_bundle)
+        with self._lock:
+            if key not in self._contexts:
+                self._contexts[key] = (
+                    ssl.create_default_context(cafile=ca_bundle)
+                    if verify
+                    else ssl._create_unverified_context()
+                )  # the operator asked for verify: false
+            return self._contexts[key]
+
+    def get(self, url: str, check: HttpCheck) -> tuple[int, bytes]:
+        parts = urllib.parse.urlsplit(url)
+        https = parts.scheme == "https"
+        host = parts.hostname or ""
+        port = parts.port or (443 if https else 80)
+        key = (parts.scheme, host, port, check.verify, check.ca_bundle)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        for attempt in (0, 1):
+            with self._lock:
+                idle = self._idle.get(key)
+                conn = idle.pop() if idle and attempt == 0 else None
+            reused = conn is not None
+            if conn is None:
+                conn = (
+                    http.client.HTTPSConnection(
+                        host,
+                        port,
+                        timeout=check.probe_timeout,
+                        context=self._context(check.verify, check.ca_bundle),
+                    )
+                    if https
+                    else http.client.HTTPConnection(host, port, timeout=check.probe_timeout)
+                )
+            try:
+                conn.timeout = check.probe_timeout
+                if conn.sock is not None:
+                    conn.sock.settimeout(check.probe_timeout)
+                conn.request("GET", path, headers={"User-Agent": "udroll-health-gate"})
+                response = conn.getresponse()
+                body = response.read(BODY_LIMIT)
+                if response.will_close or response.length:
+                    conn.close()
+                else:
+                    with self._lock:
+                        self._idle.setdefault(key, []).append(conn)
+                return response.status, body
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if not reused:
+                    raise
+            except BaseException:
+                conn.close()
+                raise
+        raise ConnectionError("connection closed")  # pragma: no cover (the loop returns or raises)
+
+
+_CONNECTIONS = _Connections()
+
+
+def probe_http(check: HttpCheck, url: str) -> Probe:
+    started = time.monotonic()
+    try:
+        status, body = _CONNECTIONS.get(url, check)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return Probe("http", url, False, f"no answer: {exc or type(exc).__name__}")
+    took = f"{(time.monotonic() - started) * 1000:.0f}ms"
+    if status not in check.status:
+        return Probe("http", url, False, f"status {status}, expected {list(check.status)} ({took})")
+    if check.body is not None and not re.search(check.body, body.decode(errors="replace")):
+        return Probe(
+            "http", url, False, f"status {status} but the body does not match {check.body!r} ({took})"
+        )
+    return Probe("http", url, True, f"status {status} ({took})")
+
+
+def probe_tcp(check: TcpCheck, target: str) -> Probe:
+    host, _, port = target.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=check.probe_timeout):
+            return Probe("tcp", target, True, "connected")
+    except (OSError, ValueError) as exc:
+        return Probe("tcp", target, False, f"cannot connect: {exc}")
+
+
+def probe_command(check: CommandCheck, argv: list[str]) -> Probe:
+    result = run_command(argv, timeout=check.probe_timeout)
+    shown = " ".join(argv)
+    return Probe("command", shown, result.ok, result.describe() if not result.ok else "exit 0")
+
+
+def probe(check: Check, target: Target) -> Probe:
+    """Run one check against one VM (placeholders substituted per argument)."""
+    values = target.values()
+    if isinstance(check, HttpCheck):
+        return probe_http(check, expand_text(check.http, values))
+    if isinstance(check, TcpCheck):
+        return probe_tcp(check, expand_text(check.tcp, values))
+    return probe_command(check, expand_argv(check.command, values, target.step_vms))
+
+
+def probe_all(work: Mapping[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
+    """Every check of every VM, in parallel threads (probes are I/O; none reads the clock)."""
+    jobs = [(vm, target, check) for vm, (target, checks) in work.items() for check in checks]
+    results: dict[str, list[Probe]] = {vm: [] for vm in work}
+    if not jobs:
+        return results
+    with ThreadPoolExecutor(max_workers=min(PROBE_THREADS, len(jobs))) as pool:
+        probes = list(pool.map(lambda job: probe(job[2], job[1]), jobs))
+    for (vm, _, _), outcome in zip(jobs, probes, strict=True):
+        results[vm].append(outcome)
+    return results
+
+
+class HealthGate:
+    """One VM's gate: wait, then probes must pass continuously for healthy_for within timeout."""
+
+    def __init__(self, settings: HealthSettings, started: dt.datetime):
+        self.settings = settings
+        self.started = started
+        self.next_probe = started + dt.timedelta(seconds=settings.wait)
+        self.deadline = started + dt.timedelta(seconds=max(settings.timeout, settings.wait))
+        self.streak_since: dt.datetime | None = None
+        self.last_failure: str | None = None
+        self.flaps = 0
+
+    def observe(self, now: dt.datetime, probes: Sequence[Probe]) -> str:
+        """Record one round of probes taken at ``now``: 'healthy', 'failed' or 'waiting'."""
+        ok = all(p.ok for p in probes)
+        if ok:
+            if self.streak_since is None:
+                self.streak_since = now
+            if (now - self.streak_since).total_seconds() >= self.settings.healthy_for:
+                return "healthy"
+        else:
+            if self.streak_since is not None:
+                self.flaps += 1
+            self.streak_since = None
+            self.last_failure = "; ".join(f"{p.target}: {p.detail}" for p in probes if not p.ok)
+        if now >= self.deadline:
+            return "failed"
+        self.next_probe = now + dt.timedelta(seconds=max(1, self.settings.interval))
+        if self.streak_since is not None:
+            # land exactly on the end of the streak, so a healthy VM ends when the plan says
+            self.next_probe = min(
+                self.next_probe, self.streak_since + dt.timedelta(seconds=self.settings.healthy_for)
+            )
+        self.next_probe = min(self.next_probe, self.deadline)
+        return "waiting"
+
+    def why_failed(self) -> str:
+        timeout = self.settings.timeout
+        if self.flaps:
+            return (
+                f"did not stay healthy for {self.settings.healthy_for}s within {timeout}s "
+                f"(became unhealthy again {self.flaps} times; last: {self.last_failure})"
+            )
+        return f"never became healthy within {timeout}s (last: {self.last_failure or 'no probe passed'})"

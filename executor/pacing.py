@@ -1,0 +1,306 @@
+"""Staying under Azure's request limits (DESIGN §9): client-side token buckets and retries.
+
+Every HTTP request the SDK sends (list pages, instance views, perform-maintenance, long-running
+operation polls) passes through one azure-core policy, :class:`PacedRetryPolicy`, which
+
+1. waits for a token from each bucket the request draws on (the documented Compute and Resource
+   Manager limits, mirrored so that a large rollout is never throttled), then
+2. retries 429 (honouring ``Retry-After``), 5xx and connection errors with jittered exponential
+   backoff until an overall deadline.
+
+It replaces azure-core's own ``RetryPolicy`` in the client, so retries never multiply. All waits go
+through the injected :class:`executor.clock.Clock`: a fake or scaled clock makes them instant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email.utils
+import json
+import random
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HTTPPolicy
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result
+
+from executor.clock import Clock
+
+
+class TokenBucket:
+    """``capacity`` tokens, refilled at ``per_second``; a request reserves its tokens at once and
+    waits until the balance is no longer negative (so waiting callers are served in order)."""
+
+    def __init__(self, capacity: float, per_second: float, clock: Clock):
+        self.capacity = capacity
+        self.per_second = per_second
+        self._clock = clock
+        self._tokens = capacity
+        self._at = clock.now()
+        self._lock = threading.Lock()
+
+    def reserve(self, count: float = 1.0) -> float:
+        """Take ``count`` tokens and return how many seconds to wait before using them."""
+        count = min(count, self.capacity)
+        with self._lock:
+            now = self._clock.now()
+            elapsed = max(0.0, (now - self._at).total_seconds())
+            self._tokens = min(self.capacity, self._tokens + elapsed * self.per_second)
+            self._at = now
+            self._tokens -= count
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.per_second
+
+
+@dataclass(frozen=True)
+class Limit:
+    capacity: float
+    per_second: float
+
+
+# Documented limits (DESIGN §9). Compute's are per region; pacing them per subscription is stricter.
+ARM_READS = Limit(250, 25.0)
+ARM_WRITES = Limit(200, 10.0)
+LIST_VMS = Limit(900, 300 / 60)
+INSTANCE_VIEW_PER_VM = Limit(36, 12 / 60)
+PERFORM_MAINTENANCE_PER_VM = Limit(12, 4 / 60)
+PERFORM_MAINTENANCE = Limit(1500, 500 / 60)
+
+_SEGMENT = r"[^/]+"
+_VM = rf"/virtualmachines/{_SEGMENT}|/virtualmachinescalesets/{_SEGMENT}/virtualmachines/{_SEGMENT}"
+_VM_ACTION = re.compile(
+    rf"^(?P<vm>/subscriptions/{_SEGMENT}/resourcegroups/{_SEGMENT}/providers/microsoft\.compute(?:{_VM}))/(?P<action>instanceview|performmaintenance)$"
+)
+_SCALE_SET_ACTION = re.compile(
+    rf"^(?P<ss>/subscriptions/{_SEGMENT}/resourcegroups/{_SEGMENT}/providers/microsoft\.compute/virtualmachinescalesets/{_SEGMENT})/performmaintenance$"
+)
+_VM_LIST = re.compile(r"/virtualmachines$")
+
+
+class Pacer:
+    """The token buckets of one subscription, keyed as Azure keys them."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._lock = threading.Lock()
+        self.waited_s = 0.0
+
+    def _bucket(self, name: str, key: str, limit: Limit) -> TokenBucket:
+        with self._lock:
+            bucket = self._buckets.get((name, key))
+            if bucket is None:
+                bucket = self._buckets[(name, key)] = TokenBucket(
+                    limit.capacity, limit.per_second, self.clock
+                )
+            return bucket
+
+    def draws(self, method: str, path: str, body: bytes | None = None) -> list[tuple[TokenBucket, float]]:
+        """The buckets (and token counts) one request draws on."""
+        path = path.lower().rstrip("/")
+        reading = method.upper() in ("GET", "HEAD")
+        draws = [
+            (self._bucket("arm", "reads" if reading else "writes", ARM_READS if reading else ARM_WRITES), 1.0)
+        ]
+        match = _VM_ACTION.match(path)
+        if match and match["action"] == "instanceview" and reading:
+            draws.append((self._bucket("instance-view", match["vm"], INSTANCE_VIEW_PER_VM), 1.0))
+        elif match and match["action"] == "performmaintenance" and not reading:
+            draws.append((self._bucket("perform-maintenance", match["vm"], PERFORM_MAINTENANCE_PER_VM), 1.0))
+            draws.append((self._bucket("perform-maintenance", "", PERFORM_MAINTENANCE), 1.0))
+        elif (scale_set := _SCALE_SET_ACTION.match(path)) and not reading:
+            instances = _instance_ids(body)
+            for instance in instances:
+                vm = f"{scale_set['ss']}/virtualmachines/{instance.lower()}"
+                draws.append((self._bucket("perform-maintenance", vm, PERFORM_MAINTENANCE_PER_VM), 1.0))
+            draws.append(
+                (self._bucket("perform-maintenance", "", PERFORM_MAINTENANCE), float(max(1, len(instances))))
+            )
+        elif reading and _VM_LIST.search(path):
+            draws.append((self._bucket("list-vms", "", LIST_VMS), 1.0))
+        return draws
+
+    def acquire(self, method: str, url_path: str, body: bytes | None = None) -> None:
+        """Block (on the clock) until the request may be sent without being throttled."""
+        wait = max(bucket.reserve(count) for bucket, count in self.draws(method, url_path, body))
+        if wait > 0:
+            self.waited_s += wait
+            self.clock.sleep(wait)
+
+
+def _instance_ids(body: bytes | None) -> list[str]:
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, TypeError):
+        return []
+    ids = data.get("instanceIds") if isinstance(data, dict) else None
+    return [str(i) for i in ids] if isinstance(ids, list) else []
+
+
+@dataclass
+class RetrySettings:
+    """How hard to try: ``deadline_s`` of clock time per request, at most ``max_attempts`` sends."""
+
+    deadline_s: float = 900.0
+    max_attempts: int = 12
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+    retry_statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass
+class RequestStats:
+    """What the policy did, for benchmarks and tests (the emulator's log is the ground truth)."""
+
+    sent: int = 0
+    retried: int = 0
+    throttled: int = 0  # 429 answers received
+    server_errors: int = 0  # 5xx answers received
+    connection_errors: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, **increments: int) -> None:
+        with self._lock:
+            for name, value in increments.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+def retry_after_s(headers: Any, now: dt.datetime) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms``, ``x-ms-retry-after-ms``, ``Retry-After``)."""
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) / 1000)
+            except ValueError:
+                pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+class PacedRetryPolicy(HTTPPolicy):  # type: ignore[type-arg]
+    """Pace every attempt through the :class:`Pacer`, retry what is worth retrying (see module doc)."""
+
+    def __init__(self, pacer: Pacer, settings: RetrySettings | None = None):
+        super().__init__()
+        self.pacer = pacer
+        self.clock = pacer.clock
+        self.speed = float(getattr(self.clock, "speed", 1.0))  # clock seconds per real second
+        self.settings = settings or RetrySettings()
+        self.stats = RequestStats()
+
+    def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
+        http = request.http_request
+        idempotent = http.method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
+        path = _path(http.url)
+        body = _body(http)
+        started = self.clock.now()
+        settings = self.settings
+
+        def attempt() -> PipelineResponse:  # type: ignore[type-arg]
+            self.pacer.acquire(http.method, path, body)
+            self.stats.count(sent=1)
+            try:
+                response = self.next.send(request)
+            except (ServiceRequestError, ServiceResponseError):
+                self.stats.count(connection_errors=1)
+                raise
+            status = response.http_response.status_code
+            if status == 429:
+                self.stats.count(throttled=1)
+            elif status >= 500:
+                self.stats.count(server_errors=1)
+            return response
+
+        def retry_response(response: PipelineResponse) -> bool:  # type: ignore[type-arg]
+            return response.http_response.status_code in settings.retry_statuses
+
+        def retry_exception(exc: BaseException) -> bool:
+            # A request that never left is always safe to resend; one that may have arrived only if
+            # resending cannot do anything twice.
+            return isinstance(exc, ServiceRequestError) or (
+                isinstance(exc, ServiceResponseError) and idempotent
+            )
+
+        def wait(state: RetryCallState) -> float:
+            backoff = min(
+                settings.backoff_max_s, settings.backoff_initial_s * 2 ** (state.attempt_number - 1)
+            )
+            jittered = settings.rng.uniform(backoff / 2, backoff)
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                asked = retry_after_s(outcome.result().http_response.headers, _wall_now())
+                if asked is not None:  # the server knows when its bucket refills: trust it, spread a little
+                    asked *= self.speed  # Retry-After counts real seconds; our clock may run faster
+                    return asked + settings.rng.uniform(0, min(self.speed, asked * 0.1))
+            return jittered
+
+        def stop(state: RetryCallState) -> bool:
+            elapsed = (self.clock.now() - started).total_seconds()
+            return (
+                state.attempt_number >= settings.max_attempts
+                or elapsed + state.upcoming_sleep > settings.deadline_s
+            )
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats.count(retried=1)
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                _drain(outcome.result())
+
+        retrying = Retrying(
+            retry=retry_if_result(retry_response) | retry_if_exception(retry_exception),
+            wait=wait,
+            stop=stop,
+            sleep=self.clock.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+            # out of time or attempts: hand the last answer to the SDK, which raises its usual error
+            retry_error_callback=_last_outcome,
+        )
+        return retrying(attempt)  # type: ignore[no-any-return]
+
+
+def _wall_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _last_outcome(state: RetryCallState) -> Any:
+    assert state.outcome is not None
+    return state.outcome.result()  # re-raises the last exception, or returns the last response
+
+
+def _drain(response: PipelineResponse) -> None:  # type: ignore[type-arg]
+    with contextlib.suppress(Exception):  # a body we are about to discard may fail to read: fine
+        response.http_response.read()
+
+
+def _path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path
+
+
+def _body(http: Any) -> bytes | None:
+    content = getattr(http, "content", None)
+    if isinstance(content, bytes):
+        return content
+    if isinstance(content, str):
+        return content.encode()
+    data = getattr(http, "data", None)
+    return data if isinstance(data, bytes) else None

@@ -1,0 +1,170 @@
+"""`udroll report`: what a run did, from its journal — planned vs actual per step, per-VM result
+codes, gate evidence, hook output, and the VMs Azure will reschedule.
+
+``RENDERERS`` maps each ``-o`` format to a function ``(report dict) -> str``; add a format by adding
+one entry (an HTML renderer can reuse :func:`build_report`'s data as is).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+from executor.journal import Journal
+from planner.plan import Plan
+from planner.values import format_duration, format_timestamp
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return format_timestamp(value) if value else None
+
+
+def _delta(actual: dt.datetime | None, planned: dt.datetime) -> int | None:
+    return int((actual - planned).total_seconds()) if actual else None
+
+
+def build_report(journal: Journal) -> dict[str, Any]:
+    """The report as plain data (what ``-o json`` prints)."""
+    plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
+    rows = {r.id: r for r in journal.steps()}
+    vms = journal.vms()
+    triggers = journal.triggers()
+    gates = journal.gates()
+    hooks = journal.hooks()
+    steps = []
+    for step in plan.steps:
+        row = rows.get(step.id)
+        step_gates = [g for g in gates if g["step"] == step.id]
+        steps.append(
+            {
+                "id": step.id,
+                "tier": step.tier,
+                "state": row.state if row else "unknown",
+                "planned_start": _iso(step.start),
+                "planned_end": _iso(step.end),
+                "actual_start": _iso(row.started_at if row else None),
+                "actual_end": _iso(row.ended_at if row else None),
+                "start_delay_s": _delta(row.started_at if row else None, step.start),
+                "end_delay_s": _delta(row.ended_at if row else None, step.end),
+                "error": row.error if row else None,
+                "vms": [
+                    {
+                        "vm": v.vm,
+                        "name": v.vm.rsplit("/", 1)[-1],
+                        "state": v.state,
+                        "result": v.result,
+                        "message": v.message,
+                        "attempts": v.attempts,
+                        "triggers": [_iso(at) for vm, _, at in triggers if vm == v.vm],
+                        "completed_at": _iso(v.completed_at),
+                        "healthy_at": _iso(v.healthy_at),
+                        "reschedule": v.reschedule,
+                    }
+                    for v in vms
+                    if v.step == step.id
+                ],
+                "gates": {
+                    "probes": len(step_gates),
+                    "passed": sum(1 for g in step_gates if g["ok"]),
+                    "last_failures": [g for g in step_gates if not g["ok"]][-3:],
+                    "last": step_gates[-1] if step_gates else None,
+                },
+                "hooks": [h for h in hooks if h["step"] == step.id],
+            }
+        )
+    started = [r.started_at for r in rows.values() if r.started_at]
+    ended = [r.ended_at for r in rows.values() if r.ended_at]
+    actual = int((max(ended) - plan.start).total_seconds()) if ended else None
+    return {
+        "format": "udroll/report@1",
+        "name": plan.name,
+        "fingerprint": plan.fingerprint,
+        "state": journal.run_state,
+        "message": journal.meta("state_message", "") or "",
+        "planned_start": _iso(plan.start),
+        "actual_start": _iso(min(started)) if started else None,
+        "planned_makespan_s": plan.makespan_s,
+        "actual_makespan_s": actual,
+        "steps": steps,
+        "reschedule": [v.vm for v in vms if v.reschedule],
+        "skipped": [{"vm": s.vm, "reason": s.reason} for s in plan.skipped]
+        + [{"vm": v.vm, "reason": v.message} for v in vms if v.state == "skipped"],
+        "unschedulable": [{"vm": u.vm, "reason": u.reason} for u in plan.unschedulable],
+    }
+
+
+def _fmt_delay(seconds: int | None) -> str:
+    if seconds is None:
+        return "–"
+    sign = "+" if seconds >= 0 else "-"
+    return f"{sign}{format_duration(abs(seconds))}"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    out = [
+        f"# Rollout report: {report['name']}",
+        "",
+        f"- state: **{report['state']}**" + (f" — {report['message']}" if report["message"] else ""),
+        f"- planned start {report['planned_start']}, actual start {report['actual_start'] or '–'}",
+        f"- makespan: planned {format_duration(report['planned_makespan_s'])}, actual "
+        + (format_duration(report["actual_makespan_s"]) if report["actual_makespan_s"] is not None else "–"),
+        "",
+        "## Steps",
+        "",
+        "| step | state | planned start | actual start | delay | planned end | actual end | delay |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in report["steps"]:
+        out.append(
+            f"| {s['id']} | {s['state']} | {s['planned_start']} | {s['actual_start'] or '–'} | "
+            f"{_fmt_delay(s['start_delay_s'])} | {s['planned_end']} | {s['actual_end'] or '–'} | "
+            f"{_fmt_delay(s['end_delay_s'])} |"
+        )
+    out += [
+        "",
+        "## VMs",
+        "",
+        "| step | VM | state | result | attempts | message |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in report["steps"]:
+        for v in s["vms"]:
+            message = (v["message"] or "").replace("|", "\\|")
+            result = v["result"] or "–"
+            out.append(f"| {s['id']} | {v['name']} | {v['state']} | {result} | {v['attempts']} | {message} |")
+    out += ["", "## Gate evidence", ""]
+    for s in report["steps"]:
+        g = s["gates"]
+        if not g["probes"]:
+            continue
+        line = f"- {s['id']}: {g['passed']}/{g['probes']} probes passed"
+        if g["last"]:
+            line += f"; last: {g['last']['target']} {g['last']['detail']}"
+        out.append(line)
+        out += [f"  - failed {f['at']}: {f['target']} {f['detail']}" for f in g["last_failures"]]
+        if s["error"]:
+            out.append(f"  - step failed: {s['error']}")
+    hooks = [(s["id"], h) for s in report["steps"] for h in s["hooks"]]
+    if hooks:
+        out += ["", "## Hooks", ""]
+        out += [
+            f"- {sid} {h['which']}: exit {h['rc']} — {(h['output'] or '').strip()[-200:]}" for sid, h in hooks
+        ]
+    out += ["", "## VMs Azure will reschedule", ""]
+    out += [f"- {vm}" for vm in report["reschedule"]] or ["none"]
+    if report["unschedulable"]:
+        out += ["", "## Not scheduled (Azure will maintain them itself)", ""]
+        out += [f"- {u['vm']}: {u['reason']}" for u in report["unschedulable"]]
+    return "\n".join(out) + "\n"
+
+
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, default=str) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "markdown": render_markdown,
+    "json": render_json,
+}

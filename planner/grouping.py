@@ -1,0 +1,170 @@
+"""Groups and domains (DESIGN §2): how a tier's VMs are cut into steps.
+
+- availability set, uniform scale set: walked by update domain (``update_domain_order`` first, then
+  the rest ascending);
+- flexible scale set: by zone when its members are zonal, else by fault domain;
+- standalone zonal VMs: one group per tier and resource group, walked by zone;
+- a standalone regional VM: a group of its own.
+
+A domain with more VMs than the tier's ``max_unavailable`` is cut into consecutive parts of at most
+that many VMs (VMs ordered by id), walked one after the other like domains.
+
+Step ids: ``<tier>/<group label>/<domain label>[/<part>]`` where the group label is the availability
+or scale set's name, ``zonal`` for a tier's standalone zonal VMs, or the VM's name for a regional
+standalone VM (which has no domain label: ``web/web-9``); the domain label is ``ud<n>``, ``fd<n>`` or
+``zone<z>``; ``/<part>`` (1, 2, ...) appears only when a domain is split. When two groups of one tier
+would share a label (same name in two resource groups), the label becomes ``<name>@<rg>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from planner.fleet import VM
+
+Domain = int | str
+
+
+@dataclass(eq=False)
+class Draft:
+    """A step before it has a time: mutable while the scheduler drops VMs that cannot fit."""
+
+    id: str
+    tier: str
+    group: str
+    domain: Domain
+    vms: list[VM]
+    duration: int
+    gap: int
+    prev: Draft | None = None
+    next: Draft | None = None
+    seq: int = 0
+    start: int | None = None
+    lo: int = 0  # earliest start its VMs' self-service windows allow (set by the scheduler)
+    hi: int = 0  # latest end they allow, cutoff included
+    truncated: bool = False  # a VM of this step was dropped: the group's walk stops after it
+    after: tuple[str, ...] = field(default=())
+
+    @property
+    def end(self) -> int:
+        assert self.start is not None
+        return self.start + self.duration
+
+
+@dataclass
+class _Group:
+    key: str  # Step.group
+    label: str
+    kind: str  # "set" (update domains), "flexible", "zonal", "standalone"
+    rg: str
+    vms: list[VM]
+
+
+def group_tier(
+    tier: str,
+    vms: Sequence[VM],
+    capacity: int,
+    duration: int,
+    gap: int,
+    update_domain_order: Sequence[int] | None,
+) -> list[list[Draft]]:
+    """The tier's groups as chains of drafts, each chain in walking order (groups sorted by key)."""
+    groups = _groups(tier, vms)
+    chains: list[list[Draft]] = []
+    for group in groups:
+        by_domain: dict[Domain, list[VM]] = {}
+        for vm in group.vms:
+            by_domain.setdefault(_domain(group.kind, vm), []).append(vm)
+        order = _walk(list(by_domain), group.kind, update_domain_order)
+        chain: list[Draft] = []
+        for domain in order:
+            members = by_domain[domain]  # in id order: group members are collected that way
+            parts = [members[i : i + capacity] for i in range(0, len(members), capacity)]
+            base = f"{tier}/{group.label}"
+            if group.kind != "standalone":
+                base += f"/{_label(group.kind, domain)}"
+            for n, part in enumerate(parts, 1):
+                step_id = base if len(parts) == 1 else f"{base}/{n}"
+                chain.append(Draft(step_id, tier, group.key, domain, part, duration, gap))
+        for before, after in pairwise(chain):
+            before.next, after.prev = after, before
+        chains.append(chain)
+    return chains
+
+
+def _groups(tier: str, vms: Sequence[VM]) -> list[_Group]:
+    groups: dict[str, _Group] = {}
+    for vm in sorted(vms, key=lambda v: v.id):
+        kind, key, label = _group_of(tier, vm)
+        found = groups.get(key.lower())
+        if found is None:
+            groups[key.lower()] = _Group(key, label, kind, vm.resource_group, [vm])
+        else:
+            found.vms.append(vm)
+    ordered = sorted(groups.values(), key=lambda g: g.key.lower())
+    counts: dict[str, int] = {}
+    for g in ordered:
+        counts[g.label.lower()] = counts.get(g.label.lower(), 0) + 1
+    taken: set[str] = set()
+    for g in ordered:
+        if counts[g.label.lower()] > 1:
+            g.label = f"{g.label}@{g.rg}"
+        label, n = g.label, 1
+        while label.lower() in taken:  # e.g. a set and a VM of one name in one resource group
+            n += 1
+            label = f"{g.label}~{n}"
+        g.label = label
+        taken.add(label.lower())
+    return ordered
+
+
+def placement(tier: str, vm: VM) -> tuple[str, Domain]:
+    """The group key (lower-case) and domain ``vm`` falls into within ``tier``."""
+    kind, key, _ = _group_of(tier, vm)
+    return key.lower(), _domain(kind, vm)
+
+
+def _group_of(tier: str, vm: VM) -> tuple[str, str, str]:
+    """(kind, key, label) of the group of ``vm`` in ``tier``."""
+    rg = vm.resource_group
+    if vm.availability_set:
+        return "set", f"{rg}/{vm.availability_set}", vm.availability_set
+    if vm.scale_set:
+        kind = "set" if vm.orchestration == "Uniform" else "flexible"
+        return kind, f"{rg}/{vm.scale_set}", vm.scale_set
+    if vm.zone:
+        return "zonal", f"{rg}/zonal:{tier}", "zonal"
+    return "standalone", f"{rg}/{vm.name}", vm.name
+
+
+def _domain(kind: str, vm: VM) -> Domain:
+    if kind == "set":
+        return vm.update_domain if vm.update_domain is not None else 0
+    if kind in ("zonal", "flexible") and vm.zone:
+        return vm.zone
+    if kind == "flexible":
+        return vm.fault_domain if vm.fault_domain is not None else 0
+    return vm.update_domain if vm.update_domain is not None else 0
+
+
+def _label(kind: str, domain: Domain) -> str:
+    if isinstance(domain, str):
+        return f"zone{domain}"
+    return f"ud{domain}" if kind == "set" else f"fd{domain}"
+
+
+def domain_sort_key(domain: Domain) -> tuple[int, int, str]:
+    """Ascending: numbers first by value, zones by number when numeric, else by name."""
+    if isinstance(domain, int):
+        return (0, domain, "")
+    return (1, int(domain), "") if domain.isdigit() else (2, 0, domain)
+
+
+def _walk(domains: list[Domain], kind: str, order: Sequence[int] | None) -> list[Domain]:
+    rest = sorted(domains, key=domain_sort_key) if len(domains) > 1 else domains
+    if kind != "set" or not order:
+        return rest
+    first = [d for d in order if d in domains]
+    return first + [d for d in rest if d not in first]

@@ -1,0 +1,227 @@
+"""`-o markdown`: a change-ticket document for the rollout, to paste or attach before anything reboots.
+
+Summary, the timeline as a Mermaid gantt, every step, the risks (lint warnings, unschedulable and
+skipped VMs), how to operate the run (status, pause, resume, abort) and the exact commands.
+GitHub-flavoured Markdown that Azure DevOps renders too; every text from the spec or the fleet is
+escaped so a VM name cannot break a table or inject markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import shlex
+
+from planner.render import mermaid
+from planner.render._timeline import Timeline, build_timeline, domain_label, window_text
+from planner.render._timeline import duration_text as _dur
+from planner.render.preview import Preview
+from planner.spec import Spec
+from planner.summary import PlanSummary
+from planner.values import format_timestamp
+
+NAMES_IN_TABLE = 6  # more VM names than this are listed in the appendix only
+_PUNCTUATION = re.compile(r"([\\`*_\[\]|#~!])")
+
+
+def render(preview: Preview) -> str:
+    """The whole Markdown document for ``udroll plan -o markdown``."""
+    timeline = build_timeline(preview)
+    summary = preview.summary
+    plan = preview.plan
+    spec_path = getattr(preview, "source", None) or f"{plan.name}.yaml"
+    parts = [
+        f"# Change: Azure maintenance rollout `{_code(plan.name)}`\n",
+        _summary(timeline, preview.spec, summary, spec_path),
+        _what_happens(timeline, preview.spec),
+        _timeline(timeline),
+        _steps(timeline),
+        _risks(timeline, summary),
+        _operate(plan.name, spec_path, plan.start, plan.fingerprint),
+        _appendix(timeline),
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def _summary(timeline: Timeline, spec: Spec, s: PlanSummary, spec_path: str) -> str:
+    plan = timeline.plan
+    rows = [
+        ("Spec", f"`{_code(spec_path)}`"),
+        ("Plan fingerprint", f"`{_code(plan.fingerprint)}`"),
+        ("Planned start", _ts(plan.start)),
+        ("Expected end", _ts(s.end)),
+        ("Makespan", f"{_dur(plan.makespan_s)} (lower bound {_dur(plan.lower_bound_s)})"),
+        ("Steps", str(s.steps)),
+        ("VMs to maintain", str(s.vms_planned)),
+        ("Skipped (nothing to do)", str(s.skipped)),
+        ("Unschedulable", f"**{s.unschedulable}**" if s.unschedulable else "0"),
+        ("Lint warnings", str(s.warnings)),
+        ("Earliest self-service deadline", _ts(s.earliest_deadline) if s.earliest_deadline else "none"),
+        ("Slack to the deadlines", _dur(s.slack_s) if s.slack_s is not None else "n/a"),
+        ("Latest start that still fits", _ts(s.latest_start) if s.latest_start else "not searched"),
+        ("Operator window", _esc(window_text(spec))),
+        ("Tier order", " → ".join(_esc(t.tier) for t in timeline.tiers) or "none"),
+    ]
+    table = "| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
+    return "## Summary\n\n" + table
+
+
+def _what_happens(timeline: Timeline, spec: Spec) -> str:
+    plan = timeline.plan
+    vms = sum(len(s.vms) for s in plan.steps)
+    tiers = []
+    for tier in timeline.tiers:
+        st = spec.settings(tier.tier) if any(t.name == tier.tier for t in spec.tiers) else None
+        detail = (
+            f" (recovery gap {_dur(st.recovery_gap)}, at most {st.max_unavailable} VM(s) at once"
+            + (f", after {', '.join(_esc(d) for d in st.depends_on)}" if st.depends_on else "")
+            + ")"
+            if st
+            else ""
+        )
+        tiers.append(
+            f"- **{_esc(tier.tier)}**: {len(tier.steps)} step(s) in {len(tier.lanes)} group(s){detail}"
+        )
+    return (
+        "## What happens\n\n"
+        f"udroll starts Azure's self-service maintenance (perform-maintenance) on {vms} VM(s) in "
+        f"{len(plan.steps)} step(s), one domain of one group at a time, in tier order, with a recovery "
+        "gap after each step and health gates before the next. Each VM is redeployed to an updated host: "
+        "**it reboots, its temporary disk is wiped, and a dynamic public IP may change.**\n\n"
+        + "\n".join(tiers)
+        + "\n"
+    )
+
+
+def _timeline(timeline: Timeline) -> str:
+    if not timeline.plan.steps:
+        return ""
+    chart = mermaid.gantt(timeline, per_step=True)
+    if len(chart) > mermaid.MAX_TEXT:
+        chart = mermaid.gantt(timeline, per_step=False)
+    return "## Timeline (UTC)\n\n```mermaid\n" + chart + "```\n\nCritical path steps are marked `crit`.\n"
+
+
+def _steps(timeline: Timeline) -> str:
+    rows = []
+    for i, step in enumerate(timeline.steps(), 1):
+        names = timeline.vm_names(step.vms)
+        shown = ", ".join(_esc(n) for n in names[:NAMES_IN_TABLE])
+        if len(names) > NAMES_IN_TABLE:
+            shown += f", … {len(names) - NAMES_IN_TABLE} more (see appendix)"
+        crit = " ★" if step.id in timeline.critical else ""
+        rows.append(
+            f"| {i} | `{_code(step.id)}`{crit} | {_esc(step.tier)} | {_esc(step.group)} | "
+            f"{_esc(domain_label(step))} | {_ts(step.start)} | {_ts(step.end)} | {_dur(step.gap_after_s)} | "
+            f"{len(step.vms)} | {shown} |"
+        )
+    if not rows:
+        return "## Steps\n\nThis plan has no steps: nothing will be triggered.\n"
+    return (
+        "## Steps\n\nTimes in UTC; ★ marks the critical path. A step starts only when the steps it "
+        "waits for have ended and their recovery gap has passed, inside the operator window.\n\n"
+        "| # | Step | Tier | Group | Domain | Start | End | Gap after | VMs | VM names |\n"
+        "|---:|---|---|---|---|---|---|---|---:|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
+def _risks(timeline: Timeline, s: PlanSummary) -> str:
+    plan = timeline.plan
+    out = ["## Risks\n"]
+    out.append(
+        "- Every VM in a step reboots; the step's domain is unavailable while it runs. Health gates must "
+        "pass for the tier's `healthy_for` before the next step of the group starts."
+    )
+    if s.slack_s is not None and s.slack_s < 24 * 3600:
+        out.append(
+            f"- **Little slack**: only {_dur(s.slack_s)} between a step's end and its VMs' self-service "
+            "deadline. A delay may push VMs into Azure's own scheduled maintenance."
+        )
+    for w in plan.warnings:
+        vms = ""
+        if w.vms:
+            names = timeline.vm_names(w.vms)
+            vms = (
+                " VMs: "
+                + ", ".join(_esc(n) for n in names[:20])
+                + (f", … {len(names) - 20} more" if len(names) > 20 else "")
+            )
+        out.append(f"- **{_esc(w.code)}**: {_esc(w.message)}{vms}")
+    if plan.unschedulable:
+        out.append(
+            f"- **{len(plan.unschedulable)} VM(s) cannot be maintained by this plan**; Azure will maintain "
+            "them in its scheduled window, in an order we do not control:"
+        )
+        out.extend(f"  - {_esc(timeline.name(u.vm))}: {_esc(u.reason)}" for u in plan.unschedulable)
+    if plan.skipped:
+        out.append(f"- {len(plan.skipped)} selected VM(s) are skipped (nothing to do):")
+        out.extend(f"  - {_esc(timeline.name(k.vm))}: {_esc(k.reason)}" for k in plan.skipped)
+    return "\n".join(out) + "\n"
+
+
+def _operate(name: str, spec_path: str, start: dt.datetime, fingerprint: str) -> str:
+    spec = shlex.quote(spec_path)
+    journal = shlex.quote(f"journal-{name}")
+    when = format_timestamp(start)
+    return f"""## Commands
+
+Check the spec, write this exact plan (the fingerprint must match `{_code(fingerprint)}`), then run it.
+Add the same `--fleet FILE` to `plan` if the plan was made from a fleet snapshot.
+
+```sh
+udroll validate {spec}
+udroll plan {spec} --start {when} -o json --out plan.json
+udroll run plan.json --journal {journal}
+```
+
+Or plan and run the spec in one go (it is planned again from live state):
+
+```sh
+udroll run {spec} --journal {journal}
+```
+
+## Operating the run
+
+From another terminal, against the same journal directory:
+
+| To | Command | What it does |
+|---|---|---|
+| See progress | `udroll status --journal {journal}` | steps done, running and waiting; failures by VM |
+| Pause | `udroll pause --journal {journal}` | no new step starts; running steps finish and are recorded |
+| Resume | `udroll resume --journal {journal}` | continues a paused, halted or interrupted run |
+| Abort | `udroll abort --journal {journal}` | stops for good: no new triggers, in-flight VMs finish |
+| Report | `udroll report --journal {journal}` | the run as it happened, step by step |
+
+A failed step halts the run (exit code 4): no new VM is triggered and VMs already in maintenance
+finish. Maintenance that has started cannot be undone; a VM whose maintenance was aborted by Azure
+is rescheduled by Azure and is listed by VM in `udroll status`. A killed or crashed runner resumes
+from the journal with `udroll resume` and never triggers a VM twice.
+"""
+
+
+def _appendix(timeline: Timeline) -> str:
+    if not timeline.plan.steps:
+        return ""
+    lines = ["## Appendix: VMs by step\n"]
+    for step in timeline.steps():
+        lines.append(f"- `{_code(step.id)}`: " + ", ".join(_esc(n) for n in timeline.vm_names(step.vms)))
+    return "\n".join(lines) + "\n"
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def _esc(text: str) -> str:
+    """Plain text in Markdown: no markup, no HTML, no table breaks."""
+    flat = " ".join(str(text).split())
+    return _PUNCTUATION.sub(r"\\\1", html.escape(flat, quote=False))
+
+
+def _code(text: str) -> str:
+    """Text inside an inline code span: backticks and line breaks cannot appear there."""
+    return " ".join(str(text).replace("`", "'").replace("|", "/").split())
+
+
+def _ts(at: dt.datetime) -> str:
+    return format_timestamp(at).replace("T", " ").replace(":00Z", " UTC").replace("Z", " UTC")

@@ -1,0 +1,343 @@
+"""A headless Chromium for tests: open a local file, record what the page did, take a screenshot.
+
+The browser is driven over the Chrome DevTools Protocol on ``--remote-debugging-pipe`` (fd 3 in,
+fd 4 out, NUL-terminated JSON messages), so no port, no websocket library and nothing to discover.
+The page's own requests (``Network.requestWillBeSent``), console calls (``Runtime.consoleAPICalled``),
+uncaught exceptions (``Runtime.exceptionThrown``) and browser log entries (``Log.entryAdded``) are
+recorded as CDP events: the honest way to see that a preview stays offline and error free.
+
+Tests call :func:`require_chromium` to skip cleanly where Debian's ``chromium`` is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import select
+import shlex
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--remote-debugging-pipe",
+)
+TIMEOUT_S = 60.0
+# Chromium reads DevTools commands from fd 3 and writes to fd 4: this puts the pipe ends there, then
+# becomes Chromium (a shell cannot: dash refuses fd numbers above 9)
+_ON_FDS_3_AND_4 = (
+    "import os, sys; r, w = int(sys.argv[1]), int(sys.argv[2]); os.dup2(r, 3); os.dup2(w, 4); "
+    "os.close(r); os.close(w); os.execv(sys.argv[3], sys.argv[3:])"
+)
+
+
+def require_chromium() -> str:
+    """The Chromium binary, or skip the calling test with the reason and the fix."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is absent: install it with `apt-get install -y chromium`")
+    return CHROMIUM
+
+
+class CDPError(RuntimeError):
+    pass
+
+
+@dataclass
+class PageReport:
+    """What happened while a page loaded, and what it looks like."""
+
+    url: str
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for
+    console: list[tuple[str, str]] = field(default_factory=list)  # (level, text)
+    exceptions: list[str] = field(default_factory=list)
+    log_entries: list[tuple[str, str]] = field(default_factory=list)  # (level, text) from Log
+    screenshot: bytes = b""
+
+    @property
+    def errors(self) -> list[str]:
+        """Console errors, uncaught exceptions and browser log errors, as text."""
+        out = [text for level, text in self.console if level in ("error", "assert")]
+        out += self.exceptions
+        out += [text for level, text in self.log_entries if level == "error"]
+        return out
+
+    @property
+    def foreign_requests(self) -> list[str]:
+        """Requests other than the page's own document."""
+        return [u for u in self.requests if u != self.url]
+
+
+def assert_clean(report: PageReport) -> None:
+    """The page fetched nothing but itself and logged no error."""
+    assert report.foreign_requests == [], "the page asked the network for something"
+    assert report.errors == [], "the page logged errors"
+
+
+class Browser:
+    """One headless Chromium process with one page, driven over the DevTools pipe."""
+
+    def __init__(self, width: int = 1280, height: int = 900) -> None:
+        binary = require_chromium()
+        self._profile = tempfile.mkdtemp(prefix="udroll-chromium-")
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        # the child's ends move above fd 9 first, so putting them on 3 and 4 cannot clobber one another
+        child_r = fcntl.fcntl(to_child_r, fcntl.F_DUPFD, 10)
+        child_w = fcntl.fcntl(from_child_w, fcntl.F_DUPFD, 10)
+        for fd in (to_child_r, from_child_w):
+            os.close(fd)
+        argv = [binary, *FLAGS, f"--user-data-dir={self._profile}", "about:blank"]
+        self._log_path = Path(self._profile) / "chromium.log"
+        with open(self._log_path, "wb") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _ON_FDS_3_AND_4, str(child_r), str(child_w), *argv],
+                pass_fds=(child_r, child_w),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        os.close(child_r)
+        os.close(child_w)
+        self._buffer = b""
+        self._next_id = 0
+        self._events: list[dict[str, Any]] = []
+        self.argv = shlex.join(argv)
+        try:
+            self._attach(width, height)
+        except BaseException:
+            self.close()
+            raise
+
+    def _attach(self, width: int, height: int) -> None:
+        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Network", "Log"):
+            self.call(f"{domain}.enable", session=True)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=True,
+        )
+
+    # --- protocol -------------------------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        data = json.dumps(message).encode() + b"\0"
+        while data:
+            written = os.write(self._to_child, data)
+            data = data[written:]
+
+    def _receive(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CDPError(f"Chromium did not answer within {TIMEOUT_S}s ({self.argv})")
+            ready, _, _ = select.select([self._from_child], [], [], left)
+            if ready:
+                chunk = os.read(self._from_child, 1 << 20)
+                if not chunk:
+                    raise CDPError(f"Chromium closed the DevTools pipe ({self.argv}):\n{self._log_tail()}")
+                self._buffer += chunk
+        raw, _, self._buffer = self._buffer.partition(b"\0")
+        return json.loads(raw)  # type: ignore[no-any-return]
+
+    def _log_tail(self) -> str:
+        try:
+            return self._log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def call(self, method: str, params: dict[str, Any] | None = None, *, session: bool = False) -> Any:
+        """Send one command and return its result; events that arrive meanwhile are kept."""
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self._session
+        self._send(message)
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            reply = self._receive(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise CDPError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            if "method" in reply:
+                self._events.append(reply)
+
+    def wait_for(self, method: str) -> dict[str, Any]:
+        """Block until an event of ``method`` arrives on our page (or was already kept)."""
+        for event in self._events:
+            if event["method"] == method:
+                return event
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            reply = self._receive(deadline)
+            if "method" in reply:
+                self._events.append(reply)
+                if reply["method"] == method:
+                    return reply
+
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of a JavaScript expression evaluated in the page."""
+        result = self.call(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session=True,
+        )
+        if "exceptionDetails" in result:
+            raise CDPError(f"{expression!r} threw: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    # --- the page -------------------------------------------------------------------------------
+
+    def open(self, path: Path) -> PageReport:
+        """Load a local file, wait for its load event and let its scripts settle."""
+        url = path.resolve().as_uri()
+        self._events.clear()
+        self.call("Page.navigate", {"url": url}, session=True)
+        self.wait_for("Page.loadEventFired")
+        # a round trip through the page's event loop: late errors from load handlers arrive first
+        self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
+        return self.report(url)
+
+    def report(self, url: str) -> PageReport:
+        report = PageReport(url=url)
+        for event in self._events:
+            method, params = event["method"], event.get("params", {})
+            if method == "Network.requestWillBeSent":
+                report.requests.append(params["request"]["url"])
+            elif method == "Runtime.consoleAPICalled":
+                text = " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
+                report.console.append((params["type"], text))
+            elif method == "Runtime.exceptionThrown":
+                details = params["exceptionDetails"]
+                report.exceptions.append(details.get("exception", {}).get("description", details["text"]))
+            elif method == "Log.entryAdded":
+                entry = params["entry"]
+                report.log_entries.append((entry["level"], f"{entry.get('url', '')}: {entry['text']}"))
+        return report
+
+    def screenshot(self) -> bytes:
+        """A PNG of the viewport at half scale (enough to tell blank from drawn)."""
+        metrics = self.call("Page.getLayoutMetrics", session=True)["cssVisualViewport"]
+        clip = {
+            "x": 0,
+            "y": 0,
+            "width": metrics["clientWidth"],
+            "height": metrics["clientHeight"],
+            "scale": 0.5,
+        }
+        data = self.call("Page.captureScreenshot", {"format": "png", "clip": clip}, session=True)["data"]
+        return base64.b64decode(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(CDPError, OSError):
+            self.call("Browser.close")
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        os.close(self._to_child)
+        os.close(self._from_child)
+        shutil.rmtree(self._profile, ignore_errors=True)
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- reading a screenshot ---------------------------------------------------------------------
+
+
+def png_pixels(png: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and the RGB(A) rows of an 8-bit truecolour PNG (what Chromium writes)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat, width = 8, b"", 0
+    height = bit_depth = colour = 0
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            width, height, bit_depth, colour = struct.unpack(">IIBB", body[:10])
+        elif kind == b"IDAT":
+            idat += body
+    if bit_depth != 8 or colour not in (2, 6):
+        raise ValueError(f"unsupported PNG: bit depth {bit_depth}, colour type {colour}")
+    bpp = 3 if colour == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows: list[bytes] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        kind = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        _unfilter(kind, line, prev, bpp)
+        rows.append(bytes(line))
+        prev = line
+    return width, height, rows
+
+
+def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> None:
+    n = len(line)
+    if kind == 0:
+        return
+    if kind == 2:
+        for i in range(n):
+            line[i] = (line[i] + prev[i]) & 0xFF
+        return
+    for i in range(n):
+        a = line[i - bpp] if i >= bpp else 0
+        if kind == 1:
+            line[i] = (line[i] + a) & 0xFF
+        elif kind == 3:
+            line[i] = (line[i] + ((a + prev[i]) >> 1)) & 0xFF
+        elif kind == 4:
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+            line[i] = (line[i] + pred) & 0xFF
+        else:
+            raise ValueError(f"unknown PNG filter {kind}")
+
+
+def colour_census(png: bytes) -> tuple[int, float]:
+    """How many distinct colours a PNG has and the share of its pixels that are not white."""
+    width, height, rows = png_pixels(png)
+    bpp = len(rows[0]) // width if rows else 3
+    colours: set[bytes] = set()
+    non_white = 0
+    for row in rows:
+        for x in range(0, len(row), bpp):
+            px = row[x : x + 3]
+            colours.add(px)
+            if px != b"\xff\xff\xff":
+                non_white += 1
+    return len(colours), non_white / max(1, width * height)

@@ -1,0 +1,179 @@
+"""Shared helpers of the executor tests: a run over the scripted backend, and the R2-R8 checker
+applied to what actually happened (the journal's step times and the backend's trigger times)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from executor.clock import FakeClock
+from executor.events import Event, RecordingReporter
+from executor.journal import Journal
+from executor.runner import RunConfig, Runner, RunOutcome
+from executor.scripted import ScriptedBackend, VMScript
+from planner.build import build_plan
+from planner.fleet import Fleet
+from planner.load import LoadedSpec, load_spec, parse_spec
+from planner.plan import Plan
+from planner.select import selection
+from planner.spec import Spec
+from planner.windows import allowed_intervals
+
+# fake-clock runs live and die in one process: skip the fsyncs (subprocess crash tests keep FULL)
+Journal.synchronous = "OFF"
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOP = ROOT / "plans" / "three-tier-shop.yaml"
+
+
+def shop(**replace: str) -> LoadedSpec:
+    """The bundled three-tier example, with text replacements applied."""
+    text = SHOP.read_text()
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return parse_spec(text, str(SHOP))
+
+
+def vm_id(loaded: LoadedSpec, ref: str) -> str:
+    assert loaded.inventory is not None
+    return next(vm.id for vm in loaded.inventory.vms if vm.ref == ref)
+
+
+class Hooked(RecordingReporter):
+    """Records events and calls ``on_event`` for each: lets a test act at an exact moment of a run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_event: Callable[[Event], object] | None = None
+
+    def emit(self, event: Event) -> None:
+        super().emit(event)
+        if self.on_event:
+            self.on_event(event)
+
+
+@dataclass
+class Harness:
+    spec: Spec
+    fleet: Fleet
+    plan: Plan
+    clock: FakeClock
+    backend: ScriptedBackend
+    journal: Journal
+    reporter: Hooked
+    directory: Path
+
+    def runner(self, config: RunConfig | None = None, **kwargs: Any) -> Runner:
+        # fake time: reading control rows every 5 simulated minutes keeps the tests quick
+        config = config or RunConfig(control_interval=300)
+        return Runner(
+            self.journal,
+            self.plan,
+            self.spec,
+            self.fleet,
+            self.backend,
+            self.clock,
+            self.reporter,
+            prober=self.backend.prober,
+            config=config,
+            **kwargs,
+        )
+
+    def run(self, config: RunConfig | None = None, **kwargs: Any) -> RunOutcome:
+        return self.runner(config, **kwargs).run()
+
+    def reopen(self) -> None:
+        """Drop this process's hold on the journal, as a crash would, and open it again."""
+        self.journal.close()
+        self.journal = Journal.open(self.directory)
+        self.journal.lock()
+
+    def step_states(self) -> dict[str, str]:
+        return {row.id: row.state for row in self.journal.steps()}
+
+
+def harness(
+    tmp_path: Path,
+    loaded: LoadedSpec | None = None,
+    scripts: dict[str, VMScript] | None = None,
+    duration: float = 600.0,
+    outages: Any = (),
+    refs: bool = True,
+) -> Harness:
+    loaded = loaded or load_spec(SHOP)
+    assert loaded.inventory is not None
+    fleet = loaded.inventory
+    plan = build_plan(loaded.spec, fleet, loaded.spec.window.not_before or fleet.captured_at)
+    clock = FakeClock(plan.start)
+    by_id = {vm_id(loaded, ref) if refs else ref: s for ref, s in (scripts or {}).items()}
+    backend = ScriptedBackend(fleet, clock, duration=duration, scripts=by_id, outages=outages)
+    directory = tmp_path / "journal"
+    journal = Journal.create(
+        directory, {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
+    )
+    return Harness(loaded.spec, fleet, plan, clock, backend, journal, Hooked(), directory)
+
+
+def rule_violations(
+    plan: Plan, spec: Spec, fleet: Fleet, journal: Journal, triggers: list[tuple[dt.datetime, str]]
+) -> list[str]:
+    """R2-R8 checked on actual step times (journal) and trigger times (Azure's side)."""
+    problems: list[str] = []
+    rows = {r.id: r for r in journal.steps()}
+    steps = {s.id: s for s in plan.steps}
+    ran = {sid: (r.started_at, r.ended_at) for sid, r in rows.items() if r.started_at and r.ended_at}
+    step_of = {vm: s.id for s in plan.steps for vm in s.vms}
+    settings = {t.name: spec.settings(t) for t in spec.tiers}
+    # R2: each trigger belongs to a VM of a step that was running at that moment
+    for at, vm in triggers:
+        sid = step_of.get(vm)
+        if sid is None:
+            problems.append(f"R2: {vm} triggered but in no step")
+            continue
+        start, end = ran.get(sid, (None, None))
+        if start is None or not start <= at <= (end or at):
+            problems.append(f"R2: {vm} triggered at {at} outside its step {sid} {start}..{end}")
+    # R3: group order and gap; R4: tier order and gap
+    for a_id, (a0, a1) in ran.items():
+        a = steps[a_id]
+        for b_id, (b0, _b1) in ran.items():
+            b = steps[b_id]
+            if a_id == b_id:
+                continue
+            gap = dt.timedelta(seconds=a.gap_after_s)
+            if a.group == b.group and a.tier == b.tier and a0 <= b0 and b0 < a1 + gap:
+                problems.append(f"R3: {b_id} started {b0} before {a_id} ended {a1} + gap")
+            if a.tier in settings[b.tier].depends_on and b0 < a1 + gap:
+                problems.append(f"R4: {b_id} started {b0} before {a_id} ended {a1} + gap")
+    # R5/R6 at every step start
+    totals = {t: len(v) for t, v in selection(spec, fleet.vms).items()}
+    for sid, (t0, _) in ran.items():
+        active = [o for o, (s0, s1) in ran.items() if s0 <= t0 < s1]
+        limit = spec.limits.max_parallel_steps
+        if limit is not None and len(active) > limit:
+            problems.append(f"R6: {len(active)} steps running at {t0}")
+        tier = steps[sid].tier
+        in_tier = sum(len(steps[o].vms) for o in active if steps[o].tier == tier)
+        if in_tier > settings[tier].max_unavailable.of(totals[tier]):
+            problems.append(f"R5: {in_tier} VMs of {tier} under maintenance at {t0}")
+    # R7: the planned duration from the actual start fits the windows; triggers in self-service windows
+    spans = allowed_intervals(
+        spec.window, plan.start - dt.timedelta(days=1), plan.start + dt.timedelta(days=120)
+    )
+    cutoff = dt.timedelta(seconds=spec.window.cutoff)
+    facts = {vm.id: vm for vm in fleet.vms}
+    for sid, (t0, _) in ran.items():
+        end = t0 + dt.timedelta(seconds=steps[sid].duration_s)
+        if not any(a <= t0 and end <= b - cutoff for a, b in spans):
+            problems.append(f"R7: {sid} at {t0} does not fit the operator window")
+    for at, vm in triggers:
+        m = facts[vm].maintenance
+        if m and m.self_service_window and not m.self_service_window[0] <= at <= m.self_service_window[1]:
+            problems.append(f"R7: {vm} triggered at {at} outside its self-service window")
+    # R8
+    problems += [f"R8: {s.id} gap {s.gap_after_s}s" for s in plan.steps if s.gap_after_s <= 1800]
+    return problems

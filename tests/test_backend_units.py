@@ -1,0 +1,111 @@
+"""The backend's pure parts: ARM ids, token buckets, request classification, Retry-After, the fleet view."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from backend_support import DONE, EPOCH, LATER, PENDING, make_vm
+from hypothesis import given
+from hypothesis import strategies as st
+
+from executor.arm_ids import parse_vm_id
+from executor.clock import FakeClock
+from executor.fleet_view import render_table, scale_set_rows, vm_rows
+from executor.pacing import Pacer, TokenBucket, retry_after_s
+from planner.errors import InputError
+
+S = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute"
+
+
+def test_parse_vm_ids() -> None:
+    """A VM id and a uniform instance id split into their parts; the id round-trips."""
+    vm = parse_vm_id(f"{S}/virtualMachines/db-0")
+    assert (vm.subscription, vm.resource_group, vm.name, vm.scale_set) == ("s", "rg", "db-0", None)
+    assert vm.id == f"{S}/virtualMachines/db-0"
+    inst = parse_vm_id(f"{S}/virtualMachineScaleSets/ss/virtualMachines/3".lower())
+    assert (inst.scale_set, inst.instance_id) == ("ss", "3")
+
+
+@pytest.mark.parametrize("bad", ["", "db-0", f"{S}/availabilitySets/as", f"{S}/virtualMachines/",
+                                 "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualMachines/x"])
+def test_parse_rejects_other_ids(bad: str) -> None:
+    """Anything but a VM or scale set instance id is an input error that shows the expected shape."""
+    with pytest.raises(InputError, match="is not a VM id"):
+        parse_vm_id(bad)
+
+
+def test_bucket_waits_only_when_empty() -> None:
+    """A bucket gives its capacity at once, then one token per 1/rate seconds, reserving in order."""
+    clock = FakeClock(EPOCH)
+    bucket = TokenBucket(3, 0.5, clock)
+    assert [bucket.reserve() for _ in range(3)] == [0, 0, 0]
+    assert bucket.reserve() == pytest.approx(2.0)
+    assert bucket.reserve() == pytest.approx(4.0)  # the second waiter queues behind the first
+    clock.advance(4.0)
+    assert bucket.reserve() == pytest.approx(2.0)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=30), min_size=1, max_size=60))
+def test_paced_requests_never_exceed_the_bucket(gaps: list[float]) -> None:
+    """Whatever the arrival times, sending after the reserved wait never takes more than the bucket
+    holds: a server bucket with the same limit would never refuse us."""
+    clock = FakeClock(EPOCH)
+    pacer = Pacer(clock)
+    sent: list[dt.datetime] = []
+    path = f"{S}/virtualMachines/db-0/instanceView"
+    for gap in gaps:
+        clock.advance(gap)
+        pacer.acquire("GET", path)
+        sent.append(clock.now())
+    # replay against a strict server-side bucket (36, 12/min): tokens must never go below zero
+    tokens, at = 36.0, sent[0]
+    for when in sent:
+        tokens = min(36.0, tokens + (when - at).total_seconds() * 12 / 60)
+        at = when
+        assert tokens >= 1 - 1e-9
+        tokens -= 1
+
+
+def test_requests_draw_on_the_documented_buckets() -> None:
+    """Reads, writes, lists, instance views and perform-maintenance are each keyed as Azure keys them."""
+    pacer = Pacer(FakeClock(EPOCH))
+
+    def names(method: str, path: str, body: bytes | None = None) -> list[tuple[float, float]]:
+        return [(b.capacity, n) for b, n in pacer.draws(method, path, body)]
+
+    assert names("GET", f"{S}/virtualMachines") == [(250, 1), (900, 1)]
+    assert names("GET", "/subscriptions/s/providers/Microsoft.Compute/virtualMachines") == [(250, 1), (900, 1)]
+    assert names("GET", f"{S}/virtualMachineScaleSets/ss/virtualMachines") == [(250, 1), (900, 1)]
+    assert names("GET", f"{S}/virtualMachines/db-0/instanceView") == [(250, 1), (36, 1)]
+    assert names("POST", f"{S}/virtualMachines/db-0/performMaintenance") == [(200, 1), (12, 1), (1500, 1)]
+    assert names("POST", f"{S}/virtualMachineScaleSets/ss/performMaintenance", b'{"instanceIds": ["1", "2"]}') \
+        == [(200, 1), (12, 1), (12, 1), (1500, 2)]
+    assert names("GET", "/subscriptions/s/providers/Microsoft.Compute/locations/w/operations/x") == [(250, 1)]
+
+
+def test_retry_after_forms() -> None:
+    """Retry-After in seconds or as an HTTP date, and the millisecond headers, all in seconds."""
+    now = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
+    assert retry_after_s({"Retry-After": "7"}, now) == 7
+    assert retry_after_s({"retry-after-ms": "1500"}, now) == 1.5
+    assert retry_after_s({"Retry-After": "Mon, 23 Nov 2026 22:00:30 GMT"}, now) == 30
+    assert retry_after_s({}, now) is None
+
+
+def test_portal_column_yes_no_dash() -> None:
+    """Yes: a VM in its self-service window now; No: in a wave but none in its window; -: no wave."""
+    vms = [
+        make_vm(resource_group="rg", scale_set="open", orchestration="Uniform", instance_id="0", maintenance=PENDING),
+        make_vm(resource_group="rg", scale_set="open", orchestration="Uniform", instance_id="1"),
+        make_vm(resource_group="rg", scale_set="later", orchestration="Uniform", instance_id="0", maintenance=LATER),
+        make_vm(resource_group="rg", scale_set="done", orchestration="Uniform", instance_id="0", maintenance=DONE),
+        make_vm(resource_group="rg", scale_set="calm", orchestration="Uniform", instance_id="0"),
+        make_vm(name="alone", resource_group="rg", maintenance=PENDING),
+    ]
+    rows = {r.scale_set: r.self_service for r in scale_set_rows(vms, EPOCH)}
+    assert rows == {"rg/open": "Yes", "rg/later": "No", "rg/done": "No", "rg/calm": "-"}
+    order = [r.vm for r in vm_rows(vms, EPOCH)]
+    assert order == ["rg/alone", "rg/open/0", "rg/later/0", "rg/done/0", "rg/calm/0", "rg/open/1"]
+    text = render_table(vm_rows(vms, EPOCH), scale_set_rows(vms, EPOCH), EPOCH)
+    assert "30d 2h left" in text and "not open" in text

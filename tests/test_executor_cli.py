@@ -1,0 +1,155 @@
+"""`udroll run/resume/status/pause/abort/skip/report` through click, with fakes from the context object."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from executor_support import SHOP, shop, vm_id
+
+import click
+from executor.cli import cli
+from executor.clock import FakeClock
+from executor.journal import Journal
+from executor.scripted import ScriptedBackend, VMScript
+from planner.build import build_plan
+from planner.errors import UdrollError
+
+START = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
+
+
+def invoke(args: list[str], obj: dict[str, Any] | None = None, input: str | None = None) -> tuple[int, str]:
+    """Run the CLI like `main` does (errors become exit codes) and return (exit code, output)."""
+    result = CliRunner().invoke(cli, args, obj=obj or {}, input=input, standalone_mode=False)
+    exc = result.exception
+    if exc is None or isinstance(exc, SystemExit):
+        return (0 if exc is None else int(exc.code or 0)), result.output
+    if isinstance(exc, UdrollError):
+        return exc.exit_code, result.output + f"Error: {exc}\n"
+    if isinstance(exc, click.ClickException):
+        return exc.exit_code, result.output + exc.format_message()
+    if isinstance(exc, click.Abort):
+        return 130, result.output
+    raise exc
+
+
+def fakes(scripts: dict[str, VMScript] | None = None) -> dict[str, Any]:
+    loaded = shop()
+    assert loaded.inventory is not None
+    clock = FakeClock(START)
+    by_id = {vm_id(loaded, ref): s for ref, s in (scripts or {}).items()}
+    backend = ScriptedBackend(loaded.inventory, clock, scripts=by_id)
+    return {"clock": clock, "backend": backend, "tty": False, "live": False, "prober": backend.prober}
+
+
+def test_run_completes_and_status_and_report_tell_the_story(tmp_path: Path) -> None:
+    """`udroll run --yes` executes the spec; status and report read the journal afterwards."""
+    obj = fakes()
+    journal = str(tmp_path / "j")
+    code, out = invoke(["run", str(SHOP), "--yes", "--journal", journal], obj)
+    assert code == 0, out
+    assert "Rollout complete" in out
+    assert "step-started db/as-db/ud2" in out
+    code, out = invoke(["status", "--journal", journal], obj)
+    assert code == 0 and "three-tier-shop: completed" in out and "tier web: 3 done" in out
+    code, out = invoke(["report", "--journal", journal], obj)
+    assert code == 0 and "| db/as-db/ud2 | done |" in out and "## VMs Azure will reschedule" in out
+    code, out = invoke(["report", "--journal", journal, "-o", "json"], obj)
+    data = json.loads(out)
+    assert data["state"] == "completed" and len(data["steps"]) == 10
+    assert (tmp_path / "j" / "events.jsonl").read_text().count("\n") > 50
+
+
+def test_a_run_that_needs_a_prompt_refuses_to_start_without_a_terminal(tmp_path: Path) -> None:
+    """Without a TTY, a run that would ask for confirmation exits 2 and says what to pass."""
+    obj = fakes()
+    code, out = invoke(["run", str(SHOP), "--journal", str(tmp_path / "j")], obj)
+    assert code == 2
+    assert "--yes" in out and "--confirm never" in out
+    assert obj["backend"].calls == []
+    code, out = invoke(["run", str(SHOP), "--confirm", "never", "--journal", str(tmp_path / "j")], obj)
+    assert code == 0, out
+
+
+def test_confirm_step_asks_before_each_step_and_no_pauses(tmp_path: Path) -> None:
+    """--confirm step asks before every step; answering no pauses the run (exit 130)."""
+    obj = fakes()
+    answers = iter([True, True, False])  # the rollout, the first step, not the second
+    obj["tty"] = True
+    obj["confirm"] = lambda question: next(answers)
+    journal = str(tmp_path / "j")
+    code, out = invoke(["run", str(SHOP), "--confirm", "step", "--journal", journal], obj)
+    assert code == 130, out
+    steps = {s.id: s.state for s in Journal.open(journal).steps()}
+    assert steps["db/as-db/ud2"] == "done" and steps["db/as-db/ud0"] == "waiting"
+    code, out = invoke(["resume", "--journal", journal, "--yes"], obj)
+    assert code == 0, out
+
+
+def test_a_failed_step_halts_with_exit_4_and_retry_failed_continues(tmp_path: Path) -> None:
+    """MaintenanceAborted halts the run (exit 4, VM named for rescheduling); resume --retry-failed finishes."""
+    obj = fakes({"rg-shop-db/db-1": VMScript(abort=1)})
+    journal = str(tmp_path / "j")
+    code, out = invoke(["run", str(SHOP), "--yes", "--journal", journal], obj)
+    assert code == 4, out
+    assert "Azure will reschedule 1 VM(s)" in out and "db-1" in out
+    code, out = invoke(["status", "--journal", journal], obj)
+    assert "failed: db-1 in db/as-db/ud1: MaintenanceAborted: Azure will reschedule this VM" in out
+    code, out = invoke(["resume", "--journal", journal, "--yes"], obj)
+    assert code == 4, out
+    code, out = invoke(["resume", "--journal", journal, "--yes", "--retry-failed"], obj)
+    assert code == 0, out
+
+
+def test_skip_abort_and_pause_without_a_runner(tmp_path: Path) -> None:
+    """skip marks a waiting step skipped; pause without a runner says so; abort ends the run."""
+    obj = fakes({"rg-shop-db/db-1": VMScript(abort=1)})
+    journal = str(tmp_path / "j")
+    assert invoke(["run", str(SHOP), "--yes", "--journal", journal], obj)[0] == 4
+    code, out = invoke(["skip", "nope", "--journal", journal], obj)
+    assert code == 2 and "no step 'nope'" in out
+    code, out = invoke(["skip", "db/as-db/ud1", "--journal", journal], obj)
+    assert code == 0 and "Skipped db/as-db/ud1" in out
+    code, out = invoke(["pause", "--journal", journal], obj)
+    assert code == 0 and "No runner" in out
+    assert invoke(["abort", "--journal", journal], obj) == (0, "Run aborted.\n")
+    code, out = invoke(["resume", "--journal", journal, "--yes"], obj)
+    assert code == 4 and "aborted" in out
+
+
+def test_a_second_runner_is_refused(tmp_path: Path) -> None:
+    """resume on a journal another runner holds exits 2 and names the way to operate it."""
+    obj = fakes()
+    journal = tmp_path / "j"
+    invoke(["run", str(SHOP), "--yes", "--journal", str(journal)], obj)
+    holder = Journal.open(journal)
+    holder.lock()
+    code, out = invoke(["resume", "--journal", str(journal), "--yes"], obj)
+    holder.close()
+    assert code == 2 and "another udroll runner" in out and "udroll status" in out
+
+
+def test_a_plan_that_no_longer_matches_the_fleet_is_refused(tmp_path: Path) -> None:
+    """run PLAN checks the fingerprint against the live fleet and says what changed."""
+    obj = fakes()
+    loaded = shop()
+    assert loaded.inventory is not None
+    plan = build_plan(loaded.spec, loaded.inventory, START)
+    path = tmp_path / "plan.json"
+    path.write_text(plan.to_json())
+    backend = obj["backend"]
+    db0 = vm_id(loaded, "rg-shop-db/db-0")
+    backend.vms[db0].maintenance = None  # someone maintained db-0 meanwhile
+    code, out = invoke(["run", str(path), "--spec", str(SHOP), "--yes", "--journal", str(tmp_path / "j")], obj)
+    assert code == 2 and "rg-shop-db/db-0 has nothing pending any more" in out
+    code, out = invoke(["run", str(path), "--yes"], obj)
+    assert code == 2 and "--spec" in out
+
+
+def test_run_needs_a_spec_unless_simulating() -> None:
+    """`udroll run` without SPEC is a usage error (exit 2) unless --simulate picks the bundled example."""
+    code, out = invoke(["run", "--yes"], {"tty": False})
+    assert code == 2 and "--simulate" in out

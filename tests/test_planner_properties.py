@@ -1,0 +1,68 @@
+"""Properties of build_plan over generated fleets and specs (tests/strategies.py), checked by an
+independent implementation of DESIGN §6's rules (tests/plan_rules.py)."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from plan_rules import violations
+from strategies import Problem, plan_inputs
+
+from planner.build import build_plan
+from planner.fleet import Fleet
+
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPERTY
+@given(plan_inputs())
+def test_every_plan_obeys_r1_to_r8(problem: Problem) -> None:
+    """Whatever the fleet, spec and start, the plan breaks none of R1-R8."""
+    plan = build_plan(problem.spec, problem.fleet, problem.start)
+    assert violations(plan, problem.spec, problem.fleet) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(plan_inputs(), st.randoms(use_true_random=False))
+def test_same_input_same_plan_whatever_the_fleet_order(problem: Problem, rnd: random.Random) -> None:
+    """The same spec, fleet and start give a byte-identical plan, also with the fleet's VMs reordered."""
+    first = build_plan(problem.spec, problem.fleet, problem.start).to_json()
+    assert build_plan(problem.spec, problem.fleet, problem.start).to_json() == first
+    shuffled = list(problem.fleet.vms)
+    rnd.shuffle(shuffled)
+    again = Fleet(captured_at=problem.fleet.captured_at, vms=tuple(shuffled))
+    assert build_plan(problem.spec, again, problem.start).to_json() == first
+
+
+@PROPERTY
+@given(plan_inputs(unlimited=True))
+def test_makespan_meets_the_lower_bound_when_nothing_else_binds(problem: Problem) -> None:
+    """Without window, capacity or parallelism limits the scheduler meets the critical path exactly."""
+    plan = build_plan(problem.spec, problem.fleet, problem.start)
+    assert plan.unschedulable == ()
+    assert plan.makespan_s == plan.lower_bound_s
+    assert violations(plan, problem.spec, problem.fleet) == []
+
+
+@PROPERTY
+@given(plan_inputs())
+def test_unschedulable_vms_hold_back_their_dependents(problem: Problem) -> None:
+    """A tier with unschedulable VMs has no step of a tier that depends on it, directly or not."""
+    plan = build_plan(problem.spec, problem.fleet, problem.start)
+    tier_of = {}
+    for tier in problem.spec.tiers:
+        for vm in problem.fleet.vms:
+            if vm.resource_group == f"rg-{tier.name}":
+                tier_of[vm.id] = tier.name
+    blocked = {tier_of[u.vm] for u in plan.unschedulable}
+    changed = True
+    while changed:
+        changed = False
+        for tier in problem.spec.tiers:
+            if tier.name not in blocked and blocked & set(tier.depends_on):
+                blocked.add(tier.name)
+                changed = True
+    downstream = {t.name for t in problem.spec.tiers if set(t.depends_on) & blocked}
+    assert not [s.id for s in plan.steps if s.tier in downstream]
