@@ -29,10 +29,11 @@ from planner.fleet import VM, Fleet, Maintenance, vm_id
 SUB = "44444444-5555-6666-7777-888888888888"
 EPOCH = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
 GROUPS = 10
+UTC = dt.timezone.utc
 PENDING = Maintenance(
     customer_initiated_allowed=True,
-    self_service_window=(dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc), dt.datetime(2026, 12, 24, tzinfo=dt.timezone.utc)),
-    scheduled_window=(dt.datetime(2026, 12, 28, tzinfo=dt.timezone.utc), dt.datetime(2027, 1, 10, tzinfo=dt.timezone.utc)),
+    self_service_window=(dt.datetime(2026, 11, 20, tzinfo=UTC), dt.datetime(2026, 12, 24, tzinfo=UTC)),
+    scheduled_window=(dt.datetime(2026, 12, 28, tzinfo=UTC), dt.datetime(2027, 1, 10, tzinfo=UTC)),
 )
 
 
@@ -57,14 +58,41 @@ def fleet_of(total: int) -> tuple[Fleet, int]:
         uniform, in_set, flexible = per_group // 2, per_group // 5, per_group // 10
         standalone = per_group - uniform - in_set - flexible
         scale_sets += -(-uniform // 100) + (1 if flexible else 0)
-        vms += [_vm(resource_group=rg, scale_set=f"vmss-{i // 100}", orchestration="Uniform",
-                    instance_id=str(i % 100), update_domain=i % 5, fault_domain=i % 3) for i in range(uniform)]
-        vms += [_vm(name=f"db-{i}", resource_group=rg, availability_set="as-db", update_domain=i % 5,
-                    fault_domain=i % 3) for i in range(in_set)]
-        vms += [_vm(name=f"flex-{i}", resource_group=rg, scale_set="flex", orchestration="Flexible",
-                    fault_domain=i % 3) for i in range(flexible)]
-        vms += [_vm(name=f"web-{i}", resource_group=rg, zone=str(1 + i % 3), update_domain=0, fault_domain=0)
-                for i in range(standalone)]
+        vms += [
+            _vm(
+                resource_group=rg,
+                scale_set=f"vmss-{i // 100}",
+                orchestration="Uniform",
+                instance_id=str(i % 100),
+                update_domain=i % 5,
+                fault_domain=i % 3,
+            )
+            for i in range(uniform)
+        ]
+        vms += [
+            _vm(
+                name=f"db-{i}",
+                resource_group=rg,
+                availability_set="as-db",
+                update_domain=i % 5,
+                fault_domain=i % 3,
+            )
+            for i in range(in_set)
+        ]
+        vms += [
+            _vm(
+                name=f"flex-{i}",
+                resource_group=rg,
+                scale_set="flex",
+                orchestration="Flexible",
+                fault_domain=i % 3,
+            )
+            for i in range(flexible)
+        ]
+        vms += [
+            _vm(name=f"web-{i}", resource_group=rg, zone=str(1 + i % 3), update_domain=0, fault_domain=0)
+            for i in range(standalone)
+        ]
     return Fleet(captured_at=EPOCH, vms=tuple(vms)), scale_sets
 
 
@@ -75,8 +103,20 @@ def run(total: int) -> None:
         fleet_file.write_text(fleet.to_json())
         del fleet
         udroll = Path(sys.executable).with_name("udroll")
-        server = subprocess.Popen([str(udroll), "emulator", "serve", "--fleet", str(fleet_file), "--ready-file",
-                                   str(ready), "--log", str(log)], stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                str(udroll),
+                "emulator",
+                "serve",
+                "--fleet",
+                str(fleet_file),
+                "--ready-file",
+                str(ready),
+                "--log",
+                str(log),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         try:
             for _ in range(600):
                 if ready.exists():
@@ -85,7 +125,10 @@ def run(total: int) -> None:
             else:
                 raise SystemExit("the emulator did not start")
             budget = total // 100 + GROUPS + scale_sets
-            for label, groups in (("named groups", [f"rg-{g:02d}" for g in range(GROUPS)]), ("whole subscription", None)):
+            for label, groups in (
+                ("named groups", [f"rg-{g:02d}" for g in range(GROUPS)]),
+                ("whole subscription", None),
+            ):
                 before = _lines(log)
                 backend = connect(AzureOptions(emulator=str(ready)))
                 started = time.perf_counter()
@@ -94,8 +137,10 @@ def run(total: int) -> None:
                 entries = _entries(log)[before:]
                 throttled = sum(1 for e in entries if e["status"] == 429)
                 assert len(found.vms) == total, (len(found.vms), total)
-                print(f"{total:>6} VMs, {GROUPS} groups, {scale_sets} scale sets, {label:<18}: "
-                      f"{len(entries):>4} requests (budget {budget}), {throttled} throttled, {seconds:6.2f} s")
+                print(
+                    f"{total:>6} VMs, {GROUPS} groups, {scale_sets} scale sets, {label:<18}: "
+                    f"{len(entries):>4} requests (budget {budget}), {throttled} throttled, {seconds:6.2f} s"
+                )
                 backend.close()
         finally:
             server.terminate()

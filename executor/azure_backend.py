@@ -213,13 +213,19 @@ class AzureBackend:
 
     def _resume(self, ref: VMRef, token: str) -> LROPoller[None]:
         look = _OneLook(self.polling_interval)
-        if ref.scale_set:
-            return self.client.virtual_machine_scale_set_vms.begin_perform_maintenance(
-                ref.resource_group, ref.scale_set, ref.name, continuation_token=token, polling=look
+        try:
+            if ref.scale_set:
+                return self.client.virtual_machine_scale_set_vms.begin_perform_maintenance(
+                    ref.resource_group, ref.scale_set, ref.name, continuation_token=token, polling=look
+                )
+            return self.client.virtual_machines.begin_perform_maintenance(
+                ref.resource_group, ref.name, continuation_token=token, polling=look
             )
-        return self.client.virtual_machines.begin_perform_maintenance(
-            ref.resource_group, ref.name, continuation_token=token, polling=look
-        )
+        except (ValueError, TypeError, KeyError) as exc:  # not a token this SDK wrote
+            raise InputError(
+                f"the handle of the maintenance operation of {_short(ref)} is not a continuation token "
+                f"({exc}): check the journal, or read the VM's status instead"
+            ) from None
 
     def _no_look(self) -> _NoLook:
         return _NoLook(self.polling_interval)

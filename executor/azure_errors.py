@@ -63,27 +63,27 @@ def translate(
             return AuthenticationError(f"could not sign in to Azure to {what}: {SIGN_IN_HELP}.\n{tried}")
         code, message = azure_message(exc)
         return AuthenticationError(
-            f"Azure rejected our token (401 {code}) while trying to {what}: {message}. Check the tenant and "
-            f"subscription, then {SIGN_IN_HELP}"
+            f"Azure rejected our token ({_answer(401, code)}) while trying to {what}: {message}. "
+            f"Check the tenant and subscription, then {SIGN_IN_HELP}"
         )
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = exc.status_code
         code, message = azure_message(exc)
         if status == 403:
             return AuthorizationError(
-                f"not allowed to {what}: the identity needs {permission} (403 {code}: {message}). "
+                f"not allowed to {what}: the identity needs {permission} ({_answer(403, code)}: {message}). "
                 "Grant it a role with that permission (see README: custom role)"
             )
         if status == 409:  # OperationNotAllowed: not eligible now (window, state, already running)
-            return NotEligibleError(f"Azure refused to {what} (409 {code}): {message}")
+            return NotEligibleError(f"Azure refused to {what} ({_answer(409, code)}): {message}")
         if status == 404:
-            return gone(f"not found while trying to {what} (404 {code}): {message}")
+            return gone(f"not found while trying to {what} ({_answer(404, code)}): {message}")
         if status == 429:
             return AzureError(
-                f"Azure kept throttling us while trying to {what} (429 {code}): {message}. "
+                f"Azure kept throttling us while trying to {what} ({_answer(429, code)}): {message}. "
                 "Wait a few minutes and try again"
             )
-        return AzureError(f"Azure answered {status} {code} while trying to {what}: {message}")
+        return AzureError(f"Azure answered {_answer(status, code)} while trying to {what}: {message}")
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         hint = ""
         if "CERTIFICATE" in str(exc).upper() or "SSL" in str(exc).upper():
@@ -92,6 +92,10 @@ def translate(
     if isinstance(exc, SdkAzureError):
         return AzureError(f"Azure SDK error while trying to {what}: {exc}")
     raise exc
+
+
+def _answer(status: int, code: str) -> str:
+    return f"{status} {code}" if code else str(status)
 
 
 @contextmanager

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import click
 
-from executor.azure_backend import AzureBackend
-from executor.clock import Clock
 from executor.connect import AzureOptions, azure_options, backend_from, connect, injected_clock
 from executor.discovery import snapshot
 from executor.fleet_view import render_csv, render_json, render_table, scale_set_rows, vm_rows
+from executor.pacing import interactive
+from planner.errors import InputError
+from planner.fleet import VM, Fleet
+from planner.spec import Spec
 
 
 def _tags(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -24,13 +27,19 @@ def _tags(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...])
     return tags
 
 
-def _backend(obj: Any, azure: AzureOptions) -> AzureBackend:
-    return backend_from(obj) or connect(azure, clock=injected_clock(obj))
-
-
-def _clock(obj: Any, backend: AzureBackend) -> Clock:
-    """The context's clock if one was injected, else the backend's (an emulator's simulated time)."""
-    return injected_clock(obj) or backend.clock
+def _live_vms(
+    obj: Any, azure: AzureOptions, resource_groups: tuple[str, ...], tags: dict[str, str]
+) -> tuple[list[VM], dt.datetime]:
+    """The VMs discovery finds and the time to show them at: the context's clock if one was
+    injected, else the backend's (an emulator's simulated time with --emulator)."""
+    injected = backend_from(obj)
+    backend = injected or connect(azure, clock=injected_clock(obj), retry=interactive())
+    try:
+        now = (injected_clock(obj) or backend.clock).now()
+        return list(backend.iter_vms(list(resource_groups) or None, tags or None)), now
+    finally:
+        if injected is None:
+            backend.close()
 
 
 resource_group_option = click.option(
@@ -77,13 +86,14 @@ def discover(
       udroll discover -g rg-shop-db -g rg-shop-app -o fleet.json
       udroll plan plans/three-tier-shop.yaml --fleet fleet.json
     """
-    backend = _backend(obj, azure)
-    fleet = snapshot(
-        backend.iter_vms(list(resource_groups) or None, tags or None), _clock(obj, backend).now()
-    )
+    vms, now = _live_vms(obj, azure, resource_groups, tags)
+    fleet = snapshot(vms, now)
     text = fleet.to_json()
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {out}: {exc.strerror}") from None
     else:
         click.echo(text, nl=False)
     groups = len({vm.resource_group.lower() for vm in fleet.vms})
@@ -120,9 +130,7 @@ def fleet_command(
       udroll fleet -g rg-shop-app
       udroll fleet --emulator /tmp/emu.json -o csv > status.csv
     """
-    backend = _backend(obj, azure)
-    now = _clock(obj, backend).now()
-    vms = list(backend.iter_vms(list(resource_groups) or None, tags or None))
+    vms, now = _live_vms(obj, azure, resource_groups, tags)
     rows, sets = vm_rows(vms, now), scale_set_rows(vms, now)
     if output == "json":
         click.echo(render_json(rows, sets, now), nl=False)
@@ -130,3 +138,26 @@ def fleet_command(
         click.echo(render_csv(rows), nl=False)
     else:
         click.echo(render_table(rows, sets, now), nl=False)
+
+
+def live_fleet(spec: Spec, azure: AzureOptions, obj: Any = None) -> Fleet:
+    """The fleet of a spec without inventory, discovered live: only the resource groups its selectors
+    name, or the whole subscription when a selector may match any group. For `udroll plan`/`run`."""
+    named = [selector.resource_groups for tier in spec.tiers for selector in tier.select]
+    groups = None if any(not g for g in named) else sorted(set().union(*named), key=str.lower)
+    injected = backend_from(obj)
+    try:
+        backend = injected or connect(
+            azure, default_subscription=spec.subscription, clock=injected_clock(obj), retry=interactive()
+        )
+    except InputError as exc:
+        raise InputError(
+            f"{exc}; or plan offline: pass --fleet FILE (from `udroll discover`) or add an "
+            "inventory to the spec"
+        ) from None
+    try:
+        now = (injected_clock(obj) or backend.clock).now()
+        return snapshot(backend.iter_vms(groups), now)
+    finally:
+        if injected is None:
+            backend.close()

@@ -21,18 +21,43 @@ from planner.values import parse_timestamp
 
 @click.command("plan")
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--fleet", "fleet_path", type=click.Path(dir_okay=False),
-              help="Fleet snapshot (udroll/fleet@1); default: the spec's inventory.")
-@click.option("--start", "start_text", metavar="TIMESTAMP",
-              help="Plan start, ISO 8601 with a zone; default: window.not_before, else now (next minute).")
-@click.option("-o", "--output", "fmt", type=click.Choice(sorted(RENDERERS)), default="table",
-              show_default=True, help="Preview format.")
+@click.option(
+    "--fleet",
+    "fleet_path",
+    type=click.Path(dir_okay=False),
+    help="Fleet snapshot (udroll/fleet@1); default: the spec's inventory.",
+)
+@click.option(
+    "--start",
+    "start_text",
+    metavar="TIMESTAMP",
+    help="Plan start, ISO 8601 with a zone; default: window.not_before, else now (next minute).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=click.Choice(sorted(RENDERERS)),
+    default="table",
+    show_default=True,
+    help="Preview format.",
+)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the preview to FILE.")
-@click.option("--allow-partial", is_flag=True,
-              help="Exit 0 even when some VMs cannot be scheduled (they are listed with reasons).")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Exit 0 even when some VMs cannot be scheduled (they are listed with reasons).",
+)
 @click.pass_context
-def plan(ctx: click.Context, spec: str, fleet_path: str | None, start_text: str | None, fmt: str,
-         out_path: str | None, allow_partial: bool) -> None:
+def plan(
+    ctx: click.Context,
+    spec: str,
+    fleet_path: str | None,
+    start_text: str | None,
+    fmt: str,
+    out_path: str | None,
+    allow_partial: bool,
+) -> None:
     """Preview the timed plan of a rollout without touching Azure.
 
     Exits 0, 2 for invalid input (e.g. a VM selected by two tiers), 3 when VMs cannot be scheduled

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from azure.mgmt.compute import ComputeManagementClient
@@ -137,12 +138,16 @@ def discover(
     client: ComputeManagementClient,
     resource_groups: Iterable[str] | None = None,
     tags: dict[str, str] | None = None,
+    *,
+    workers: int = 4,
 ) -> Iterator[VM]:
-    """Yield every VM of the resource groups (all that hold VMs when None) whose tags include ``tags``.
+    """Yield every VM of the resource groups (all that hold VMs when None) whose tags include ``tags``,
+    group by group: its VMs, then its uniform scale sets' instances.
 
     Requests: per resource group one per page of its VMs (100 a page) and one for its scale sets
     (when the groups are given), plus one per page of each uniform scale set's instances; without
-    groups, the pages of ``list_all`` for VMs and scale sets instead of the scale set lists.
+    groups, the pages of ``list_all`` for VMs and scale sets instead of the scale set lists. Lists
+    run on ``workers`` threads (the pacing is shared and thread-safe); pages of one list in order.
     """
     known: dict[str, list[str] | None]
     if resource_groups:
@@ -150,25 +155,37 @@ def discover(
     else:
         known = dict(resource_groups_with_vms(client))
     wanted = tags or {}
-    for rg, uniform in known.items():
-        for vm in _vms_of_group(client, rg, uniform):
-            if all(vm.tags.get(k) == v for k, v in wanted.items()):
-                yield vm
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="udroll-discover") as pool:
+        machines = {rg: pool.submit(_machines, client, rg) for rg in known}
+        sets = {rg: pool.submit(_uniform_scale_sets, client, rg) for rg, got in known.items() if got is None}
+        instances: dict[str, list[Future[list[VM]]]] = {}
+        for rg, uniform in known.items():
+            names = sets[rg].result() if uniform is None else uniform
+            instances[rg] = [pool.submit(_instances, client, rg, name) for name in names]
+        for rg in known:
+            for future in [machines[rg], *instances[rg]]:
+                yield from (vm for vm in future.result() if _tagged(vm, wanted))
 
 
-def _vms_of_group(client: ComputeManagementClient, rg: str, uniform: list[str] | None) -> Iterator[VM]:
+def _tagged(vm: VM, wanted: dict[str, str]) -> bool:
+    return all(vm.tags.get(k) == v for k, v in wanted.items())
+
+
+def _machines(client: ComputeManagementClient, rg: str) -> list[VM]:
     with azure_errors(f"list the VMs of resource group {rg}", READ_VMS, gone=AzureError):
-        for machine in client.virtual_machines.list(rg, expand="instanceView"):
-            yield vm_from_machine(machine)
-    if uniform is None:
-        with azure_errors(f"list the scale sets of resource group {rg}", READ_SCALE_SETS, gone=AzureError):
-            sets = client.virtual_machine_scale_sets.list(rg)
-            uniform = [str(s.name) for s in sets if _orchestration(s) != "Flexible"]
-    for name in uniform:
-        what = f"list the instances of scale set {rg}/{name}"
-        with azure_errors(what, READ_SCALE_SET_VMS, gone=AzureError):
-            for instance in client.virtual_machine_scale_set_vms.list(rg, name, expand="instanceView"):
-                yield vm_from_instance(instance, name)
+        return [vm_from_machine(m) for m in client.virtual_machines.list(rg, expand="instanceView")]
+
+
+def _uniform_scale_sets(client: ComputeManagementClient, rg: str) -> list[str]:
+    with azure_errors(f"list the scale sets of resource group {rg}", READ_SCALE_SETS, gone=AzureError):
+        scale_sets = client.virtual_machine_scale_sets.list(rg)
+        return [str(s.name) for s in scale_sets if _orchestration(s) != "Flexible"]
+
+
+def _instances(client: ComputeManagementClient, rg: str, name: str) -> list[VM]:
+    with azure_errors(f"list the instances of scale set {rg}/{name}", READ_SCALE_SET_VMS, gone=AzureError):
+        pages = client.virtual_machine_scale_set_vms.list(rg, name, expand="instanceView")
+        return [vm_from_instance(instance, name) for instance in pages]
 
 
 def _orchestration(scale_set: Any) -> str:
@@ -178,4 +195,5 @@ def _orchestration(scale_set: Any) -> str:
 
 
 def snapshot(vms: Iterable[VM], captured_at: dt.datetime) -> Fleet:
-    return Fleet(captured_at=captured_at, vms=tuple(vms))
+    """A fleet as `udroll discover` writes it (whole seconds, so a snapshot file reads back equal)."""
+    return Fleet(captured_at=captured_at.replace(microsecond=0), vms=tuple(vms))

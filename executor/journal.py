@@ -169,14 +169,29 @@ class Journal:
                 "look at it with `udroll status`, or pass another --journal directory"
             )
         path.mkdir(parents=True, exist_ok=True)
+        holder = cls(path, sqlite3.connect(":memory:"))
+        holder.lock()  # a concurrent creator is refused before it writes anything
+        # built aside and renamed into place: a crash mid-creation leaves no half journal behind
+        fresh = path / (DB_NAME + ".new")
+        fresh.unlink(missing_ok=True)
+        conn = sqlite3.connect(fresh, isolation_level=None)
+        conn.executescript(SCHEMA)
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", sorted(meta.items()))
+        for position, (step, tier, vms) in enumerate(steps):
+            conn.execute("INSERT INTO steps(id, tier, position) VALUES (?, ?, ?)", (step, tier, position))
+            conn.executemany("INSERT INTO vms(vm, step) VALUES (?, ?)", [(vm, step) for vm in vms])
+        conn.execute("COMMIT")
+        conn.close()
+        os.replace(fresh, path / DB_NAME)
+        directory_fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)
         journal = cls(path, cls._connect(path))
-        journal.lock()
-        journal._conn.executescript(SCHEMA)
-        with journal._tx() as c:
-            c.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", sorted(meta.items()))
-            for position, (step, tier, vms) in enumerate(steps):
-                c.execute("INSERT INTO steps(id, tier, position) VALUES (?, ?, ?)", (step, tier, position))
-                c.executemany("INSERT INTO vms(vm, step) VALUES (?, ?)", [(vm, step) for vm in vms])
+        journal._lock_fd, holder._lock_fd = holder._lock_fd, None
+        holder._conn.close()
         return journal
 
     @classmethod

@@ -4,7 +4,8 @@ Every HTTP request the SDK sends (list pages, instance views, perform-maintenanc
 operation polls) passes through one azure-core policy, :class:`PacedRetryPolicy`, which
 
 1. waits for a token from each bucket the request draws on (the documented Compute and Resource
-   Manager limits, mirrored so that a large rollout is never throttled), then
+   Manager limits, mirrored so that a large rollout is never throttled), and lowers a bucket to what
+   Azure says is left (``x-ms-ratelimit-remaining-*``: other clients share Azure's buckets), then
 2. retries 429 (honouring ``Retry-After``), 5xx and connection errors with jittered exponential
    backoff until an overall deadline.
 
@@ -55,6 +56,14 @@ class TokenBucket:
             self._tokens -= count
             return 0.0 if self._tokens >= 0 else -self._tokens / self.per_second
 
+    def clamp(self, tokens: float) -> None:
+        """Hold no more than ``tokens`` (what the server reported left)."""
+        with self._lock:
+            now = self._clock.now()
+            elapsed = max(0.0, (now - self._at).total_seconds())
+            self._tokens = min(self.capacity, self._tokens + elapsed * self.per_second, tokens)
+            self._at = now
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -101,27 +110,43 @@ class Pacer:
 
     def draws(self, method: str, path: str, body: bytes | None = None) -> list[tuple[TokenBucket, float]]:
         """The buckets (and token counts) one request draws on."""
+        return [(bucket, count) for _, bucket, count in self._draws(method, path, body)]
+
+    def _draws(self, method: str, path: str, body: bytes | None) -> list[tuple[str, TokenBucket, float]]:
         path = path.lower().rstrip("/")
         reading = method.upper() in ("GET", "HEAD")
-        draws = [
-            (self._bucket("arm", "reads" if reading else "writes", ARM_READS if reading else ARM_WRITES), 1.0)
-        ]
+        arm = "reads" if reading else "writes"
+        draws = [(arm, self._bucket("arm", arm, ARM_READS if reading else ARM_WRITES), 1.0)]
         match = _VM_ACTION.match(path)
         if match and match["action"] == "instanceview" and reading:
-            draws.append((self._bucket("instance-view", match["vm"], INSTANCE_VIEW_PER_VM), 1.0))
+            draws.append(
+                ("instance-view", self._bucket("instance-view", match["vm"], INSTANCE_VIEW_PER_VM), 1.0)
+            )
         elif match and match["action"] == "performmaintenance" and not reading:
-            draws.append((self._bucket("perform-maintenance", match["vm"], PERFORM_MAINTENANCE_PER_VM), 1.0))
-            draws.append((self._bucket("perform-maintenance", "", PERFORM_MAINTENANCE), 1.0))
+            vm = self._bucket("perform-maintenance", match["vm"], PERFORM_MAINTENANCE_PER_VM)
+            draws.append(("perform-maintenance", vm, 1.0))
+            draws.append(
+                (
+                    "perform-maintenance-subscription",
+                    self._bucket("perform-maintenance", "", PERFORM_MAINTENANCE),
+                    1.0,
+                )
+            )
         elif (scale_set := _SCALE_SET_ACTION.match(path)) and not reading:
             instances = _instance_ids(body)
             for instance in instances:
-                vm = f"{scale_set['ss']}/virtualmachines/{instance.lower()}"
-                draws.append((self._bucket("perform-maintenance", vm, PERFORM_MAINTENANCE_PER_VM), 1.0))
-            draws.append(
-                (self._bucket("perform-maintenance", "", PERFORM_MAINTENANCE), float(max(1, len(instances))))
-            )
+                key = f"{scale_set['ss']}/virtualmachines/{instance.lower()}"
+                draws.append(
+                    (
+                        "perform-maintenance (batch)",
+                        self._bucket("perform-maintenance", key, PERFORM_MAINTENANCE_PER_VM),
+                        1.0,
+                    )
+                )
+            subscription = self._bucket("perform-maintenance", "", PERFORM_MAINTENANCE)
+            draws.append(("perform-maintenance-subscription", subscription, float(max(1, len(instances)))))
         elif reading and _VM_LIST.search(path):
-            draws.append((self._bucket("list-vms", "", LIST_VMS), 1.0))
+            draws.append(("list-vms", self._bucket("list-vms", "", LIST_VMS), 1.0))
         return draws
 
     def acquire(self, method: str, url_path: str, body: bytes | None = None) -> None:
@@ -130,6 +155,44 @@ class Pacer:
         if wait > 0:
             self.waited_s += wait
             self.clock.sleep(wait)
+
+    def observe(self, method: str, url_path: str, body: bytes | None, headers: Any) -> None:
+        """Learn from ``x-ms-ratelimit-remaining-*`` what Azure has left (other clients share the
+        buckets): a bucket never holds more than Azure says remains. Only ever lowers."""
+        remaining = _remaining(headers)
+        if not remaining:
+            return
+        for kind, bucket, _ in self._draws(method, url_path, body):
+            if kind in remaining:
+                bucket.clamp(remaining[kind])
+
+
+# Compute names its buckets in x-ms-ratelimit-remaining-resource ("Microsoft.Compute/<Name>;<left>");
+# these substrings of the short-window names map them to ours (the longer 30-minute windows are ignored)
+_RESOURCE_BUCKETS = (
+    ("PerformMaintenanceSubscription3Min", "perform-maintenance-subscription"),
+    ("PerformMaintenance3Min", "perform-maintenance"),
+    ("InstanceView3Min", "instance-view"),
+    ("ListVMs3Min", "list-vms"),
+    ("HighCostGet3Min", "list-vms"),
+)
+
+
+def _remaining(headers: Any) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for kind in ("reads", "writes"):
+        value = headers.get(f"x-ms-ratelimit-remaining-subscription-{kind}")
+        if value is not None:
+            with contextlib.suppress(ValueError):
+                found[kind] = float(value)
+    for item in (headers.get("x-ms-ratelimit-remaining-resource") or "").split(","):
+        name, _, left = item.strip().rpartition(";")
+        for marker, kind in _RESOURCE_BUCKETS:
+            if marker.lower() in name.lower() and kind not in found:
+                with contextlib.suppress(ValueError):
+                    found[kind] = float(left)
+                break
+    return found
 
 
 def _instance_ids(body: bytes | None) -> list[str]:
@@ -143,10 +206,13 @@ def _instance_ids(body: bytes | None) -> list[str]:
 
 @dataclass
 class RetrySettings:
-    """How hard to try: ``deadline_s`` of clock time per request, at most ``max_attempts`` sends."""
+    """How hard to try: ``deadline_s`` of clock time per request, at most ``max_attempts`` sends.
 
-    deadline_s: float = 900.0
-    max_attempts: int = 12
+    The default suits a rollout, which should outlast a Resource Manager outage of half an hour
+    rather than fail a step; interactive commands use :data:`INTERACTIVE` and give up sooner."""
+
+    deadline_s: float = 1800.0
+    max_attempts: int = 60
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
     retry_statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
@@ -220,6 +286,7 @@ class PacedRetryPolicy(HTTPPolicy):  # type: ignore[type-arg]
             except (ServiceRequestError, ServiceResponseError):
                 self.stats.count(connection_errors=1)
                 raise
+            self.pacer.observe(http.method, path, body, response.http_response.headers)
             status = response.http_response.status_code
             if status == 429:
                 self.stats.count(throttled=1)
@@ -304,3 +371,10 @@ def _body(http: Any) -> bytes | None:
         return content.encode()
     data = getattr(http, "data", None)
     return data if isinstance(data, bytes) else None
+
+
+INTERACTIVE_DEADLINE_S = 300.0  # `udroll fleet` and `discover`: an operator is waiting
+
+
+def interactive() -> RetrySettings:
+    return RetrySettings(deadline_s=INTERACTIVE_DEADLINE_S, max_attempts=20)

@@ -37,6 +37,7 @@ stroke-dasharray:4 2}.actual.skipped{fill:#8b95a3}
 .state{font-weight:600}.state.failed,.state.halted,.state.aborted{color:#c0162b}.state.done,.state.completed{color:#2e8b57}
 .key i.planned-key{border:1px dashed #5b6573}.key i.done{background:#2e8b57}.key i.failed{background:#c0162b}
 .key i.running{background:#3b6fb6}.key i.skipped{background:#8b95a3}
+.alert{background:#eef6ef;border:1px solid #b9dcc0}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f8fa;border:1px solid #d8dde4;padding:6px;
 margin:4px 0;font-size:12px}
 """
@@ -100,7 +101,8 @@ def _header(report: dict[str, Any]) -> str:
         ("Fingerprint", esc(report.get("fingerprint", ""))),
     ]
     figures = "".join(f"<div><dt>{esc(k)}</dt><dd>{v}</dd></div>" for k, v in rows)
-    message = f'<p class="alert bad">{esc(report["message"])}</p>' if report.get("message") else ""
+    tone = "alert" if report["state"] in ("completed", "done") else "alert bad"
+    message = f'<p class="{tone}">{esc(report["message"])}</p>' if report.get("message") else ""
     return (
         f"<header><h1>{esc(report['name'])} <small>run report</small></h1>"
         '<p class="note">All times are UTC. Dashed outlines are the plan; bars are what happened.</p>'
@@ -168,24 +170,24 @@ def _chart(
             f'<g class="toggle" role="button" tabindex="0" aria-expanded="true" data-tier="{esc(tier)}">'
             f'<rect class="head" x="0" y="0" width="{LABEL_W}" height="{TIER_H}"/>'
             f'<text x="8" y="17" class="tier-label"><tspan class="arrow">▾</tspan> {esc(title)}</text></g>'
+            f'<g class="lanes" transform="translate(0,{TIER_H})">'
         )
         chart.append(
             f'<g class="tier" data-tier="{esc(tier)}" transform="translate(0,{y})">'
             f'<rect class="head wide" x="0" y="0" width="{width:.1f}" height="{TIER_H}"/>'
+            f'<g class="lanes" transform="translate(0,{TIER_H})">'
         )
         for i, (group, steps) in enumerate(groups.items()):
-            ly = TIER_H + i * ROW_H
-            labels.append(
-                f'<g class="lane" transform="translate(0,{ly})">'
-                f'<text x="20" y="16" class="lane-label">{esc(group)}</text></g>'
-            )
-            chart.append(f'<g class="lane" data-group="{esc(group)}" transform="translate(0,{ly})">')
+            at = f'transform="translate(0,{i * ROW_H})"'
+            label = f'<text x="20" y="16" class="lane-label">{esc(group)}</text>'
+            labels.append(f'<g class="lane" {at}>{label}</g>')
+            chart.append(f'<g class="lane" data-group="{esc(group)}" {at}>')
             chart.append(f'<line class="row wide" x1="0" x2="{width:.1f}" y1="{ROW_H}" y2="{ROW_H}"/>')
             for step in steps:
                 chart.append(_bars(step, spans[step["id"]], scale))
             chart.append("</g>")
-        chart.append("</g>")
-        labels.append("</g>")
+        chart.append("</g></g>")
+        labels.append("</g></g>")
         y += TIER_H + len(groups) * ROW_H
     chart.append("</svg>")
     labels.append("</svg>")
@@ -262,8 +264,8 @@ def _gates(report: dict[str, Any]) -> str:
         )
         rows.append(
             f'<tr><th scope="row">{esc(step["id"])}</th><td>{gates["passed"]}/{gates["probes"]}</td>'
-            f"<td>{esc(str(last.get('target', '')))} {esc(str(last.get('detail', '')))}</td>"
-            f"<td>{f'<ul>{failures}</ul>' if failures else ''}</td></tr>"
+            f'<td class="vms">{esc(str(last.get("target", "")))} {esc(str(last.get("detail", "")))}</td>'
+            f'<td class="vms">{f"<ul>{failures}</ul>" if failures else ""}</td></tr>'
         )
     if not rows:
         return (

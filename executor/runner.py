@@ -28,12 +28,14 @@ never triggered again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from executor.backend import ComputeBackend, Operation, VMStatus
-from executor.clock import Clock
+from executor.clock import Clock, FakeClock
 from executor.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.gates import Check, HealthGate, Probe, Target, probe_all
 from executor.hooks import run_hook
@@ -52,6 +54,7 @@ from planner.spec import Spec, TierSettings
 
 Wake = Generator[dt.datetime, None, None]
 TERMINAL = ("healthy", "skipped", "failed")
+SETTLED = ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted")
 HORIZON = dt.timedelta(days=120)  # how far ahead the runner looks for an open window
 
 
@@ -67,6 +70,7 @@ class RunConfig:
     azure_backoff: float = 15.0  # first wait after a transient Azure error, doubling, capped at 5 min
     control_interval: float = 5.0  # how often the journal's control rows are read
     batch_min: int = 3  # from this many VMs, read statuses with one list per resource group
+    workers: int = 16  # threads running step turns (and status reads) side by side; 1: one thread
     retry_failed: bool = False
 
 
@@ -235,6 +239,22 @@ class Runner:
         for step_id, state in self.live.state.items():
             if state == "running":
                 workers[step_id] = (self._step_worker(self.steps[step_id]), self.clock.now())
+        pool = ThreadPoolExecutor(self.config.workers, "udroll-step") if self._threaded() else None
+        try:
+            return self._loop(workers, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)  # let a turn in flight end its writes
+
+    def _threaded(self) -> bool:
+        """Each step's turns run in a thread pool, so one step's I/O never delays another's; a
+        FakeClock run stays on one thread, where time moves only between turns (deterministic)."""
+        return self.config.workers > 1 and not isinstance(self.clock, FakeClock)
+
+    def _loop(
+        self, workers: dict[str, tuple[Wake, dt.datetime]], pool: ThreadPoolExecutor | None
+    ) -> RunOutcome:
+        busy: dict[str, Future[dt.datetime | None]] = {}  # step -> its turn in flight (threaded)
         next_control = self.clock.now()
         while True:
             now = self.clock.now()
@@ -249,24 +269,40 @@ class Runner:
                         break
                     self._start_step(step)
                     workers[step.id] = (self._step_worker(step), self.clock.now())
-            for step_id in [s for s, (_, at) in workers.items() if at <= self.clock.now()]:
-                gen, _ = workers[step_id]
-                try:
-                    workers[step_id] = (gen, next(gen))
-                except StopIteration:
+            for step_id, future in list(busy.items()):
+                if future.done():
+                    del busy[step_id]
+                    wake = future.result()  # a worker's exception (Azure sign-in, a bug) stops the run
+                    if wake is None:
+                        del workers[step_id]
+                    else:
+                        workers[step_id] = (workers[step_id][0], wake)
+            for step_id in [s for s, (_, at) in workers.items() if at <= self.clock.now() and s not in busy]:
+                gen = workers[step_id][0]
+                if pool is not None:
+                    busy[step_id] = pool.submit(_turn, gen)
+                    continue
+                wake = _turn(gen)
+                if wake is None:
                     del workers[step_id]
+                else:
+                    workers[step_id] = (gen, wake)
             if not workers:
                 outcome = self._finished()
                 if outcome:
                     return outcome
-            wakes = [at for _, at in workers.values()]
+            wakes = [at for s, (_, at) in workers.items() if s not in busy]
             if not self.halting and not self.pausing:
                 ready = self._next_ready_time()
                 if ready is not None:
                     wakes.append(ready)
             wakes.append(next_control)
             sleep = (min(wakes) - self.clock.now()).total_seconds()
-            if sleep > 0:
+            if busy:
+                # wake for whichever comes first: a turn ending or the next due time
+                real = sleep / float(getattr(self.clock, "speed", 1.0))
+                wait(list(busy.values()), timeout=max(0.0, real), return_when=FIRST_COMPLETED)
+            elif sleep > 0:
                 self.clock.sleep(sleep)
 
     def _load_state(self) -> None:
@@ -583,7 +619,9 @@ class Runner:
     def _record_probes(self, step: Step, results: dict[str, list[Probe]], baseline: bool = False) -> None:
         now = self.clock.now()
         prefix = "baseline:" if baseline else ""
-        rows = [(vm, prefix + p.kind, p.target, p.ok, p.detail) for vm, probes in results.items() for p in probes]
+        rows = [
+            (vm, prefix + p.kind, p.target, p.ok, p.detail) for vm, probes in results.items() for p in probes
+        ]
         self.journal.record_gates(now, step.id, rows)
         for vm, probes in results.items():
             if probes:
@@ -599,7 +637,20 @@ class Runner:
 
     def _baseline(self, step: Step, settings: TierSettings) -> Wake:
         """A tier that is already unhealthy is not made worse: wait for it, then fail the step."""
-        tier_vms = [vm for s in self.plan.steps if s.tier == step.tier for vm in s.vms if vm in self.fleet]
+        # VMs of the tier's other running steps are down by plan (and counted in its capacity)
+        busy = {
+            vm
+            for sid, st in self.live.state.items()
+            if st == "running" and sid != step.id
+            for vm in self.steps[sid].vms
+        }
+        tier_vms = [
+            vm
+            for s in self.plan.steps
+            if s.tier == step.tier
+            for vm in s.vms
+            if vm in self.fleet and vm not in busy
+        ]
         work = {vm: t for vm, t in self._targets(step, tier_vms, settings).items() if t[1]}
         if not work:
             return
@@ -751,22 +802,41 @@ class Runner:
     ) -> None:
         if not items:
             return
-        statuses: dict[str, VMStatus] = {}
-        if len(items) >= self.config.batch_min:
-            try:
-                statuses = self._list_statuses([w.vm for w in items])
-            except AzureError:
-                statuses = {}  # fall back to one read per VM below
+        statuses: dict[str, VMStatus | AzureError] = {}
+        # a step's first look lists its resource groups once (fewer requests); later looks, spread
+        # in time and cheap, read the VMs one by one, side by side (a big list is slow to answer)
+        first = [w for w in items if w.state in ("pending", "retry")]
+        if len(first) >= self.config.batch_min:
+            with contextlib.suppress(AzureError):  # else: one read per VM below
+                statuses.update(self._list_statuses([w.vm for w in first]))
+        missing = [w.vm.id for w in items if w.vm.id.lower() not in statuses]
+        statuses.update(self._read_each(missing))
         for w in items:
             status = statuses.get(w.vm.id.lower())
-            if status is None:
-                try:
-                    status = self.backend.status(w.vm.id)
-                except AzureError as exc:
-                    self._azure_trouble(step, w, exc, deadline, "reading its status")
-                    continue
+            if isinstance(status, AzureError):
+                self._azure_trouble(step, w, status, deadline, "reading its status")
+                continue
+            if status is None:  # listed, but not there: look at it alone next time
+                w.due = self._later(self.config.status_interval)
+                continue
             w.backoff = 0.0
             self._on_status(step, settings, w, status, deadline)
+
+    def _read_each(self, vms: list[str]) -> dict[str, VMStatus | AzureError]:
+        def read(vm: str) -> VMStatus | AzureError:
+            try:
+                return self.backend.status(vm)
+            except (AuthenticationError, AuthorizationError):
+                raise
+            except AzureError as exc:
+                return exc
+
+        if len(vms) > 1 and self._threaded():
+            with ThreadPoolExecutor(min(8, len(vms)), "udroll-status") as pool:
+                found = list(pool.map(read, vms))
+        else:
+            found = [read(vm) for vm in vms]
+        return {vm.lower(): status for vm, status in zip(vms, found, strict=True)}
 
     def _list_statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
         groups = sorted({vm.resource_group for vm in vms if vm.resource_group})
@@ -821,23 +891,27 @@ class Runner:
             self._emit("vm-reconciled", step.id, w.vm.id, "Azure shows nothing started: triggering")
             w.state = "pending"
             return self._on_status(step, settings, w, s, deadline)
-        if w.state == "triggered" and w.early:  # a look soon after the trigger (or after a restart)
-            w.early = False
-            if _in_progress(s) or result not in ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted"):
-                w.due = max(now, w.expected_at or now)  # under way: poll it when it should be done
+        if w.state == "triggered":
+            # status first, the operation's handle only when the status does not settle it: a VM that
+            # behaves costs a look soon after the trigger (a quick RetryLater) and one when it is due
+            settled = not _in_progress(s) and result in (None, *SETTLED)
+            if not settled:
+                if w.early:
+                    w.needs_status, w.due = True, max(now, w.expected_at or now)
+                elif w.op_done and w.retries < 3:
+                    w.retries += 1  # the status can trail the operation by a moment
+                    w.needs_status, w.due = True, self._later(self.config.status_interval)
+                elif w.op_done:
+                    return self._fail_vm(step, w, f"the operation ended but Azure reports {result}")
+                else:
+                    w.due = self._later(self.config.poll_interval)  # poll from the handle next
+                w.early = False
                 return None
-        if w.state == "triggered":  # the operation ended: what did Azure make of it?
             if m is None or result == "MaintenanceCompleted":
                 return self._completed(step, settings, w, s)
             if result == "MaintenanceAborted":
                 return self._fail_vm(step, w, "MaintenanceAborted: Azure will reschedule this VM", True)
-            if result == "RetryLater":
-                return self._retry_later(step, settings, w, deadline)
-            if _in_progress(s) or w.retries < 3:
-                w.retries += 1  # the status can trail the operation by a moment
-                w.needs_status, w.due = True, self._later(self.config.status_interval)
-                return None
-            return self._fail_vm(step, w, f"the operation ended but Azure reports {result}")
+            return self._retry_later(step, settings, w, deadline)
         if w.state == "completed":
             return self._completed(step, settings, w, s)
         return None
@@ -879,7 +953,7 @@ class Runner:
             return
         at = self.clock.now()
         self.journal.record_trigger(w.vm.id, step.id, op.token, at)
-        w.state, w.token, w.backoff = "triggered", op.token, 0.0
+        w.state, w.token, w.backoff, w.op_done, w.retries = "triggered", op.token, 0.0, False, 0
         # an early look at the status (batched across the step) catches a quick RetryLater; the
         # operation itself is polled only once it is expected to be done
         w.needs_status, w.early = True, True
@@ -912,7 +986,7 @@ class Runner:
             )
             if not result.succeeded:
                 self.journal.update_vm(w.vm.id, message=result.error)
-            w.needs_status, w.due = True, self.clock.now()
+            w.op_done, w.needs_status, w.due = True, True, self.clock.now()
 
     def _completed(self, step: Step, settings: TierSettings, w: _VMWork, s: VMStatus) -> None:
         now = self.clock.now()
@@ -962,6 +1036,14 @@ class Runner:
                 self._fail_vm(step, w, w.gate.why_failed())
             else:
                 w.due = w.gate.next_probe
+
+
+def _turn(gen: Wake) -> dt.datetime | None:
+    """Run a step worker until it next waits: the time it wants to run again, None when it ended."""
+    try:
+        return next(gen)
+    except StopIteration:
+        return None
 
 
 def _in_progress(s: VMStatus) -> bool:

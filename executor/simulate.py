@@ -23,15 +23,22 @@ from planner.spec import HttpCheck, TierSettings
 DEFAULT_SPEED = 3000.0  # the bundled three-tier example (~28 simulated hours) in about 35 s
 
 
-def emulator_checks(base_url: str, ca_bundle: str) -> Callable[[VM, TierSettings], Sequence[Check]]:
-    """Each VM's checks replaced by one https check of its simulated health endpoint."""
-    from executor.emulator.routes import health_token
+def emulator_checks(
+    base_url: str, ca_bundle: str, url_for: Callable[[str], str] | None = None
+) -> Callable[[VM, TierSettings], Sequence[Check]]:
+    """Each VM's checks replaced by one https check of its simulated health endpoint
+    (``url_for(vm_id)``: the in-process emulator's ``health_url``; else built from ``base_url``)."""
+    if url_for is None:
+        from executor.emulator.health import health_token
+
+        def url_for(vm_id: str) -> str:
+            return f"{base_url}/_health/{health_token(vm_id)}"
 
     made: dict[str, Sequence[Check]] = {}
 
     def checks_for(vm: VM, settings: TierSettings) -> Sequence[Check]:
         if vm.id not in made:
-            url = f"{base_url}/_health/{health_token(vm.id)}"
+            url = url_for(vm.id)
             check = {"http": url, "status": [200], "ca_bundle": ca_bundle, "probe_timeout": "10s"}
             made[vm.id] = (HttpCheck.model_validate(check),)
         return made[vm.id]
@@ -66,6 +73,6 @@ def simulation(
     with Emulator(fleet, speed=speed, epoch=plan.start, faults=faults, log_path=log_path) as emu:
         backend = AzureBackend.for_emulator(emu, clock=emu.clock)
         try:
-            yield Simulation(emu, backend, emu.clock, emulator_checks(emu.base_url, emu.ca_bundle))
+            yield Simulation(emu, backend, emu.clock, emulator_checks(emu.base_url, emu.ca_bundle, emu.health_url))
         finally:
             backend.close()

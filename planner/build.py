@@ -15,6 +15,10 @@ What happens when VMs cannot be scheduled (documented in planner.schedule too):
 - a tier whose VMs need nothing passes its own dependencies on (web -> app -> db with nothing to
   do in app still waits for db).
 Every reason ends with when Azure will do the maintenance itself.
+
+A step's ``after``: the step before it in its group; for a group's first step, the step that ends
+last in each tier it depends on ("A's last step" of R4; through tiers with nothing to do, theirs).
+The graph (planner.graph) and the lower bound use every group's last step, not only that one.
 """
 
 from __future__ import annotations
@@ -80,8 +84,9 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str) -> Plan:
             else:
                 pending[tier].append(vm)
                 if not m.customer_initiated_allowed:
-                    refused[vm.id] = ("Azure does not allow customer-initiated maintenance on it; "
-                                      + _azure_later(vm))
+                    refused[vm.id] = (
+                        "Azure does not allow customer-initiated maintenance on it; " + _azure_later(vm)
+                    )
                 elif m.self_service_window is None:
                     refused[vm.id] = "it has no self-service window; " + _azure_later(vm)
                 else:
@@ -98,8 +103,9 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str) -> Plan:
     horizon = origin + dt.timedelta(seconds=max((w.hi for w in windows.values()), default=0) + cutoff + _DAY)
     allowed = to_offsets(allowed_intervals(spec.window, origin, horizon), origin)
     spans = [(a, b - cutoff) for a, b in allowed]
-    scheduler = Scheduler(tiers, Spans(spans), windows, {d.id: tails[d.id] for d in drafts},
-                          spec.limits.max_parallel_steps)
+    scheduler = Scheduler(
+        tiers, Spans(spans), windows, {d.id: tails[d.id] for d in drafts}, spec.limits.max_parallel_steps
+    )
     scheduler.run()
 
     placed = sorted((d for d in drafts if d.start is not None and d.vms), key=lambda d: (d.start, d.seq))
@@ -133,13 +139,19 @@ def _whole_second(value: dt.datetime) -> dt.datetime:
 
 
 def _reject_claimed_twice(spec: Spec, by_tier: dict[str, list[VM]], source: str) -> None:
+    if sum(len(vms) for vms in by_tier.values()) == len({vm.id for vms in by_tier.values() for vm in vms}):
+        return  # the common case, checked without building claimed_twice's map
     twice = claimed_twice(by_tier)
     if twice:
         refs = {vm.id: vm.ref for vms in by_tier.values() for vm in vms}
         raise SpecError(
-            Problem(source, 1, 1,
-                    f"VM {refs[vm]} is selected by tiers {' and '.join(repr(t) for t in tiers)}: "
-                    "a VM belongs to one tier; narrow one of the selectors")
+            Problem(
+                source,
+                1,
+                1,
+                f"VM {refs[vm]} is selected by tiers {' and '.join(repr(t) for t in tiers)}: "
+                "a VM belongs to one tier; narrow one of the selectors",
+            )
             for vm, tiers in sorted(twice.items())
         )
 
@@ -156,17 +168,25 @@ def _tiers(
     for name in order:
         settings = spec.settings(name)
         capacity = settings.max_unavailable.of(len(by_tier[name]))
-        chains = group_tier(name, candidates[name], capacity, settings.step_duration,
-                            settings.recovery_gap, settings.update_domain_order)
+        chains = group_tier(
+            name,
+            candidates[name],
+            capacity,
+            settings.step_duration,
+            settings.recovery_gap,
+            settings.update_domain_order,
+        )
         drafts += [d for chain in chains for d in chain]
-        tiers.append(TierInput(
-            name=name,
-            depends_on=settings.depends_on,
-            capacity=capacity,
-            gap=settings.recovery_gap,
-            chains=chains,
-            incomplete=any(vm.id in refused for vm in by_tier[name]),
-        ))
+        tiers.append(
+            TierInput(
+                name=name,
+                depends_on=settings.depends_on,
+                capacity=capacity,
+                gap=settings.recovery_gap,
+                chains=chains,
+                incomplete=any(vm.id in refused for vm in by_tier[name]),
+            )
+        )
     for seq, draft in enumerate(sorted(drafts, key=lambda d: d.id)):
         draft.seq = seq
     return tiers, drafts
@@ -208,7 +228,7 @@ def _step(d: Draft, at: _Instants) -> Step:
         tier=d.tier,
         group=d.group,
         domain=d.domain,
-        vms=tuple(vm.id for vm in d.vms),
+        vms=tuple([vm.id for vm in d.vms]),
         after=d.after,
         start=at[d.start],
         end=at[d.end],
@@ -228,16 +248,18 @@ def _azure_later(vm: VM) -> str:
 
 def _reason(kind: str, vm: VM, draft: Draft, blocker: str, origin: dt.datetime) -> str:
     later = _azure_later(vm)
-    if kind == "deadline":
+    if kind in ("deadline", "window"):
         assert vm.maintenance is not None and vm.maintenance.self_service_window is not None
         end = vm.maintenance.self_service_window[1]
         if end <= origin:
             return f"its self-service window ended {format_timestamp(end)}, before the plan starts; {later}"
-        return f"does not fit before the self-service window ends {format_timestamp(end)}; {later}"
+        where = " in the operator window's allowed time" if kind == "window" else ""
+        return f"does not fit{where} before the self-service window ends {format_timestamp(end)}; {later}"
     if kind == "apart":
-        return (f"cannot share step {draft.id} with its other VMs: their self-service windows leave no "
-                f"common time inside the operator window; {later}")
+        return (
+            f"cannot share step {draft.id} with its other VMs: their self-service windows leave no "
+            f"common time inside the operator window; {later}"
+        )
     if kind == "group":
         return f"waits for step {blocker} of its group, which cannot be scheduled in full; {later}"
-    return (f"tier {draft.tier!r} depends on tier {blocker!r}, which has VMs that cannot be "
-            f"scheduled; {later}")
+    return f"tier {draft.tier!r} depends on tier {blocker!r}, which has VMs that cannot be scheduled; {later}"

@@ -44,14 +44,17 @@ class _Plain:
 
     def row(self, vm: VM, fields: list[str]) -> list[Any]:
         values = vm.__dict__  # a pydantic model's field values (extra keys are forbidden)
-        return [self._maintenance(values[name]) if name == "maintenance" and values[name] is not None
-                else values[name] for name in fields]
+        out = list(map(values.__getitem__, fields))
+        m = values["maintenance"]
+        if m is not None:
+            out[fields.index("maintenance")] = self._maintenance(m)
+        return out
 
     def _maintenance(self, m: Maintenance) -> list[Any]:
-        key = tuple(m.__dict__[name] for name in self.m_fields)
+        key = tuple(m.__dict__.values())
         found = self.maintenance.get(key)
         if found is None:
-            found = self.maintenance[key] = [_json(v) for v in key]
+            found = self.maintenance[key] = [_json(m.__dict__[name]) for name in self.m_fields]
         return found
 
 

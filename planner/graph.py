@@ -6,8 +6,7 @@ networkx stays inside this module; callers get plain data and our own errors.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -46,9 +45,8 @@ def tier_order(depends_on: Mapping[str, Iterable[str]]) -> list[str]:
 # duration (0 for a tier node).
 
 
-@dataclass(frozen=True)
-class StepNode:
-    """What the graph needs to know about a step."""
+class StepNode(NamedTuple):
+    """What the graph needs to know about a step (a tuple: a big plan makes 100,000 of them)."""
 
     id: str
     tier: str
@@ -87,7 +85,9 @@ def longest_paths(graph: nx.DiGraph) -> tuple[dict[Any, int], dict[Any, int]]:
     order = _topological(graph)
     w = dict(graph.nodes.data("w"))
     d = dict(graph.nodes.data("d"))
-    pred, succ = graph.pred, graph.succ
+    # the adjacency dicts themselves: `graph.pred[v]` would wrap each in a view object, and this
+    # loop runs once per step of a plan of up to 100,000 steps
+    pred, succ = graph._pred, graph._succ
     head: dict[Any, int] = {}
     for v in order:
         preds = pred[v]

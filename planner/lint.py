@@ -32,63 +32,97 @@ def lint(spec: Spec, pending: Mapping[str, Sequence[VM]], start: dt.datetime) ->
         warnings += _single_domain(tier.name, pending.get(tier.name, ()))
     every = [vm for tier in spec.tiers for vm in pending.get(tier.name, ())]
 
-    started = [vm for vm in every if vm.maintenance and vm.maintenance.scheduled_window
-               and vm.maintenance.scheduled_window[0] <= start]
+    started = [
+        vm
+        for vm in every
+        if vm.maintenance and vm.maintenance.scheduled_window and vm.maintenance.scheduled_window[0] <= start
+    ]
     if started:
-        first = min(vm.maintenance.scheduled_window[0] for vm in started if vm.maintenance
-                    and vm.maintenance.scheduled_window)
-        warnings.append(_warning(
-            "scheduled-window-started", started,
-            f"Azure's scheduled maintenance window of {_vms(started)} already started "
-            f"(from {format_timestamp(first)}) before the plan starts: Azure may maintain them "
-            "itself at any time, in its own order"))
+        first = min(
+            vm.maintenance.scheduled_window[0]
+            for vm in started
+            if vm.maintenance and vm.maintenance.scheduled_window
+        )
+        warnings.append(
+            _warning(
+                "scheduled-window-started",
+                started,
+                f"Azure's scheduled maintenance window of {_vms(started)} already started "
+                f"(from {format_timestamp(first)}) before the plan starts: Azure may maintain them "
+                "itself at any time, in its own order",
+            )
+        )
     deallocated = [vm for vm in every if vm.power_state in ("deallocated", "deallocating")]
     if deallocated:
-        warnings.append(_warning(
-            "deallocated", deallocated,
-            f"{_vms(deallocated)} {_are(deallocated)} deallocated: deallocating a VM reverts its "
-            "maintenance status (started again, it lands on an updated host): start them before the "
-            "rollout or leave them out"))
+        warnings.append(
+            _warning(
+                "deallocated",
+                deallocated,
+                f"{_vms(deallocated)} {_are(deallocated)} deallocated: deallocating a VM reverts its "
+                "maintenance status (started again, it lands on an updated host): start them before the "
+                "rollout or leave them out",
+            )
+        )
     refused = [vm for vm in every if vm.maintenance and not vm.maintenance.customer_initiated_allowed]
     if refused:
-        warnings.append(_warning(
-            "not-allowed", refused,
-            f"Azure does not allow customer-initiated maintenance on {_vms(refused)}: "
-            "Azure will maintain them in its scheduled window"))
+        warnings.append(
+            _warning(
+                "not-allowed",
+                refused,
+                f"Azure does not allow customer-initiated maintenance on {_vms(refused)}: "
+                "Azure will maintain them in its scheduled window",
+            )
+        )
     ephemeral = [vm for vm in every if vm.ephemeral_os_disk]
     if ephemeral:
-        warnings.append(_warning(
-            "temp-disk", ephemeral,
-            f"{_vms(ephemeral)} {_are(ephemeral, 'has', 'have')} an ephemeral OS disk: maintenance "
-            "redeploys the VM to another host, and data on the temporary or ephemeral disk is lost"))
+        warnings.append(
+            _warning(
+                "temp-disk",
+                ephemeral,
+                f"{_vms(ephemeral)} {_are(ephemeral, 'has', 'have')} an ephemeral OS disk: maintenance "
+                "redeploys the VM to another host, and data on the temporary or ephemeral disk is lost",
+            )
+        )
     dependents = {dep for tier in spec.tiers for dep in tier.depends_on}
     for tier in spec.tiers:
         vms = pending.get(tier.name, ())
-        if (vms and all(vm.availability_set for vm in vms) and not tier.depends_on
-                and tier.name not in dependents and tier.update_domain_order is None):
+        if (
+            vms
+            and all(vm.availability_set for vm in vms)
+            and not tier.depends_on
+            and tier.name not in dependents
+            and tier.update_domain_order is None
+        ):
             gap = format_duration(spec.settings(tier).recovery_gap)
-            warnings.append(_warning(
-                "azure-walk-equivalent", vms,
-                f"tier {tier.name!r} is availability sets walked in ascending update-domain order, "
-                f"and no tier depends on it or it on another: Azure's own walk does the same, one "
-                f"update domain at a time 30m apart; udroll adds only the {gap} gap and health gates"))
+            warnings.append(
+                _warning(
+                    "azure-walk-equivalent",
+                    vms,
+                    f"tier {tier.name!r} is availability sets walked in ascending update-domain order, "
+                    f"and no tier depends on it or it on another: Azure's own walk does the same, one "
+                    f"update domain at a time 30m apart; udroll adds only the {gap} gap and health gates",
+                )
+            )
     return warnings
 
 
 def _single_domain(tier: str, vms: Sequence[VM]) -> list[Warning]:
     if len(vms) < 2:
         return []
-    places = {placement(tier, vm) for vm in vms}
-    if len(places) != 1:
+    group, domain = placement(tier, vms[0])
+    if any(placement(tier, vm) != (group, domain) for vm in vms[1:]):  # stops at the first other one
         return []
-    group, domain = next(iter(places))
     if group.endswith(f"/{vms[0].name.lower()}"):  # a lone regional VM has no domain to share
         return []
     where = f"zone {domain}" if isinstance(domain, str) else f"domain {domain}"
-    return [_warning(
-        "single-domain", vms,
-        f"all {len(vms)} VMs of tier {tier!r} share {where} of {group}: when Azure maintains that "
-        "domain the tier goes fully down; spread them over update domains or zones")]
+    return [
+        _warning(
+            "single-domain",
+            vms,
+            f"all {len(vms)} VMs of tier {tier!r} share {where} of {group}: when Azure maintains that "
+            "domain the tier goes fully down; spread them over update domains or zones",
+        )
+    ]
 
 
 def _warning(code: str, vms: Sequence[VM], message: str) -> Warning:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from planner.grouping import Draft
@@ -80,12 +80,13 @@ class Spans:
         return s if s + duration <= hi else None
 
 
-Reasons = Callable[[str, Draft], str]
-
-
 class Scheduler:
-    """One scheduling run; ``run`` fills each draft's ``start``/``after`` and returns the VMs
-    that could not be placed, with the kind of reason (the caller words it)."""
+    """One scheduling run: ``run`` fills each draft's ``start`` and ``after`` and records in
+    ``unplaced`` the VMs that could not be placed, with the kind of reason (the caller words it):
+    "deadline" or "window" (no time left before the self-service end, because of the deadline
+    itself or of the operator window), "apart" (its step's VMs have no common time), "group"
+    (an earlier step of its group could not be placed) or "tier" (a tier it depends on is
+    incomplete)."""
 
     def __init__(
         self,
@@ -110,7 +111,7 @@ class Scheduler:
         self.incomplete = {t.name: t.incomplete for t in tiers}
         self.finished_at: dict[str, int] = {}  # when dependents of the tier may start
         self.passes_after: dict[str, tuple[str, ...]] = {}  # what dependents' first steps wait for
-        self.last_steps: dict[str, list[str]] = {t: [] for t in self.order}
+        self.last_steps: dict[str, list[str]] = {t: [] for t in self.order}  # of each group
         self.ready_at: dict[str, int] = {}
         self.usage = dict.fromkeys(self.order, 0)
         self.running: list[tuple[int, int, str, int]] = []
@@ -146,7 +147,10 @@ class Scheduler:
             late = [vm for vm in draft.vms if self._alone(vm.id, ready, draft.duration) is None]
             keep = [vm for vm in draft.vms if vm not in late]
             for vm in late:
-                self.unplaced[vm.id] = ("deadline", draft, "")
+                w = self.windows[vm.id]
+                # the self-service window alone would leave room: the operator window is what binds
+                kind = "window" if max(ready, w.lo) + draft.duration <= w.hi else "deadline"
+                self.unplaced[vm.id] = (kind, draft, "")
             if keep:
                 draft.lo, draft.hi = self._bounds([vm.id for vm in keep])
                 start = self.spans.earliest(ready, draft.duration, draft.lo, draft.hi)
@@ -190,9 +194,14 @@ class Scheduler:
     def _finish_tier(self, tier: str) -> None:
         info = self.tiers[tier]
         if self.last_steps[tier]:
-            ends = [d.end for c in info.chains for d in c if d.start is not None]
-            self.finished_at[tier] = max(ends) + info.gap
-            self.passes_after[tier] = tuple(sorted(self.last_steps[tier]))
+            # R4 waits for "A's last step": the step that ends last (ties: the first by id) is
+            # what a dependent's first step names in `after`, which keeps `after` short even when
+            # thousands of groups make up a tier
+            last = min(
+                (d for c in info.chains for d in c if d.start is not None), key=lambda d: (-d.end, d.id)
+            )
+            self.finished_at[tier] = last.end + info.gap
+            self.passes_after[tier] = (last.id,)
         else:  # nothing ran: dependents wait for what this tier waited for
             self.finished_at[tier] = self.ready_at.get(tier, 0)
             self.passes_after[tier] = self._after_of(tier)
@@ -301,8 +310,14 @@ class Scheduler:
                 rank = heapq.heappop(self.pending) % self.radix
                 heapq.heappush(self.available[self.by_rank[rank].tier], rank)
             self._start_available(now)
-            nxt = [q for q in (self.pending[0] // self.radix if self.pending else None,
-                               self.running[0][0] if self.running else None) if q is not None]
+            nxt = [
+                q
+                for q in (
+                    self.pending[0] // self.radix if self.pending else None,
+                    self.running[0][0] if self.running else None,
+                )
+                if q is not None
+            ]
             if not nxt:
                 break
             now = min(nxt)

@@ -89,6 +89,7 @@ def _latest_start(plan: Plan, spec: Spec, fleet: Fleet, deadline: dt.datetime) -
     Windows make "still fits" not strictly monotone in the start; bisection returns a start that
     fits, and in practice the latest one.
     """
+
     def fits(minutes: int) -> bool:
         again = build_plan(spec, fleet, plan.start + dt.timedelta(minutes=minutes))
         return len(again.unschedulable) <= len(plan.unschedulable)

@@ -19,6 +19,7 @@ import os
 import select
 import shlex
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -91,8 +92,8 @@ class PageReport:
 
 def assert_clean(report: PageReport) -> None:
     """The page fetched nothing but itself and logged no error."""
-    assert report.foreign_requests == [], "the page asked the network for something"
-    assert report.errors == [], "the page logged errors"
+    assert report.foreign_requests == [], f"the page asked the network for {report.foreign_requests}"
+    assert report.errors == [], f"the page logged errors: {report.errors}"
 
 
 class Browser:
@@ -117,6 +118,7 @@ class Browser:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                start_new_session=True,  # its own process group: close() can end all of Chromium
             )
         os.close(child_r)
         os.close(child_w)
@@ -258,7 +260,8 @@ class Browser:
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self._proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
         os.close(self._to_child)
         os.close(self._from_child)

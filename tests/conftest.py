@@ -12,9 +12,8 @@ import pytest
 # --- emulator fixtures (owner: emulator) -------------------------------------------------------
 
 _SHOP_SPEC = Path(__file__).resolve().parent.parent / "plans" / "three-tier-shop.yaml"
-EMULATOR_EPOCH = dt.datetime(
-    2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc
-)  # inside the shop's self-service window
+# inside the shop's self-service window
+EMULATOR_EPOCH = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture

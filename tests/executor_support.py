@@ -29,6 +29,34 @@ ROOT = Path(__file__).resolve().parent.parent
 SHOP = ROOT / "plans" / "three-tier-shop.yaml"
 
 
+# a small two-tier rollout (4 VMs, 4 steps, about 2.5 simulated hours) for runs against the emulator
+WINDOW = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
+E2E_SPEC = f"""
+version: 1
+name: e2e
+subscription: 11111111-2222-3333-4444-555555555555
+defaults:
+  recovery_gap: 31m
+  expected_duration: 10m
+  max_unavailable: 1
+  health: {{wait: 1m, timeout: 20m, healthy_for: 2m, interval: 15s}}
+window: {{not_before: 2026-11-23T21:00:00Z}}
+limits: {{max_parallel_steps: 2}}
+tiers:
+  - {{name: db, select: {{availability_set: rg-db/as-db}}}}
+  - {{name: web, depends_on: [db], select: {{resource_group: rg-web}}, max_unavailable: 100%}}
+inventory:
+  - {{name: db-0, resource_group: rg-db, availability_set: as-db, update_domain: 0, fault_domain: 0,
+     maintenance: {{customer_initiated_allowed: true, self_service_window: {WINDOW}}}}}
+  - {{name: db-1, resource_group: rg-db, availability_set: as-db, update_domain: 1, fault_domain: 1,
+     maintenance: {{customer_initiated_allowed: true, self_service_window: {WINDOW}}}}}
+  - {{name: web-1, resource_group: rg-web, zone: "1",
+     maintenance: {{customer_initiated_allowed: true, self_service_window: {WINDOW}}}}}
+  - {{name: web-2, resource_group: rg-web, zone: "2",
+     maintenance: {{customer_initiated_allowed: true, self_service_window: {WINDOW}}}}}
+"""
+
+
 def shop(**replace: str) -> LoadedSpec:
     """The bundled three-tier example, with text replacements applied."""
     text = SHOP.read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from planner.fleet import VM, Fleet
@@ -32,8 +33,11 @@ def violations(plan: Plan, spec: Spec, fleet: Fleet) -> list[str]:
     out += _r4(plan, spec)
     out += _r5_r6(plan, spec, chosen)
     out += _r7(plan, spec, vms)
-    out += [f"R8: step {s.id} has a gap of {s.gap_after_s}s, not longer than 30m"
-            for s in plan.steps if s.gap_after_s <= 1800]
+    out += [
+        f"R8: step {s.id} has a gap of {s.gap_after_s}s, not longer than 30m"
+        for s in plan.steps
+        if s.gap_after_s <= 1800
+    ]
     return out
 
 
@@ -69,8 +73,9 @@ def _times(plan: Plan, spec: Spec) -> list[str]:
     """Offsets, datetimes and durations agree; makespan is the last end; steps are in time order."""
     out = []
     for s in plan.steps:
-        if s.start != plan.start + dt.timedelta(seconds=s.start_offset_s) or \
-                s.end != plan.start + dt.timedelta(seconds=s.end_offset_s):
+        if s.start != plan.start + dt.timedelta(
+            seconds=s.start_offset_s
+        ) or s.end != plan.start + dt.timedelta(seconds=s.end_offset_s):
             out.append(f"step {s.id}: offsets disagree with its times")
         if s.start_offset_s < 0:
             out.append(f"step {s.id} starts before the plan")
@@ -101,8 +106,9 @@ def _group_and_domain(tier: str, vm: VM) -> tuple[str, int | str]:
     return f"{rg}/{vm.name.lower()}", "regional"
 
 
-def _r2(plan: Plan, spec: Spec, vms: dict[str, VM], tier_of: dict[str, str],
-        chosen: dict[str, list[VM]]) -> list[str]:
+def _r2(
+    plan: Plan, spec: Spec, vms: dict[str, VM], tier_of: dict[str, str], chosen: dict[str, list[VM]]
+) -> list[str]:
     out = []
     for s in plan.steps:
         places = {_group_and_domain(s.tier, vms[v]) for v in s.vms}
@@ -129,10 +135,12 @@ def _r3(plan: Plan, spec: Spec) -> list[str]:
             out.append(f"R3: step {s.id} gap is not its tier's recovery gap")
     for members in groups.values():
         members.sort(key=lambda s: s.start)
-        for a, b in zip(members, members[1:]):
+        for a, b in pairwise(members):
             if b.start_offset_s < a.end_offset_s + a.gap_after_s:
-                out.append(f"R3: step {b.id} starts {b.start_offset_s - a.end_offset_s}s after {a.id} ends "
-                           f"(gap {a.gap_after_s}s)")
+                out.append(
+                    f"R3: step {b.id} starts {b.start_offset_s - a.end_offset_s}s after {a.id} ends "
+                    f"(gap {a.gap_after_s}s)"
+                )
     return out
 
 
@@ -154,8 +162,10 @@ def _r4(plan: Plan, spec: Spec) -> list[str]:
 
 def _r5_r6(plan: Plan, spec: Spec, chosen: dict[str, list[VM]]) -> list[str]:
     out = []
-    events = sorted([(s.end_offset_s, -1, s) for s in plan.steps] + [(s.start_offset_s, 1, s) for s in plan.steps],
-                    key=lambda e: (e[0], e[1]))  # ends before starts at the same instant
+    events = sorted(
+        [(s.end_offset_s, -1, s) for s in plan.steps] + [(s.start_offset_s, 1, s) for s in plan.steps],
+        key=lambda e: (e[0], e[1]),
+    )  # ends before starts at the same instant
     load: dict[str, int] = defaultdict(int)
     running = 0
     limit = spec.limits.max_parallel_steps
@@ -212,7 +222,9 @@ def _r7(plan: Plan, spec: Spec, vms: dict[str, VM]) -> list[str]:
         if w.not_after and s.end + cutoff > w.not_after:
             out.append(f"R7: step {s.id} ends later than cutoff before window.not_after")
         if limited and not any(a <= s.start and s.end + cutoff <= b for a, b in allowed_spans(w, s.start)):
-            out.append(f"R7: step {s.id} ({s.start}..{s.end}) is not inside the allowed hours with the cutoff")
+            out.append(
+                f"R7: step {s.id} ({s.start}..{s.end}) is not inside the allowed hours with the cutoff"
+            )
         for v in s.vms:
             m = vms[v].maintenance
             if m is None or m.self_service_window is None or not m.customer_initiated_allowed:

@@ -134,3 +134,38 @@ def big_preview() -> Preview:
         plan, spec, fleet, search_latest_start=False
     )  # seeds cached_property
     return preview
+
+
+@functools.lru_cache(maxsize=1)
+def standalone_preview() -> Preview:
+    """10,000 standalone regional VMs: each its own group, so 10,000 lanes and steps (the size worst case)."""
+    vms = []
+    for i in range(10_000):
+        vm = VM.model_validate(
+            {"id": "", "name": f"vm-{i:05d}", "resource_group": f"rg-{i % 50:02d}", "tags": {"role": "w"}}
+        ).model_copy(update={"maintenance": _MAINTENANCE})
+        vms.append(vm.model_copy(update={"id": vm_id(SUB, vm)}))
+    fleet = Fleet(captured_at=START, vms=tuple(vms))
+    spec = Spec.model_validate(
+        {
+            "version": 1,
+            "name": "standalone-10k",
+            "subscription": SUB,
+            "defaults": {"max_unavailable": "5%"},
+            "limits": {"max_parallel_steps": 200},
+            "tiers": [{"name": "w", "select": {"tags": {"role": "w"}}}],
+        }
+    )
+    plan = build_plan(spec, fleet, START)
+    preview = Preview(plan, spec, fleet)
+    preview.__dict__["summary"] = summarize(plan, spec, fleet, search_latest_start=False)
+    return preview
+
+
+def empty_preview() -> Preview:
+    """The shop with nothing pending: every VM skipped, no step at all."""
+    loaded = load_spec(PLANS / "three-tier-shop.yaml")
+    assert loaded.inventory is not None
+    vms = tuple(vm.model_copy(update={"maintenance": None}) for vm in loaded.inventory.vms)
+    fleet = Fleet(captured_at=loaded.inventory.captured_at, vms=vms)
+    return Preview(build_plan(loaded.spec, fleet, START), loaded.spec, fleet)

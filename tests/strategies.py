@@ -33,14 +33,16 @@ DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True)
-class Problem:
+class PlanningCase:
     spec: Spec
     fleet: Fleet
     start: dt.datetime
 
     def __repr__(self) -> str:  # hypothesis prints this on failure: make it reproducible
-        return f"Problem(start={self.start.isoformat()}, spec={self.spec.model_dump(mode='json')}, " \
-               f"vms={[vm.model_dump(mode='json') for vm in self.fleet.vms]})"
+        return (
+            f"PlanningCase(start={self.start.isoformat()}, spec={self.spec.model_dump(mode='json')}, "
+            f"vms={[vm.model_dump(mode='json') for vm in self.fleet.vms]})"
+        )
 
 
 def _minutes(lo: int, hi: int) -> st.SearchStrategy[str]:
@@ -86,7 +88,9 @@ def maintenance(draw: st.DrawFn, base: dt.datetime, wide: bool = False) -> dict[
         first = base + dt.timedelta(hours=draw(st.integers(-72, 48)))
         last = first + dt.timedelta(hours=draw(st.sampled_from((12, 72, 240, 840, 840, 840))))
         allowed = kind != 1
-        result = "MaintenanceCompleted" if kind == 2 else draw(st.sampled_from(("None", "None", "RetryLater")))
+        result = (
+            "MaintenanceCompleted" if kind == 2 else draw(st.sampled_from(("None", "None", "RetryLater")))
+        )
     scheduled = last + dt.timedelta(days=4)
     return {
         "customer_initiated_allowed": allowed,
@@ -103,14 +107,25 @@ def tier_vms(draw: st.DrawFn, tier: str, base: dt.datetime, wide: bool) -> list[
     vms: list[dict[str, Any]] = []
     for i in range(draw(st.integers(0, 9))):
         kind = draw(st.sampled_from(("as", "as", "uniform", "flex-zonal", "flex-fd", "zonal", "regional")))
-        vm: dict[str, Any] = {"name": f"{tier}-vm{i}", "resource_group": rg,
-                              "maintenance": draw(maintenance(base, wide))}
+        vm: dict[str, Any] = {
+            "name": f"{tier}-vm{i}",
+            "resource_group": rg,
+            "maintenance": draw(maintenance(base, wide)),
+        }
         if kind == "as":
-            vm.update(availability_set=draw(st.sampled_from(("as-a", "as-b"))),
-                      update_domain=draw(st.integers(0, 3)), fault_domain=draw(st.integers(0, 2)))
+            vm.update(
+                availability_set=draw(st.sampled_from(("as-a", "as-b"))),
+                update_domain=draw(st.integers(0, 3)),
+                fault_domain=draw(st.integers(0, 2)),
+            )
         elif kind == "uniform":
-            vm.update(name=f"ss-{tier}_{i}", scale_set=f"ss-{tier}", orchestration="Uniform", instance_id=str(i),
-                      update_domain=draw(st.integers(0, 4)))
+            vm.update(
+                name=f"ss-{tier}_{i}",
+                scale_set=f"ss-{tier}",
+                orchestration="Uniform",
+                instance_id=str(i),
+                update_domain=draw(st.integers(0, 4)),
+            )
         elif kind == "flex-zonal":
             vm.update(scale_set="flex-z", orchestration="Flexible", zone=draw(st.sampled_from("123")))
         elif kind == "flex-fd":
@@ -126,7 +141,9 @@ def tier_vms(draw: st.DrawFn, tier: str, base: dt.datetime, wide: bool) -> list[
 
 
 def _vm(item: dict[str, Any]) -> VM:
-    base = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{item['resource_group']}/providers/Microsoft.Compute"
+    base = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{item['resource_group']}/providers/Microsoft.Compute"
+    )
     if item.get("orchestration") == "Uniform":
         vm_id = f"{base}/virtualMachineScaleSets/{item['scale_set']}/virtualMachines/{item['instance_id']}"
     else:
@@ -135,7 +152,7 @@ def _vm(item: dict[str, Any]) -> VM:
 
 
 @st.composite
-def plan_inputs(draw: st.DrawFn, unlimited: bool = False) -> Problem:
+def plan_inputs(draw: st.DrawFn, unlimited: bool = False) -> PlanningCase:
     """A planning problem. ``unlimited``: nothing but dependencies and gaps can hold a step back
     (no window limits, capacity for every VM, no parallelism limit, wide self-service windows)."""
     base = draw(st.sampled_from(BASES))
@@ -159,9 +176,14 @@ def plan_inputs(draw: st.DrawFn, unlimited: bool = False) -> Problem:
                 tier["update_domain_order"] = draw(st.permutations(range(4)))[: draw(st.integers(1, 4))]
         tiers.append(tier)
         items += draw(tier_vms(name, base, unlimited))
-    spec: dict[str, Any] = {"version": 1, "name": "prop", "subscription": SUBSCRIPTION, "tiers": tiers,
-                            "window": draw(windows(base, unlimited))}
+    spec: dict[str, Any] = {
+        "version": 1,
+        "name": "prop",
+        "subscription": SUBSCRIPTION,
+        "tiers": tiers,
+        "window": draw(windows(base, unlimited)),
+    }
     if not unlimited and draw(st.booleans()):
         spec["limits"] = {"max_parallel_steps": draw(st.integers(1, 4))}
     fleet = Fleet(captured_at=base, vms=tuple(_vm(item) for item in items))
-    return Problem(Spec.model_validate(spec), fleet, start)
+    return PlanningCase(Spec.model_validate(spec), fleet, start)

@@ -27,16 +27,18 @@ ALL_GROUPS = ["rg-data", "rg-web", "rg-idle"]
 
 def _backend(emu: Any, **retry: Any) -> AzureBackend:
     settings = RetrySettings(rng=random.Random(1), **retry)
-    return connect_emulator(emu.base_url, emu.ca_bundle, emu.subscription, emu.credential, clock=emu.clock,
-                            retry=settings)
+    return connect_emulator(
+        emu.base_url, emu.ca_bundle, emu.subscription, emu.credential, clock=emu.clock, retry=settings
+    )
 
 
 def test_server_error_burst_is_ridden_out(make_emulator: Callable[..., Any]) -> None:
     """A third of all answers are 500/503: discovery still returns the whole fleet; each failure is
     retried once more under the same client request id, and nothing else is sent."""
     fleet = mixed_fleet()
-    emu = make_emulator(fleet, epoch=EPOCH,
-                        faults=Faults(seed=3, page_size=2, errors=Errors(rate=0.35, status=(500, 503))))
+    emu = make_emulator(
+        fleet, epoch=EPOCH, faults=Faults(seed=3, page_size=2, errors=Errors(rate=0.35, status=(500, 503)))
+    )
     backend = _backend(emu)
     assert by_id(backend.list_vms(ALL_GROUPS)) == by_id(fleet.vms)
     log = arm_requests(emu)
@@ -50,9 +52,9 @@ def test_server_error_burst_is_ridden_out(make_emulator: Callable[..., Any]) -> 
 
 
 def test_outage_with_503_is_waited_out(make_emulator: Callable[..., Any]) -> None:
-    """Resource Manager answers 503 for two simulated minutes: the client waits (Retry-After) and goes on."""
+    """Resource Manager answers 503 for five simulated minutes: the client waits (Retry-After) and goes on."""
     fleet = mixed_fleet()
-    outage = Outage(start=dt.timedelta(0), duration="120s", mode="unavailable")
+    outage = Outage(start=dt.timedelta(0), duration="5m", mode="unavailable")
     clock = HeldClock(EPOCH)
     emu = make_emulator(fleet, clock=clock, faults=Faults(outages=(outage,)))
     backend = _backend(emu)
@@ -68,12 +70,14 @@ def test_outage_with_503_is_waited_out(make_emulator: Callable[..., Any]) -> Non
 def test_refused_connections_are_retried(make_emulator: Callable[..., Any]) -> None:
     """Dropped connections (an outage that refuses) are retried with backoff on the emulator's clock."""
     fleet = mixed_fleet()
-    outage = Outage(start=dt.timedelta(0), duration="30s", mode="refuse")
+    outage = Outage(start=dt.timedelta(0), duration="5m", mode="refuse")
     clock = HeldClock(EPOCH)
     emu = make_emulator(fleet, clock=clock, faults=Faults(outages=(outage,)))
     backend = _backend(emu)
     clock.go()
-    assert by_id(backend.list_vms(["rg-data"])) == by_id(v for v in fleet.vms if v.resource_group == "rg-data")
+    assert by_id(backend.list_vms(["rg-data"])) == by_id(
+        v for v in fleet.vms if v.resource_group == "rg-data"
+    )
     log = arm_requests(emu)
     dropped = [r for r in log if r["status"] == 0]
     assert dropped and backend.policy is not None
@@ -110,7 +114,9 @@ def test_a_storm_of_status_reads_is_paced_not_throttled(make_emulator: Callable[
     assert len(log) == 80 and {r["status"] for r in log} == {200}
 
 
-def _drained(make_emulator: Callable[..., Any], compute_client: Callable[..., Any]) -> tuple[Any, Any, HeldClock]:
+def _drained(
+    make_emulator: Callable[..., Any], compute_client: Callable[..., Any]
+) -> tuple[Any, Any, HeldClock]:
     """An emulator whose clock stands still while another client empties db-0's instance-view bucket."""
     fleet = mixed_fleet()
     clock = HeldClock(EPOCH, speed=6.0)  # refills 1.2 tokens a real second once it goes
@@ -125,8 +131,9 @@ def _drained(make_emulator: Callable[..., Any], compute_client: Callable[..., An
     return emu, vm, clock
 
 
-def test_throttling_by_someone_else_is_ridden_out(make_emulator: Callable[..., Any],
-                                                  compute_client: Callable[..., Any]) -> None:
+def test_throttling_by_someone_else_is_ridden_out(
+    make_emulator: Callable[..., Any], compute_client: Callable[..., Any]
+) -> None:
     """Another client drains a VM's instance-view bucket; our read gets 429, honours Retry-After, succeeds."""
     emu, vm, clock = _drained(make_emulator, compute_client)
     drained = len(arm_requests(emu))
@@ -139,8 +146,9 @@ def test_throttling_by_someone_else_is_ridden_out(make_emulator: Callable[..., A
     assert backend.policy is not None and backend.policy.stats.throttled == 1
 
 
-def test_throttled_beyond_the_attempts_says_so(make_emulator: Callable[..., Any],
-                                               compute_client: Callable[..., Any]) -> None:
+def test_throttled_beyond_the_attempts_says_so(
+    make_emulator: Callable[..., Any], compute_client: Callable[..., Any]
+) -> None:
     """With one attempt allowed, a 429 becomes an Azure error that says we were throttled."""
     emu, vm, clock = _drained(make_emulator, compute_client)
     backend = _backend(emu, max_attempts=1)
@@ -148,3 +156,23 @@ def test_throttled_beyond_the_attempts_says_so(make_emulator: Callable[..., Any]
     with pytest.raises(AzureError, match=r"throttling us.*429") as err:
         backend.status(vm.id)
     assert err.value.exit_code == 5
+
+
+def test_remaining_tokens_reported_by_azure_are_respected(
+    make_emulator: Callable[..., Any], compute_client: Callable[..., Any]
+) -> None:
+    """After another client left one instance-view token, our first read learns that from
+    x-ms-ratelimit-remaining-resource and the second waits for the refill instead of drawing a 429."""
+    fleet = mixed_fleet()
+    clock = HeldClock(EPOCH, speed=6.0)
+    emu = make_emulator(fleet, clock=clock)
+    vm = fleet.vms[0]
+    greedy = compute_client(emu, retry_total=0)
+    for _ in range(35):
+        greedy.virtual_machines.instance_view(vm.resource_group, vm.name)
+    drained = len(arm_requests(emu))
+    backend = _backend(emu)
+    clock.go()
+    assert [backend.status(vm.id).power_state for _ in range(2)] == ["running", "running"]
+    assert [r["status"] for r in arm_requests(emu)[drained:]] == [200, 200]
+    assert backend.policy is not None and backend.policy.pacer.waited_s >= 4.0  # ~5 s for one token

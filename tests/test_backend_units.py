@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ODataV4Format
 from backend_support import DONE, EPOCH, LATER, PENDING, make_vm
 from hypothesis import given
 from hypothesis import strategies as st
 
 from executor.arm_ids import parse_vm_id
+from executor.azure_errors import PERFORM_VM, translate
 from executor.clock import FakeClock
 from executor.fleet_view import render_table, scale_set_rows, vm_rows
 from executor.pacing import Pacer, TokenBucket, retry_after_s
-from planner.errors import InputError
+from planner.errors import AuthenticationError, AuthorizationError, InputError
 
 S = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute"
 
@@ -27,8 +29,16 @@ def test_parse_vm_ids() -> None:
     assert (inst.scale_set, inst.instance_id) == ("ss", "3")
 
 
-@pytest.mark.parametrize("bad", ["", "db-0", f"{S}/availabilitySets/as", f"{S}/virtualMachines/",
-                                 "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualMachines/x"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "db-0",
+        f"{S}/availabilitySets/as",
+        f"{S}/virtualMachines/",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualMachines/x",
+    ],
+)
 def test_parse_rejects_other_ids(bad: str) -> None:
     """Anything but a VM or scale set instance id is an input error that shows the expected shape."""
     with pytest.raises(InputError, match="is not a VM id"):
@@ -75,12 +85,16 @@ def test_requests_draw_on_the_documented_buckets() -> None:
         return [(b.capacity, n) for b, n in pacer.draws(method, path, body)]
 
     assert names("GET", f"{S}/virtualMachines") == [(250, 1), (900, 1)]
-    assert names("GET", "/subscriptions/s/providers/Microsoft.Compute/virtualMachines") == [(250, 1), (900, 1)]
+    assert names("GET", "/subscriptions/s/providers/Microsoft.Compute/virtualMachines") == [
+        (250, 1),
+        (900, 1),
+    ]
     assert names("GET", f"{S}/virtualMachineScaleSets/ss/virtualMachines") == [(250, 1), (900, 1)]
     assert names("GET", f"{S}/virtualMachines/db-0/instanceView") == [(250, 1), (36, 1)]
     assert names("POST", f"{S}/virtualMachines/db-0/performMaintenance") == [(200, 1), (12, 1), (1500, 1)]
-    assert names("POST", f"{S}/virtualMachineScaleSets/ss/performMaintenance", b'{"instanceIds": ["1", "2"]}') \
-        == [(200, 1), (12, 1), (12, 1), (1500, 2)]
+    assert names(
+        "POST", f"{S}/virtualMachineScaleSets/ss/performMaintenance", b'{"instanceIds": ["1", "2"]}'
+    ) == [(200, 1), (12, 1), (12, 1), (1500, 2)]
     assert names("GET", "/subscriptions/s/providers/Microsoft.Compute/locations/w/operations/x") == [(250, 1)]
 
 
@@ -96,10 +110,24 @@ def test_retry_after_forms() -> None:
 def test_portal_column_yes_no_dash() -> None:
     """Yes: a VM in its self-service window now; No: in a wave but none in its window; -: no wave."""
     vms = [
-        make_vm(resource_group="rg", scale_set="open", orchestration="Uniform", instance_id="0", maintenance=PENDING),
+        make_vm(
+            resource_group="rg",
+            scale_set="open",
+            orchestration="Uniform",
+            instance_id="0",
+            maintenance=PENDING,
+        ),
         make_vm(resource_group="rg", scale_set="open", orchestration="Uniform", instance_id="1"),
-        make_vm(resource_group="rg", scale_set="later", orchestration="Uniform", instance_id="0", maintenance=LATER),
-        make_vm(resource_group="rg", scale_set="done", orchestration="Uniform", instance_id="0", maintenance=DONE),
+        make_vm(
+            resource_group="rg",
+            scale_set="later",
+            orchestration="Uniform",
+            instance_id="0",
+            maintenance=LATER,
+        ),
+        make_vm(
+            resource_group="rg", scale_set="done", orchestration="Uniform", instance_id="0", maintenance=DONE
+        ),
         make_vm(resource_group="rg", scale_set="calm", orchestration="Uniform", instance_id="0"),
         make_vm(name="alone", resource_group="rg", maintenance=PENDING),
     ]
@@ -109,3 +137,54 @@ def test_portal_column_yes_no_dash() -> None:
     assert order == ["rg/alone", "rg/open/0", "rg/later/0", "rg/done/0", "rg/calm/0", "rg/open/1"]
     text = render_table(vm_rows(vms, EPOCH), scale_set_rows(vms, EPOCH), EPOCH)
     assert "30d 2h left" in text and "not open" in text
+
+
+def _error(status: int, code: str, message: str) -> HttpResponseError:
+    """An SDK error as the client raises it for a CloudError answer (built here: no server says 403)."""
+    exc = ClientAuthenticationError(message=message) if status == 401 else HttpResponseError(message=message)
+    exc.status_code = status
+    exc.response = object()  # type: ignore[assignment]
+    exc.error = ODataV4Format({"error": {"code": code, "message": message}})
+    return exc
+
+
+def test_forbidden_names_the_missing_permission() -> None:
+    """403 becomes AuthorizationError (exit 5) naming the permission and carrying Azure's message."""
+    err = translate(
+        _error(403, "AuthorizationFailed", "The client 'x' does not have authorization"),
+        what="start maintenance on rg/db-0",
+        permission=PERFORM_VM,
+    )
+    assert isinstance(err, AuthorizationError) and err.exit_code == 5
+    assert PERFORM_VM in str(err) and "403 AuthorizationFailed" in str(err) and "does not have" in str(err)
+
+
+def test_rejected_token_is_an_authentication_error() -> None:
+    """A 401 answer (token refused) becomes AuthenticationError telling to sign in again."""
+    err = translate(
+        _error(401, "InvalidAuthenticationToken", "The access token is invalid."),
+        what="list VMs",
+        permission="p",
+    )
+    assert isinstance(err, AuthenticationError) and "az login" in str(err) and "401" in str(err)
+
+
+def test_a_bad_token_is_an_input_error() -> None:
+    """A journal handle that is not a continuation token is an input error, not a crash (no request sent)."""
+    from executor.azure_backend import AzureBackend
+    from executor.backend import Operation
+    from executor.connect import connect_emulator
+
+    class NoCredential:
+        def get_token(self, *scopes: str, **kwargs: object) -> object:
+            raise AssertionError("no request may be sent")
+
+    backend = connect_emulator("https://127.0.0.1:9", "", "s", NoCredential())  # type: ignore[arg-type]
+    assert isinstance(backend, AzureBackend)
+    with pytest.raises(InputError, match="not a continuation token"):
+        backend.poll(
+            Operation(
+                vm="/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/x",
+                token="not-a-token",
+            )
+        )

@@ -107,6 +107,19 @@ def test_bad_input_exits_2(args: list[str], message: str, capsys) -> None:
     assert message in capsys.readouterr().err
 
 
+def test_a_spec_without_inventory_exits_2(tmp_path, capsys) -> None:
+    """--spec needs an inventory: the error says to add one or use --fleet."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "version: 1\nname: x\nwindow: {not_before: 2026-11-23T21:00:00Z}\n"
+        "tiers:\n  - {name: a, select: {resource_group: rg}}\n"
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(["emulator", "serve", "--spec", str(spec)])
+    assert exit_info.value.code == 2
+    assert "has no inventory: add one, or serve a fleet snapshot with --fleet" in capsys.readouterr().err
+
+
 def test_invalid_faults_file_exits_2_with_places(tmp_path, capsys) -> None:
     """A faults file with problems is reported as file:line:col, exit 2, before anything is served."""
     faults = tmp_path / "faults.yaml"

@@ -157,3 +157,23 @@ def test_refusing_outage_drops_connections(make_emulator, compute_client) -> Non
         assert answer.status == 200
     clock.advance(3600)
     assert client.virtual_machines.get("rg-shop-db", "db-0").name == "db-0"
+
+
+@pytest.mark.e2e
+def test_lost_answers_start_maintenance_the_client_never_hears_of(make_emulator, compute_client) -> None:
+    """lost_answers: the 202 is dropped after the start; the VM's status shows the maintenance happened."""
+    clock = FakeClock(T0)
+    emu = make_emulator(clock=clock, faults=Faults(errors={"lost_answers": 1.0}))
+    client = compute_client(emu, retry_total=0)
+    with pytest.raises((ServiceRequestError, ServiceResponseError)):
+        client.virtual_machines.begin_perform_maintenance("rg-shop-db", "db-0")
+    lost = emu.requests()[-1]
+    assert (
+        lost["method"] == "POST"
+        and lost["status"] == 0
+        and lost["error"] == "AnswerLost"
+        and lost["operation"]
+    )
+    clock.advance(600)
+    status = client.virtual_machines.instance_view("rg-shop-db", "db-0").maintenance_redeploy_status
+    assert status.last_operation_result_code == "MaintenanceCompleted"

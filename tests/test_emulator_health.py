@@ -124,3 +124,15 @@ def test_state_endpoint_reports_health(make_emulator, compute_client) -> None:
     assert db2["power_state"] == "stopping" and db2["healthy"] is False and db2["health"] == "rebooting"
     assert db2["maintenance"]["last_result"] == "None" and db2["operation"]["outcome"] == "completed"
     assert state["operations"][0]["status"] == "InProgress" and state["now"] == "2026-11-23T22:00:00Z"
+
+
+def test_clock_endpoint(make_emulator) -> None:
+    """GET /_emulator/clock tells another process the simulated time cheaply."""
+    emu = make_emulator(clock=FakeClock(T0 + dt.timedelta(minutes=5)))
+    context = ssl.create_default_context(cafile=emu.ca_bundle)
+    with urllib.request.urlopen(f"{emu.base_url}/_emulator/clock", context=context) as answer:
+        assert json.loads(answer.read()) == {
+            "now": "2026-11-23T22:05:00Z",
+            "epoch": "2026-11-23T22:00:00Z",
+            "speed": 600.0,
+        }

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.core.rest import HttpRequest
 from azure.mgmt.compute import ComputeManagementClient
 
 from executor.clock import FakeClock
@@ -31,7 +32,7 @@ def test_poller_runs_maintenance_to_completion(emulator, compute_client) -> None
     client = compute_client(emulator)
     poller = client.virtual_machines.begin_perform_maintenance("rg-shop-db", "db-1")
     assert poller.status() == "InProgress"
-    assert _vm_state(emulator, "db-1")["operation"]["active"] is True
+    assert _vm_state(emulator, "db-1")["operation"]["outcome"] == "completed"
     assert poller.result() is None and poller.status() == "Succeeded"
     status = _status(client, "rg-shop-db", "db-1")
     assert status.last_operation_result_code == "MaintenanceCompleted"
@@ -43,17 +44,32 @@ def test_poller_runs_maintenance_to_completion(emulator, compute_client) -> None
     assert len({r["client_request_id"] for r in log}) == 1  # polls keep the call's request id
 
 
-def test_202_answer_has_absolute_urls_and_retry_after(emulator, compute_client) -> None:
-    """The initial answer is 202 with absolute Azure-AsyncOperation and Location URLs and Retry-After."""
-    client = compute_client(emulator)
+def test_202_answer_and_the_operation_urls(make_emulator, compute_client) -> None:
+    """202 with absolute Azure-AsyncOperation and Location URLs; the first says InProgress then Succeeded,
+    the second 202 while running and 200 once done."""
+    clock = FakeClock(T0)
+    emu = make_emulator(clock=clock)
+    client = compute_client(emu)
     raw = client.virtual_machines._perform_maintenance_initial("rg-shop-db", "db-0", cls=lambda r, d, h: r)
     response = raw.http_response
+    response.read()
     assert response.status_code == 202
     async_url, location = response.headers["Azure-AsyncOperation"], response.headers["Location"]
-    assert async_url.startswith(emulator.base_url) and "api-version=2026-04-01" in async_url
-    assert location.startswith(emulator.base_url) and "monitor=true" in location
-    assert int(response.headers["Retry-After"]) == 0  # 10 simulated seconds at a high speed
-    response.read()
+    assert async_url.startswith(emu.base_url) and "api-version=2026-04-01" in async_url
+    assert location.startswith(emu.base_url) and "monitor=true" in location
+    assert int(response.headers["Retry-After"]) == 0  # 10 simulated seconds at 600x, rounded down
+
+    def get(url: str):
+        return client.send_request(HttpRequest("GET", url))
+
+    running = get(async_url).json()
+    assert running["status"] == "InProgress" and running["startTime"] == "2026-11-23T22:00:00Z"
+    assert get(location).status_code == 202
+    clock.advance(600)
+    done = get(async_url).json()
+    assert done["status"] == "Succeeded" and done["endTime"] == "2026-11-23T22:10:00Z"
+    final = get(location)
+    assert final.status_code == 200 and final.content == b""
 
 
 def test_continuation_token_resumes_on_a_new_client(emulator, compute_client) -> None:
@@ -133,13 +149,14 @@ def test_ineligible_vms_answer_409(make_emulator, compute_client, maintenance, p
     assert expected in err.value.message
 
 
-def test_a_vm_under_maintenance_refuses_a_second_trigger(emulator, compute_client) -> None:
+def test_a_vm_under_maintenance_refuses_a_second_trigger(make_emulator, compute_client) -> None:
     """While maintenance runs, a second trigger is 409 naming the running operation."""
-    client = compute_client(emulator)
-    poller = client.virtual_machines.begin_perform_maintenance("rg-shop-web", "web-3")
+    clock = FakeClock(T0)
+    client = compute_client(make_emulator(clock=clock))
+    client.virtual_machines.begin_perform_maintenance("rg-shop-web", "web-3", polling=False)
     with pytest.raises(ResourceExistsError, match="already under maintenance"):
         client.virtual_machines.begin_perform_maintenance("rg-shop-web", "web-3")
-    poller.result()
+    clock.advance(600)
     with pytest.raises(ResourceExistsError, match="already been completed"):
         client.virtual_machines.begin_perform_maintenance("rg-shop-web", "web-3")
 

@@ -217,7 +217,7 @@ def test_http_errors_carry_the_cloud_error_message(emulator, compute_client) -> 
 def _dropped(model: object, data: object, path: str = "") -> list[str]:
     """Keys of ``data`` that the SDK model has no field for (they would be invisible to udroll)."""
     if isinstance(data, list) and isinstance(model, list):
-        return [k for m, d in zip(model, data) for k in _dropped(m, d, f"{path}[]")]
+        return [k for m, d in zip(model, data, strict=True) for k in _dropped(m, d, f"{path}[]")]
     fields = getattr(type(model), "_attr_to_rest_field", None)
     if not isinstance(data, dict) or fields is None:
         return []
@@ -241,18 +241,28 @@ def test_no_field_of_any_answer_is_lost_by_the_sdk_models(make_emulator, compute
         raw.append(response.http_response.json())
 
     calls = [
-        lambda: client.virtual_machines.get("rg-000", "as0-vm1", expand="instanceView", raw_response_hook=hook),
-        lambda: client.virtual_machines.get("rg-000", "flex2-vm1", expand="instanceView", raw_response_hook=hook),
-        lambda: client.virtual_machines.get("rg-000", "web3-vm2", expand="instanceView", raw_response_hook=hook),
+        lambda: client.virtual_machines.get(
+            "rg-000", "as0-vm1", expand="instanceView", raw_response_hook=hook
+        ),
+        lambda: client.virtual_machines.get(
+            "rg-000", "flex2-vm1", expand="instanceView", raw_response_hook=hook
+        ),
+        lambda: client.virtual_machines.get(
+            "rg-000", "web3-vm2", expand="instanceView", raw_response_hook=hook
+        ),
         lambda: client.virtual_machines.instance_view("rg-000", "as0-vm0", raw_response_hook=hook),
         lambda: client.availability_sets.get("rg-000", "as-0", raw_response_hook=hook),
         lambda: client.virtual_machine_scale_sets.get("rg-000", "vmss-1", raw_response_hook=hook),
         lambda: client.virtual_machine_scale_sets.get("rg-000", "flex-2", raw_response_hook=hook),
-        lambda: client.virtual_machine_scale_sets.get_instance_view("rg-000", "vmss-1", raw_response_hook=hook),
-        lambda: client.virtual_machine_scale_set_vms.get("rg-000", "vmss-1", "2", expand="instanceView",
-                                                         raw_response_hook=hook),
-        lambda: client.virtual_machine_scale_set_vms.get_instance_view("rg-000", "vmss-1", "2",
-                                                                       raw_response_hook=hook),
+        lambda: client.virtual_machine_scale_sets.get_instance_view(
+            "rg-000", "vmss-1", raw_response_hook=hook
+        ),
+        lambda: client.virtual_machine_scale_set_vms.get(
+            "rg-000", "vmss-1", "2", expand="instanceView", raw_response_hook=hook
+        ),
+        lambda: client.virtual_machine_scale_set_vms.get_instance_view(
+            "rg-000", "vmss-1", "2", raw_response_hook=hook
+        ),
     ]
     for call in calls:
         model = call()

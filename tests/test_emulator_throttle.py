@@ -76,7 +76,7 @@ def test_headers_and_429_through_the_sdk(make_emulator, compute_client) -> None:
 @pytest.mark.e2e
 def test_azure_core_retries_a_429_and_succeeds(make_emulator, compute_client) -> None:
     """A throttled read is retried by azure-core after Retry-After; the log shows the 429, then the 200."""
-    emu = make_emulator(speed=60.0)  # a token per 5 simulated seconds comes back within the 1 s Retry-After
+    emu = make_emulator(speed=6.0)  # a token per 5 simulated seconds is back within the 1 s Retry-After
     client = compute_client(emu)
     for _ in range(200):
         client.virtual_machines.instance_view("rg-shop-web", "web-1")

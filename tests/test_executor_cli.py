@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
 from click.testing import CliRunner
 from executor_support import SHOP, shop, vm_id
 
-import click
 from executor.cli import cli
 from executor.clock import FakeClock
 from executor.journal import Journal
@@ -143,7 +143,9 @@ def test_a_plan_that_no_longer_matches_the_fleet_is_refused(tmp_path: Path) -> N
     backend = obj["backend"]
     db0 = vm_id(loaded, "rg-shop-db/db-0")
     backend.vms[db0].maintenance = None  # someone maintained db-0 meanwhile
-    code, out = invoke(["run", str(path), "--spec", str(SHOP), "--yes", "--journal", str(tmp_path / "j")], obj)
+    code, out = invoke(
+        ["run", str(path), "--spec", str(SHOP), "--yes", "--journal", str(tmp_path / "j")], obj
+    )
     assert code == 2 and "rg-shop-db/db-0 has nothing pending any more" in out
     code, out = invoke(["run", str(path), "--yes"], obj)
     assert code == 2 and "--spec" in out

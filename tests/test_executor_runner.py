@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from executor_support import harness, rule_violations, shop, vm_id
@@ -14,7 +16,7 @@ from executor_support import harness, rule_violations, shop, vm_id
 from executor.events import Event
 from executor.journal import Journal, JournalLocked
 from executor.runner import RunConfig
-from executor.scripted import VMScript
+from executor.scripted import ScriptedBackend, VMScript
 from planner.load import parse_spec
 
 
@@ -50,6 +52,7 @@ def test_rules_hold_and_every_vm_is_triggered_once(tmp_path: Path) -> None:
     h.run()
     triggers = h.backend.triggers()
     assert rule_violations(h.plan, h.spec, h.fleet, h.journal, triggers) == []
+    assert {row.state for row in h.journal.vms()} == {"healthy"}  # each went through its gate too
     planned = {vm for s in h.plan.steps for vm in s.vms}
     assert sorted(vm for _, vm in triggers) == sorted(planned)
     assert all(n == 1 for vm, n in h.backend.completed().items() if vm in planned)
@@ -277,3 +280,80 @@ def test_gap_timers_count_the_time_the_runner_was_down(tmp_path: Path) -> None:
     h.reopen()
     h.run()
     assert h.journal.step("db/as-db/ud0").started_at == resumed
+
+
+class Crash(BaseException):
+    """What kill -9 does to a runner, as far as the runner can tell: it stops mid-sentence."""
+
+
+class CrashingBackend:
+    """Delegates to the scripted backend and crashes after ``countdown`` calls; a crashing trigger is
+    accepted by Azure first (the answer is lost), the worst moment: an intent with no handle."""
+
+    def __init__(self, inner: ScriptedBackend, countdown: int):
+        self.inner, self.countdown = inner, countdown
+        self.prober = inner.prober
+
+    def _tick(self) -> None:
+        self.countdown -= 1
+        if self.countdown == 0:
+            raise Crash()
+
+    def list_vms(self, resource_groups: list[str] | None = None) -> Any:
+        self._tick()
+        return self.inner.list_vms(resource_groups)
+
+    def status(self, vm: str) -> Any:
+        self._tick()
+        return self.inner.status(vm)
+
+    def start_maintenance(self, vm: str) -> Any:
+        operation = self.inner.start_maintenance(vm)
+        self._tick()
+        return operation
+
+    def poll(self, operation: Any) -> Any:
+        self._tick()
+        return self.inner.poll(operation)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_crashes_at_random_calls_and_writes_never_trigger_twice(tmp_path: Path, seed: int) -> None:
+    """Crash at random backend calls or journal writes, resume after random downtime, 15 times:
+    every VM is maintained exactly once and R2-R8 hold."""
+    rng = random.Random(seed)
+    h = harness(tmp_path, scripts={DB1: VMScript(retry_later=1)})
+    inner = h.backend
+    for _ in range(15):
+        writes = {"left": rng.randint(1, 60)}
+        original = h.journal._tx
+
+        def crashing_tx(original: Any = original, writes: dict[str, int] = writes) -> Any:
+            writes["left"] -= 1
+            if writes["left"] == 0:
+                raise Crash()
+            return original()
+
+        h.journal._tx = crashing_tx  # type: ignore[method-assign]
+        h.backend = CrashingBackend(inner, rng.randint(1, 12))  # type: ignore[assignment]
+        try:
+            outcome = h.run()
+        except Crash:
+            h.clock.advance(rng.choice([0.0, rng.uniform(0, 300), rng.uniform(0, 3600)]))
+            h.journal._tx = original  # type: ignore[method-assign]
+            h.reopen()
+            continue
+        assert outcome.state == "completed"
+        break
+    h.backend = inner
+    h.reopen()  # a fresh journal handle, without the crashing writes
+    outcome = h.run()
+    assert outcome.state == "completed", outcome
+    planned = {vm for s in h.plan.steps for vm in s.vms}
+    assert all(inner.completed()[vm] == 1 for vm in planned)
+    triggers = inner.triggers()
+    per_vm = {vm: sum(1 for _, v in triggers if v == vm) for vm in planned}
+    assert per_vm[vm_id(shop(), DB1)] == 2  # one RetryLater, one that worked
+    assert all(n == 1 for vm, n in per_vm.items() if vm != vm_id(shop(), DB1))
+    assert rule_violations(h.plan, h.spec, h.fleet, h.journal, triggers) == []
+    assert {row.state for row in h.journal.vms()} == {"healthy"}  # each went through its gate too

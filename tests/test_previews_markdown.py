@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from previews_support import EXAMPLES, HOSTILE, example_preview, hostile_preview, risky_preview
+from previews_support import EXAMPLES, HOSTILE, empty_preview, example_preview, hostile_preview, risky_preview
 from test_previews_mermaid import check_chart
 
 from planner.render import markdown
@@ -49,13 +49,13 @@ def test_operating_commands_and_exact_run_commands(spec: Path) -> None:
     """Pause, abort, resume and status are given against one journal, and the run commands are exact."""
     preview = example_preview(spec)
     document = markdown.render(preview)
-    journal = f"journal-{preview.plan.name}"
+    journal = f".udroll/{preview.plan.name}"
     for verb in ("status", "pause", "resume", "abort"):
         assert f"`udroll {verb} --journal {journal}`" in document
     commands = section(document, "Commands")
     start = preview.plan.start.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert f"udroll plan {preview.plan.name}.yaml --start {start} -o json --out plan.json" in commands
-    assert f"udroll run plan.json --journal {journal}" in commands
+    assert f"udroll run plan.json --spec {preview.plan.name}.yaml --journal {journal}" in commands
     assert preview.plan.fingerprint in commands
 
 
@@ -99,3 +99,11 @@ def test_embedded_gantt_parses() -> None:
     block = re.search(r"```mermaid\n(.*?)```", markdown.render(preview), re.S)
     assert block
     check_chart(preview, block.group(1))
+
+
+def test_a_plan_without_steps_says_so() -> None:
+    """With nothing to do the ticket says no VM will be triggered and lists the skipped VMs."""
+    preview = empty_preview()
+    document = markdown.render(preview)
+    assert "nothing will be triggered" in section(document, "Steps")
+    assert f"{len(preview.plan.skipped)} selected VM(s) are skipped" in section(document, "Risks")

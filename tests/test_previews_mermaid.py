@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from previews_support import EXAMPLES, HOSTILE, big_preview, example_preview, hostile_preview
+from previews_support import (
+    EXAMPLES,
+    HOSTILE,
+    big_preview,
+    empty_preview,
+    example_preview,
+    hostile_preview,
+    standalone_preview,
+)
 
 from planner.render import mermaid
 from planner.render.preview import Preview
@@ -197,6 +205,12 @@ def test_examples_parse_as_gantt(spec: Path) -> None:
     check_chart(preview, mermaid.render(preview))
 
 
+def test_a_plan_without_steps_is_an_empty_gantt() -> None:
+    """No step, no section: the header alone still parses."""
+    chart = parse_gantt(mermaid.render(empty_preview()))
+    assert chart.tasks == [] and chart.date_format
+
+
 def test_hostile_names_cannot_break_the_grammar() -> None:
     """A VM name full of Mermaid's special characters does not reach a task line unsanitised."""
     preview = hostile_preview()
@@ -221,12 +235,24 @@ def test_group_bars_when_steps_are_too_many() -> None:
 
     preview = example_preview(Path(EXAMPLES[0]).parent / "render-farm.yaml")
     timeline = build_timeline(preview)
-    chart = parse_gantt(mermaid.gantt(timeline, per_step=False))
+    chart = parse_gantt(mermaid.gantt(timeline, level="group"))
     lanes = [lane for tier in timeline.tiers for lane in tier.lanes]
     assert len(chart.tasks) == len(lanes)
     for task, lane in zip(chart.tasks, lanes, strict=True):
         assert task.start == _utc_naive(lane.steps[0].start)
         assert task.end == _utc_naive(max(s.end for s in lane.steps))
+
+
+@pytest.mark.slow
+def test_ten_thousand_groups_fall_back_to_a_bar_per_tier() -> None:
+    """10,000 one-VM groups are too many even per group: the chart has one bar per tier and parses."""
+    preview = standalone_preview()
+    source = mermaid.render(preview)
+    assert len(source) <= mermaid.MAX_TEXT
+    assert "one bar per tier" in source
+    chart = parse_gantt(source)
+    assert [t.section for t in chart.tasks] == ["w"]
+    assert chart.tasks[0].start == _utc_naive(preview.plan.start)
 
 
 @settings(max_examples=150, deadline=None)

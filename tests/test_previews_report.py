@@ -85,3 +85,13 @@ def test_journal_text_is_escaped(tmp_path: Path) -> None:
     document = render_html(report)
     assert evil not in document and "<img" not in document
     assert document.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2
+
+
+def test_a_running_step_is_drawn_open_ended(tmp_path: Path) -> None:
+    """A step with a start but no end yet is drawn for its planned length, marked running."""
+    report = copy.deepcopy(halted_report(tmp_path))
+    step = next(s for s in report["steps"] if s["actual_end"])
+    step["state"], step["actual_end"], step["end_delay_s"] = "running", None, None
+    document = render_html(report)
+    assert f'data-step="{step["id"]}"' in document
+    assert '<rect class="actual running"' in document

@@ -10,15 +10,23 @@ It is the embedded default behind ``udroll run --simulate`` and the fixture of t
                                          connection_verify=emu.ca_bundle, polling_interval=0.05)
         emu.requests()          # the request log so far (list of dicts, see executor.emulator.log)
         emu.state()             # per-VM power/maintenance/operation/health (GET /_emulator/state)
+                                # GET /_emulator/clock: {"now", "epoch", "speed"} of the simulated clock
         emu.health_url(vm_id)   # the VM's application health endpoint
 
 Attributes: ``base_url`` (``https://127.0.0.1:<port>``), ``ca_bundle`` (the test CA's PEM: pass it as
 ``connection_verify``), ``subscription`` (of the fleet's VM ids), ``clock`` (a ScaledClock(epoch,
 speed) unless one was injected: ``--speed 600`` makes a real second ten simulated minutes),
-``credential`` (a dummy TokenCredential). Faults and simulation knobs: :mod:`executor.emulator.faults`
-(``load_faults(path) -> Faults``). Routes and long-running operations: :mod:`executor.emulator.routes`;
-the maintenance state machine: :mod:`executor.emulator.world`; token buckets:
-:mod:`executor.emulator.throttle`.
+``credential`` (a dummy TokenCredential), ``epoch`` and ``speed``; ``ready_info()`` and
+``write_ready_file(path)`` give what ``udroll emulator serve --ready-file`` writes.
+
+Modules: :mod:`~executor.emulator.faults` (the faults file and simulation knobs, ``load_faults(path)
+-> Faults``), :mod:`~executor.emulator.world` (resources and the maintenance state machine in
+simulated time), :mod:`~executor.emulator.routes` (the Compute routes and long-running operations),
+:mod:`~executor.emulator.api` (faults, auth, throttling and logging around the routes),
+:mod:`~executor.emulator.throttle` (token buckets), :mod:`~executor.emulator.shapes` (ARM JSON),
+:mod:`~executor.emulator.health`, :mod:`~executor.emulator.log` (the request log),
+:mod:`~executor.emulator.server` (HTTPS and the in-process :class:`Emulator`),
+:mod:`~executor.emulator.fleets` (synthetic fleets for tests and benchmarks).
 
 Application health in simulation
 --------------------------------

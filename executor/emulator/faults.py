@@ -9,6 +9,8 @@ A YAML file, validated like a spec (every problem as ``file:line:col``, exit cod
     throttling: true               # 429 from Compute's documented token buckets
     page_size: 100                 # items per page of a list; nextLink for the rest
     errors: {rate: 0.02, status: [500, 503]}   # a share of ARM requests fail with a server error
+                                   # lost_answers: 0.1 -> a share of started perform-maintenance
+                                   # calls lose their 202 (the connection drops after the start)
     latency_ms: 20                 # added to every ARM answer (wall time)
     outages:                       # ARM is down: "refuse" drops connections, "unavailable" is 503
       - {start: 2h, duration: 15m, mode: refuse}          # start: offset from the simulated epoch
@@ -22,8 +24,10 @@ A YAML file, validated like a spec (every problem as ``file:line:col``, exit cod
 
 Simulated durations (``maintenance_duration``, ``warmup``, outages) run on the emulator's clock;
 ``latency_ms`` is real time. Server errors and outages hit Resource Manager routes only, before the
-request is processed (a failed perform-maintenance started nothing); a "refuse" outage closes the
-connection without an answer, so the client sees a connection error. Health endpoints and the state
+request is processed (a failed perform-maintenance started nothing), except ``lost_answers``, which
+drops the connection after a perform-maintenance has started: the client cannot tell whether it did,
+and must find out from the VM's status. A "refuse" outage closes the connection without an answer,
+so the client sees a connection error. Health endpoints and the state
 endpoint are never faulted.
 """
 
@@ -91,6 +95,12 @@ class Outage(_Model):
 class Errors(_Model):
     rate: float = Field(default=0.0, ge=0.0, le=1.0, description="share of ARM requests that fail, 0..1")
     status: tuple[Literal[500, 502, 503, 504], ...] = Field(default=(500, 503), min_length=1)
+    lost_answers: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of accepted perform-maintenance calls whose 202 never reaches the client",
+    )
 
 
 class VMFaults(_Model):

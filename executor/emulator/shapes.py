@@ -12,6 +12,7 @@ Field names follow azure/mgmt/compute/models/_models.py (api-version 2026-04-01)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import Any
 
@@ -106,7 +107,13 @@ def _computer_name(sim: SimVM) -> str:
 
 
 def _vm_id(sim: SimVM) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, sim.id.lower()))
+    return _stable_uuid(sim.id.lower())
+
+
+@functools.lru_cache(maxsize=65536)
+def _stable_uuid(resource_id: str) -> str:
+    """The same vmId for the same VM in every answer and every run."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, resource_id))
 
 
 def _base(sim: SimVM, kind: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ One perform-maintenance on a VM is a :class:`Run`:
     retry_later no                        30 s             running; pending, RetryLater
 
 While a VM is down its PowerState walks stopping → stopped → starting; the ProvisioningState is
-``updating``. A request for a VM that cannot start maintenance raises :class:`NotAllowed` (409).
+``updating``. :meth:`World.refusal` says why a VM may not start maintenance now (a 409).
 """
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ Outcome = Literal["completed", "aborted", "retry_later"]
 RETRY_LATER_AFTER = dt.timedelta(seconds=30)
 
 _RESULT = {"completed": "MaintenanceCompleted", "aborted": "MaintenanceAborted", "retry_later": "RetryLater"}
-
-
-class NotAllowed(Exception):
-    """perform-maintenance refused (409 OperationNotAllowed); the message says why."""
 
 
 @dataclass
@@ -84,9 +80,8 @@ class SimVM:
         self.maintenance = current.model_copy(update=changes)
         if run.reboots:
             self.booted = run.ends
-            self.power = (
-                "stopped" if self.power == "stopped" else "running"
-            )  # a redeploy keeps a stopped VM stopped
+            # a redeploy brings the VM back as it was; only a stopped VM stays stopped
+            self.power = "stopped" if self.power == "stopped" else "running"
 
     def power_state(self, now: dt.datetime) -> str:
         self.settle(now)

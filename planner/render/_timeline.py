@@ -1,7 +1,7 @@
 """The plan arranged for pictures: tiers in dependency order, a lane per group, labels and markers.
 
 Shared by the HTML timeline, the Mermaid gantt and the change-ticket Markdown so the three show the
-same order, the same labels and the same critical path. Pure: plan, spec and fleet in, values out.
+same order, the same labels and the same critical path. Pure: a Preview in, plain values out.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from planner.graph import tier_order
 from planner.plan import Plan, Step
@@ -110,6 +111,13 @@ def build_timeline(preview: Preview) -> Timeline:
         markers=tuple(markers),
         end=plan.start + dt.timedelta(seconds=max(end_s, plan.makespan_s, 1)),
     )
+
+
+def local_text(at: dt.datetime, timezone: str) -> str:
+    """The same instant on the operator's wall clock, e.g. ``Mon 23 Nov 22:00 Europe/Berlin``."""
+    if timezone == "UTC":
+        return ""
+    return at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %H:%M ") + timezone
 
 
 def duration_text(seconds: int) -> str:

@@ -7,8 +7,15 @@ the accessible tables below it; with it, lanes collapse and expand per tier and 
 Layout: a lane per group, tiers in dependency order, each step a bar labelled with its domain and VM
 count (VM names in the bar's <title> and in the step table), the recovery gap after it hatched, the
 operator's allowed hours shaded, deadlines and Azure's scheduled starts as lines, the critical path
-outlined. Elements placed in time carry ``data-s``/``data-e`` (seconds after the plan's start) so the
-script can rescale them; the initial positions are computed here with the same rules.
+outlined. Elements placed in time carry ``data-s``/``data-e`` (seconds after the plan's start; a
+step's group also ``data-g``, the end of its gap) so the script can rescale them; the initial
+positions are computed here with the same rules, except in plans of more than PLACED_STEPS steps,
+where only the script places bars (it keeps a 10,000-step page under 5 MB).
+
+Big plans stay readable: tiers with many lanes start collapsed to one row (each expands on a click),
+the step table of a plan with more than OPEN_TABLE_ROWS steps starts folded (a closed <details> is
+not laid out until opened, so the page loads in seconds), and the time axis zooms (buttons, or
+Ctrl+wheel) around the middle of the view.
 
 Pure and deterministic: the page says nothing about when it was made.
 """
@@ -20,7 +27,7 @@ import html
 from collections.abc import Iterable
 
 from planner.plan import Plan, Step
-from planner.render._timeline import Timeline, build_timeline, domain_label, window_text
+from planner.render._timeline import Timeline, build_timeline, domain_label, local_text, window_text
 from planner.render._timeline import duration_text as _dur
 from planner.render.preview import Preview
 from planner.spec import Spec
@@ -42,6 +49,9 @@ TICK_MIN_PX = 90
 PALETTE = ("#3b6fb6", "#2e8b57", "#c46a1b", "#7b4fb3", "#b03a5b", "#1f8a99", "#8a7a12", "#5a6270")
 NAMES_INLINE = 8  # more VM names than this fold into a <details> in the step table
 CHAR_PX = 6.6  # an estimate of the bar label font's average glyph width
+LANE_CHARS = 32  # a longer group name is shown by its end
+OPEN_TABLE_ROWS = 1000  # a longer step table starts folded
+PLACED_STEPS = 3000  # above this, bars get their x and width from the script only (keeps 10k steps < 5 MB)
 BUTTONS = (  # what the script listens to in nav.controls
     '<button type="button" data-zoom="out" title="Zoom out">&minus;</button>'
     '<button type="button" data-zoom="in" title="Zoom in">+</button>'
@@ -67,7 +77,7 @@ def render(preview: Preview) -> str:
         head(f"udroll plan: {plan.name}"),
         _header(plan, spec, preview.summary),
         _controls(timeline, colours),
-        _horizon(timeline, allowed),
+        _horizon(timeline),
         _chart(timeline, span_s, scale, collapsed, colours, allowed),
         _tables(timeline),
         f"<script>{SCRIPT}</script>\n</body>\n</html>\n",
@@ -94,8 +104,8 @@ def head(title_text: str) -> str:
 
 def _header(plan: Plan, spec: Spec, f: PlanSummary) -> str:
     rows = [
-        ("Start", ts(plan.start)),
-        ("Expected end", ts(f.end)),
+        ("Start", _with_local(plan.start, spec.window.timezone)),
+        ("Expected end", _with_local(f.end, spec.window.timezone)),
         ("Makespan", _dur(plan.makespan_s)),
         ("Lower bound", _dur(plan.lower_bound_s) + (" (met)" if f.lower_bound_met else "")),
         ("Earliest self-service deadline", ts(f.earliest_deadline) if f.earliest_deadline else "none"),
@@ -155,7 +165,7 @@ def _controls(timeline: Timeline, colours: dict[str, str]) -> str:
     )
 
 
-def _horizon(timeline: Timeline, allowed: list[tuple[dt.datetime, dt.datetime]]) -> str:
+def _horizon(timeline: Timeline) -> str:
     """The whole horizon at a glance: the plan's span against the deadlines weeks ahead."""
     plan = timeline.plan
     last = max([timeline.end, *(m.at for m in timeline.markers)])
@@ -175,17 +185,24 @@ def _horizon(timeline: Timeline, allowed: list[tuple[dt.datetime, dt.datetime]])
         f'<rect class="plan-span" x="{num(x(plan.start))}" y="26" width="{num(plan_w)}" height="16">'
         f"<title>{esc('the plan: ' + ts(plan.start) + ' to ' + ts(timeline.end))}</title></rect>"
     )
-    for i, m in enumerate(timeline.markers):
+    labelled: set[str] = set()
+    for m in timeline.markers:
         mx = num(x(m.at))
         y_text = 14 if m.kind == "deadline" else 64
         what = "self-service ends" if m.kind == "deadline" else "Azure's scheduled window starts"
         label = f"{what} {ts(m.at)}"
         tip = f"{label}: {len(m.vms)} VM(s): " + ", ".join(timeline.vm_names(m.vms))
         anchor = "end" if x(m.at) > width * 0.6 else "start"
+        # only the earliest of each kind is labelled (labels of close dates would overlap)
+        text = (
+            ""
+            if m.kind in labelled
+            else f'<text x="{mx}" y="{y_text}" text-anchor="{anchor}">{esc(label)}</text>'
+        )
+        labelled.add(m.kind)
         out.append(
-            f'<g class="marker {m.kind}"><line x1="{mx}" x2="{mx}" y1="18" y2="50"/>'
-            + (f'<text x="{mx}" y="{y_text}" text-anchor="{anchor}">{esc(label)}</text>' if i < 12 else "")
-            + f"<title>{esc(tip)}</title></g>"
+            f'<g class="marker {m.kind}"><line x1="{mx}" x2="{mx}" y1="18" y2="50"/>{text}'
+            f"<title>{esc(tip)}</title></g>"
         )
     out.append("</svg>\n")
     return "".join(out)
@@ -199,18 +216,21 @@ def _chart(
     colours: dict[str, str],
     allowed: list[tuple[dt.datetime, dt.datetime]],
 ) -> str:
+    if not timeline.tiers:
+        return '<section class="chart"><p class="note">This plan has no steps.</p></section>\n'
     plan = timeline.plan
     height = _height(timeline, collapsed)
     width = num(2 * PAD + span_s * scale)
     labels = [
         f'<svg id="labels" class="labels" width="{LABEL_W}" height="{height}" role="group" '
-        'aria-label="Tiers and groups">',
+        f'aria-label="Tiers and groups" data-lane-chars="{LANE_CHARS}">',
         f'<text x="8" y="{AXIS_H - 12}" class="axis-title">tier / group</text>',
     ]
     chart = [
         f'<svg id="timeline" class="timeline" width="{width}" height="{height}" '
         f'data-span="{span_s}" data-scale="{num(scale, 6)}" data-origin="{int(plan.start.timestamp())}" '
         f'data-pad="{PAD}" data-axis="{AXIS_H}" data-tier-h="{TIER_H}" data-row-h="{ROW_H}" '
+        f'data-char="{CHAR_PX}" '
         'role="img" aria-labelledby="timeline-title">',
         f'<title id="timeline-title">{esc(_chart_title(timeline))}</title>',
         '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
@@ -228,6 +248,7 @@ def _chart(
     chart.extend(axis(plan.start, span_s, scale))
     chart.append("</g>")
     y = AXIS_H
+    placed = len(plan.steps) <= PLACED_STEPS
     for tier in timeline.tiers:
         is_collapsed = tier.tier in collapsed
         cls = "tier collapsed" if is_collapsed else "tier"
@@ -243,27 +264,26 @@ def _chart(
             f'<g class="toggle" role="button" tabindex="0" aria-expanded="{str(not is_collapsed).lower()}" '
             f'data-tier="{tier_attr}"><rect class="head" x="0" y="0" width="{LABEL_W}" height="{TIER_H}"/>'
             f'<text x="8" y="17" class="tier-label"><tspan class="arrow">{arrow}</tspan> '
-            f"{esc(head)}</text></g>"
+            f'{esc(head)}</text></g><g class="lanes" transform="translate(0,{TIER_H})">'
         )
         chart.append(
-            f'<g class="{cls}" data-tier="{tier_attr}" transform="translate(0,{y})">'
+            f'<g class="{cls}" data-tier="{tier_attr}" transform="translate(0,{y})" '
+            f'fill="{colours[tier.tier]}">'
             f'<rect class="head wide" x="0" y="0" width="{width}" height="{TIER_H}"/>'
-            f'<rect class="tier-span" {span(first, last, scale)} y="{TIER_H - 7}" height="3" '
-            f'fill="{colours[tier.tier]}"/>'
+            f'<rect class="tier-span" {span(first, last, scale)} y="{TIER_H - 7}" height="3"/>'
+            f'<g class="lanes" transform="translate(0,{TIER_H})">'
         )
         for i, lane in enumerate(tier.lanes):
-            ly = TIER_H + (0 if is_collapsed else i * ROW_H)
-            labels.append(
-                f'<g class="lane" transform="translate(0,{ly})"><text x="20" y="16" class="lane-label">'
-                f"{esc(_clip(lane.group, 32))}<title>{esc(lane.group)}</title></text></g>"
-            )
-            chart.append(f'<g class="lane" data-group="{esc(lane.group)}" transform="translate(0,{ly})">')
-            chart.append(f'<line class="row wide" x1="0" x2="{width}" y1="{ROW_H}" y2="{ROW_H}"/>')
+            # lanes of a collapsed tier all sit in its one row: no offset to write
+            at = "" if is_collapsed or i == 0 else f' transform="translate(0,{i * ROW_H})"'
+            if not is_collapsed:  # the script labels a collapsed tier's lanes when it is expanded
+                labels.append(f'<g class="lane"{at}>{_lane_label(lane.group)}</g>')
+            chart.append(f'<g class="lane" data-group="{esc(lane.group)}"{at}>')
             for step in lane.steps:
-                chart.append(_bar(timeline, step, scale, colours[tier.tier]))
+                chart.append(_bar(timeline, step, scale, placed))
             chart.append("</g>")
-        chart.append("</g>")
-        labels.append("</g>")
+        chart.append("</g></g>")
+        labels.append("</g></g>")
         y += TIER_H + (ROW_H if is_collapsed else len(tier.lanes) * ROW_H)
     chart.append('<g id="markers">')
     for m in timeline.markers:
@@ -277,8 +297,6 @@ def _chart(
             )
     chart.append("</g></svg>")
     labels.append("</svg>")
-    if not timeline.tiers:
-        return '<section class="chart"><p class="note">This plan has no steps.</p></section>\n'
     return (
         '<section class="chart" aria-label="Timeline">'
         + "".join(labels)
@@ -288,47 +306,81 @@ def _chart(
     )
 
 
-def _bar(timeline: Timeline, step: Step, scale: float, colour: str) -> str:
+def _bar(timeline: Timeline, step: Step, scale: float, placed: bool) -> str:
+    """A step: its bar, the hatched recovery gap after it, its label when the bar is wide enough.
+
+    The times sit on the group (``data-s``, ``data-e``, ``data-g`` for the gap's end) and the script
+    places the children from them; it also creates the label when a zoom makes room for it.
+    """
     s, e = step.start_offset_s, step.end_offset_s
     g = e + step.gap_after_s
     n = len(step.vms)
-    label = f"{domain_label(step)} · {n} VM{'s' if n != 1 else ''}"
-    label_w = int(len(label) * CHAR_PX) + 6
     crit = step.id in timeline.critical
+    label = bar_label(step)
+    end = ts(step.end)
+    if step.end.date() == step.start.date():
+        end = end.split(" ", 1)[1]
     tip = (
-        f"{step.id}{' (critical path)' if crit else ''}\n{ts(step.start)} to {ts(step.end)} "
-        f"({_dur(step.duration_s)}), then a {_dur(step.gap_after_s)} recovery gap\n"
-        f"{n} VM{'s' if n != 1 else ''}: " + ", ".join(timeline.vm_names(step.vms))
+        f"{step.id}{' (critical path)' if crit else ''}\n{ts(step.start)} to {end} "
+        f"({_dur(step.duration_s)}) + {_dur(step.gap_after_s)} gap\n"
+        + (f"{n} VMs: " if n != 1 else "")
+        + ", ".join(timeline.vm_names(step.vms))
     )
-    hidden = "" if (e - s) * scale >= label_w else ' display="none"'
+    if not placed:  # the script places it on load
+        gap_at = bar_at = text = ""
+    else:
+        gap_at = f' x="{x_at(e, scale)}" width="{width_of(e, g, scale)}"'
+        bar_at = f' x="{x_at(s, scale)}" width="{width_of(s, e, scale)}"'
+        text = (
+            f'<text class="blabel" x="{num(PAD + s * scale + 3)}" y="16">{esc(label)}</text>'
+            if (e - s) * scale >= label_width(label)
+            else ""
+        )
+    # the first rect is the gap, the second the bar (no class names: they would cost 10,000 times)
     return (
-        f'<g class="step{" crit" if crit else ""}" data-step="{esc(step.id)}">'
-        f'<rect class="gap" {span(e, g, scale)} y="6" height="{ROW_H - 12}"/>'
-        f'<rect class="bar" {span(s, e, scale)} y="3" height="{ROW_H - 6}" rx="2" fill="{colour}"/>'
-        f'<text class="blabel" data-s="{s}" data-e="{e}" data-w="{label_w}" x="{num(PAD + s * scale + 3)}" '
-        f'y="16"{hidden}>{esc(label)}</text>'
-        f"<title>{esc(tip)}</title></g>"
+        f'<g{" class=crit" if crit else ""} data-step="{esc(step.id)}" data-s="{s}" data-e="{e}" '
+        f'data-g="{g}" data-n="{n}"><rect{gap_at} y="6" height="{ROW_H - 12}"/>'
+        f'<rect{bar_at} y="3" height="{ROW_H - 6}"/>'
+        f"{text}<title>{esc(tip)}</title></g>"
     )
+
+
+def bar_label(step: Step) -> str:
+    """What a bar says (the script builds the same text): its domain and VM count."""
+    n = len(step.vms)
+    return f"{domain_label(step)} · {n} VM{'s' if n != 1 else ''}"
+
+
+def label_width(label: str) -> int:
+    return int(len(label) * CHAR_PX) + 6
+
+
+def _lane_label(group: str) -> str:
+    clipped = _clip(group, LANE_CHARS)
+    title = f"<title>{esc(group)}</title>" if clipped != group else ""
+    return f'<text x="20" y="16" class="lane-label">{esc(clipped)}{title}</text>'
 
 
 def axis(origin: dt.datetime, span_s: int, scale: float) -> list[str]:
-    """Ticks at round UTC times, as far apart as the zoom allows (the script redraws them on zoom)."""
+    """Ticks at round UTC times, as far apart as the zoom allows (the script redraws them on zoom).
+
+    Each tick says its time; the first tick of each day also says the day, on the line above.
+    """
     step = next((t for t in TICKS if t * scale >= TICK_MIN_PX), TICKS[-1])
     base = int(origin.timestamp())
-    first = -(-base // step) * step
+    t, last_day = -(-base // step) * step, None
     out = []
-    t, last_day = first, None
     while t <= base + span_s:
         at = dt.datetime.fromtimestamp(t, dt.timezone.utc)
-        s = t - base
-        day = at.date()
-        text = at.strftime("%a %d %b %H:%M") if day != last_day else at.strftime("%H:%M")
-        last_day = day
-        x = x_at(s, scale)
+        x = x_at(t - base, scale)
+        day = ""
+        if at.date() != last_day:
+            day = f'<text class="tick-day" x="{x}" y="{AXIS_H - 28}">{at.strftime("%a %d %b")}</text>'
+        last_day = at.date()
         out.append(
-            f'<line class="tick{" day" if at.hour == 0 and at.minute == 0 else ""}" data-s="{s}" '
+            f'<line class="tick{" day" if at.hour == 0 and at.minute == 0 else ""}" '
             f'x1="{x}" x2="{x}" y1="{AXIS_H - 8}" y2="{AXIS_H}"/>'
-            f'<text class="tick-label" data-s="{s}" x="{x}" y="{AXIS_H - 14}">{text}</text>'
+            f'<text class="tick-label" x="{x}" y="{AXIS_H - 13}">{at.strftime("%H:%M")}</text>{day}'
         )
         t += step
     return out
@@ -337,28 +389,30 @@ def axis(origin: dt.datetime, span_s: int, scale: float) -> list[str]:
 def _tables(timeline: Timeline) -> str:
     plan = timeline.plan
     rows = []
-    for i, step in enumerate(timeline.steps(), 1):
+    for step in timeline.steps():
         names = esc(", ".join(timeline.vm_names(step.vms)))
         if len(step.vms) > NAMES_INLINE:
             names = f"<details><summary>{len(step.vms)} VMs</summary>{names}</details>"
         crit = step.id in timeline.critical
         rows.append(
-            f'<tr data-step="{esc(step.id)}"{" class=crit" if crit else ""}><td>{i}</td>'
-            f'<th scope="row">{esc(step.id)}</th><td>{esc(step.tier)}</td><td>{esc(step.group)}</td>'
-            f'<td>{esc(domain_label(step))}</td><td class="t">{esc(ts(step.start))}</td>'
-            f'<td class="t">{esc(ts(step.end))}</td><td>{esc(_dur(step.gap_after_s))}</td>'
-            f'<td>{len(step.vms)}</td><td class="vms">{names}</td>'
-            f"<td>{'yes' if crit else ''}</td></tr>"
+            f'<tr data-step="{esc(step.id)}"{" class=crit" if crit else ""}><th>{esc(step.id)}'
+            f"{' ★' if crit else ''}</th><td>{esc(step.tier)}</td><td>{esc(step.group)}</td>"
+            f"<td>{esc(domain_label(step))}</td><td>{esc(ts(step.start))}</td><td>{esc(ts(step.end))}</td>"
+            f"<td>{esc(_dur(step.gap_after_s))}</td><td>{len(step.vms)}</td><td>{names}</td></tr>"
         )
     out = [
         '<section class="tables"><h2 id="steps">Steps</h2>',
-        '<table class="steps"><caption>Every step in start order per tier and group; times in UTC.'
-        '</caption><thead><tr><th scope="col">#</th><th scope="col">step</th><th scope="col">tier</th>'
-        '<th scope="col">group</th><th scope="col">domain</th><th scope="col">start</th>'
-        '<th scope="col">end</th><th scope="col">gap after</th><th scope="col">VMs</th>'
-        '<th scope="col">VM names</th><th scope="col">critical</th></tr></thead><tbody>',
+        # a browser lays out a closed <details> only when it is opened: 10,000 rows load fast folded
+        f'<details class="steps"{" open" if len(rows) <= OPEN_TABLE_ROWS else ""}>'
+        f"<summary>{len(rows)} steps</summary>",
+        '<table class="steps"><caption>Every step in start order per tier and group; times in UTC; '
+        "★ marks the critical path.</caption><thead><tr>"
+        '<th scope="col">step</th><th scope="col">tier</th><th scope="col">group</th>'
+        '<th scope="col">domain</th><th scope="col">start</th><th scope="col">end</th>'
+        '<th scope="col">gap after</th><th scope="col">VMs</th><th scope="col">VM names</th></tr></thead>'
+        "<tbody>",
         *rows,
-        "</tbody></table>",
+        "</tbody></table></details>",
     ]
     out.append(
         _vm_table("unschedulable", "Unschedulable", timeline, ((u.vm, u.reason) for u in plan.unschedulable))
@@ -398,6 +452,11 @@ def _vm_table(anchor: str, title: str, timeline: Timeline, items: Iterable[tuple
 def _height(timeline: Timeline, collapsed: set[str]) -> int:
     rows = sum(TIER_H + (ROW_H if t.tier in collapsed else len(t.lanes) * ROW_H) for t in timeline.tiers)
     return AXIS_H + rows + 8
+
+
+def _with_local(at: dt.datetime, timezone: str) -> str:
+    local = local_text(at, timezone)
+    return f"{ts(at)} ({local})" if local else ts(at)
 
 
 def _critical_text(path: tuple[str, ...]) -> str:
@@ -449,6 +508,7 @@ def ts(at: dt.datetime) -> str:
 
 
 def _clip(text: str, size: int) -> str:
+    """The end of a long name (its distinctive part), as the script clips it too."""
     return text if len(text) <= size else "…" + text[-(size - 1) :]
 
 
@@ -492,24 +552,27 @@ svg .axis-title{fill:var(--muted);font-size:11px}
 .row{stroke:#eef0f3}
 .allowed{fill:var(--allowed)}
 .tick{stroke:#8b95a3}.tick.day{stroke:var(--ink);stroke-width:2}.tick-label{font-size:11px;fill:var(--muted)}
-.bar{stroke:rgba(0,0,0,.25);stroke-width:1}
-.step.crit .bar{stroke:var(--crit);stroke-width:2.5}
-.gap{fill:url(#hatch);stroke:#8b95a3;stroke-width:.5}
+.tick-day{font-size:11px;font-weight:600}
+g[data-g]>rect+rect{stroke:rgba(0,0,0,.25);stroke-width:1}
+g[data-g].crit>rect+rect{stroke:var(--crit);stroke-width:2.5}
+g[data-g]>rect:first-child{fill:url(#hatch);stroke:#8b95a3;stroke-width:.5}
 .hatch-bg{fill:#fff}.hatch-line{stroke:#8b95a3;stroke-width:2}
 .blabel{fill:#fff;font-size:11px;pointer-events:none}
-.step:hover .bar{filter:brightness(1.15)}
+g[data-g]:hover>rect+rect{filter:brightness(1.15)}
 .marker line,line.marker{stroke-width:2}
 .marker.deadline line,line.marker.deadline{stroke:var(--deadline)}
 .marker.scheduled line,line.marker.scheduled{stroke:var(--scheduled);stroke-dasharray:5 3}
 .marker.deadline text{fill:var(--deadline)}.marker.scheduled text{fill:var(--scheduled)}
 .tier.collapsed .lane .lane-label,.tier.collapsed .blabel{display:none}
-.tier.collapsed .bar{opacity:.7}
+.tier.collapsed g[data-g]>rect+rect{opacity:.7}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;width:100%}
 caption{text-align:left;color:var(--muted);padding:2px 0 6px}
 th,td{border:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top}
 thead th{background:var(--band)}tr.crit th{color:var(--crit)}
-td.t{white-space:nowrap}summary{cursor:pointer;font-family:system-ui,sans-serif}
-td.vms{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere}
+td.t,table.steps td:nth-child(5),table.steps td:nth-child(6){white-space:nowrap}
+summary{cursor:pointer;font-family:system-ui,sans-serif}details.steps>summary{margin:4px 0;color:var(--muted)}
+td.vms,table.steps td:nth-child(9){font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;
+overflow-wrap:anywhere}
 @media print{.controls{display:none}.scroll{overflow:visible}}
 """
 
@@ -527,7 +590,9 @@ SCRIPT = r"""
   var TICKS = [900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
   var DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
   var MONTHS = ["Jan","Feb","Mar","Apr","May","Jun","Jul","Aug","Sep","Oct","Nov","Dec"];
-  var timed = tl.querySelectorAll("[data-s]:not(.tick):not(.tick-label)");
+  var timed = tl.querySelectorAll("[data-s]:not(g)");
+  var steps = tl.querySelectorAll("g[data-g]");
+  var CHAR = +tl.dataset.char, LANE_CHARS = +lb.dataset.laneChars;
   function two(n) { return (n < 10 ? "0" : "") + n; }
   function px(s) { return PAD + s * scale; }
   function axis() {
@@ -538,18 +603,53 @@ SCRIPT = r"""
     var lastDay = null;
     for (var t = Math.ceil(origin / step) * step; t <= origin + span; t += step) {
       var d = new Date(t * 1000), x = px(t - origin), day = d.toISOString().slice(0, 10);
+      var midnight = d.getUTCHours() === 0 && d.getUTCMinutes() === 0;
+      var tick = {"class": midnight ? "tick day" : "tick", x1: x, x2: x, y1: AXIS - 8, y2: AXIS};
+      g.appendChild(svg("line", tick));
       var hm = two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
-      var label = day !== lastDay ? DAYS[d.getUTCDay()] + " " + two(d.getUTCDate()) + " " +
-        MONTHS[d.getUTCMonth()] + " " + hm : hm;
+      g.appendChild(svg("text", {"class": "tick-label", x: x, y: AXIS - 13}, hm));
+      if (day !== lastDay) {
+        var name = DAYS[d.getUTCDay()] + " " + two(d.getUTCDate()) + " " + MONTHS[d.getUTCMonth()];
+        g.appendChild(svg("text", {"class": "tick-day", x: x, y: AXIS - 28}, name));
+      }
       lastDay = day;
-      var line = document.createElementNS(NS, "line");
-      line.setAttribute("class", "tick" + (d.getUTCHours() === 0 && d.getUTCMinutes() === 0 ? " day" : ""));
-      line.setAttribute("x1", x); line.setAttribute("x2", x);
-      line.setAttribute("y1", AXIS - 8); line.setAttribute("y2", AXIS);
-      var text = document.createElementNS(NS, "text");
-      text.setAttribute("class", "tick-label"); text.setAttribute("x", x); text.setAttribute("y", AXIS - 14);
-      text.textContent = label;
-      g.appendChild(line); g.appendChild(text);
+    }
+  }
+  function svg(tag, attrs, text) {
+    var el = document.createElementNS(NS, tag);
+    for (var k in attrs) el.setAttribute(k, attrs[k]);
+    if (text) el.textContent = text;
+    return el;
+  }
+  function barLabel(g) {
+    var parts = g.dataset.step.split("/"), n = +g.dataset.n;
+    return (parts.length > 2 ? parts.slice(2).join("/") : "vm") + " \u00b7 " + n + (n === 1 ? " VM" : " VMs");
+  }
+  function placeStep(g) {
+    var s = +g.dataset.s, e = +g.dataset.e, end = +g.dataset.g;
+    var gap = g.children[0], bar = g.children[1], label = g.querySelector(".blabel");
+    gap.setAttribute("x", px(e)); gap.setAttribute("width", Math.max(1, (end - e) * scale));
+    bar.setAttribute("x", px(s)); bar.setAttribute("width", Math.max(1, (e - s) * scale));
+    var text = label ? label.textContent : barLabel(g);
+    var fits = (e - s) * scale >= Math.floor(text.length * CHAR) + 6;
+    if (fits && !label) {
+      label = svg("text", {"class": "blabel", y: 16}, text);
+      g.insertBefore(label, bar.nextSibling);
+    }
+    if (label) { label.setAttribute("x", px(s) + 3); label.style.display = fits ? "" : "none"; }
+  }
+  function labelLanes(tier, head) {
+    // a tier that started collapsed has no lane labels yet: write them from the lanes' groups
+    var into = head.querySelector(":scope > g.lanes");
+    if (into.firstChild) return;
+    var lanes = tier.querySelectorAll(":scope > g.lanes > g.lane");
+    for (var i = 0; i < lanes.length; i++) {
+      var name = lanes[i].dataset.group, g = svg("g", {"class": "lane"});
+      var clipped = name.length <= LANE_CHARS ? name : "\u2026" + name.slice(name.length - LANE_CHARS + 1);
+      var text = svg("text", {x: 20, y: 16, "class": "lane-label"}, clipped);
+      if (clipped !== name) text.appendChild(svg("title", {}, name));
+      g.appendChild(text);
+      into.appendChild(g);
     }
   }
   function rescale() {
@@ -558,14 +658,13 @@ SCRIPT = r"""
     for (var i = 0; i < timed.length; i++) {
       var el = timed[i], s = +el.dataset.s, tag = el.tagName;
       if (tag === "line") { el.setAttribute("x1", px(s)); el.setAttribute("x2", px(s)); }
-      else if (tag === "text") {
-        el.setAttribute("x", px(s) + 3);
-        if (el.dataset.w) el.style.display = (+el.dataset.e - s) * scale >= +el.dataset.w ? "" : "none";
-      } else {
+      else if (tag === "text") el.setAttribute("x", px(s) + 3);
+      else {
         el.setAttribute("x", px(s));
         el.setAttribute("width", Math.max(1, (+el.dataset.e - s) * scale));
       }
     }
+    for (var n = 0; n < steps.length; n++) placeStep(steps[n]);
     var wide = tl.querySelectorAll(".wide");
     for (var j = 0; j < wide.length; j++) {
       wide[j].setAttribute(wide[j].tagName === "line" ? "x2" : "width", width);
@@ -583,17 +682,19 @@ SCRIPT = r"""
     var y = AXIS, tiers = tl.querySelectorAll("g.tier"), heads = lb.querySelectorAll("g.tier");
     for (var i = 0; i < tiers.length; i++) {
       var collapsed = tiers[i].classList.contains("collapsed");
+      if (!collapsed) labelLanes(tiers[i], heads[i]);
       tiers[i].setAttribute("transform", "translate(0," + y + ")");
       heads[i].setAttribute("transform", "translate(0," + y + ")");
       heads[i].classList.toggle("collapsed", collapsed);
       var toggle = heads[i].querySelector(".toggle");
       toggle.setAttribute("aria-expanded", collapsed ? "false" : "true");
       toggle.querySelector(".arrow").textContent = collapsed ? "\u25b8" : "\u25be";
-      var lanes = tiers[i].querySelectorAll(":scope > g.lane");
-      var labels = heads[i].querySelectorAll(":scope > g.lane");
+      var lanes = tiers[i].querySelectorAll(":scope > g.lanes > g.lane");
+      var labels = heads[i].querySelectorAll(":scope > g.lanes > g.lane");
       for (var k = 0; k < lanes.length; k++) {
-        var t = "translate(0," + (TIER + (collapsed ? 0 : k * ROW)) + ")";
-        lanes[k].setAttribute("transform", t); labels[k].setAttribute("transform", t);
+        var t = "translate(0," + (collapsed ? 0 : k * ROW) + ")";
+        lanes[k].setAttribute("transform", t);
+        if (labels[k]) labels[k].setAttribute("transform", t);
       }
       y += TIER + (collapsed ? ROW : lanes.length * ROW);
     }

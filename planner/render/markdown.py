@@ -13,8 +13,9 @@ import html
 import re
 import shlex
 
+from planner.plan import Plan
 from planner.render import mermaid
-from planner.render._timeline import Timeline, build_timeline, domain_label, window_text
+from planner.render._timeline import Timeline, build_timeline, domain_label, local_text, window_text
 from planner.render._timeline import duration_text as _dur
 from planner.render.preview import Preview
 from planner.spec import Spec
@@ -30,7 +31,9 @@ def render(preview: Preview) -> str:
     timeline = build_timeline(preview)
     summary = preview.summary
     plan = preview.plan
-    spec_path = getattr(preview, "source", None) or f"{plan.name}.yaml"
+    # the CLI's Preview may carry the spec's path; without it the spec is named after the plan
+    source = getattr(preview, "source", None)
+    spec_path = source or f"{plan.name}.yaml"
     parts = [
         f"# Change: Azure maintenance rollout `{_code(plan.name)}`\n",
         _summary(timeline, preview.spec, summary, spec_path),
@@ -38,7 +41,7 @@ def render(preview: Preview) -> str:
         _timeline(timeline),
         _steps(timeline),
         _risks(timeline, summary),
-        _operate(plan.name, spec_path, plan.start, plan.fingerprint),
+        _operate(spec_path, source is None, getattr(preview, "fleet_path", None), plan),
         _appendix(timeline),
     ]
     return "\n".join(p for p in parts if p)
@@ -49,8 +52,8 @@ def _summary(timeline: Timeline, spec: Spec, s: PlanSummary, spec_path: str) -> 
     rows = [
         ("Spec", f"`{_code(spec_path)}`"),
         ("Plan fingerprint", f"`{_code(plan.fingerprint)}`"),
-        ("Planned start", _ts(plan.start)),
-        ("Expected end", _ts(s.end)),
+        ("Planned start", _with_local(plan.start, spec.window.timezone)),
+        ("Expected end", _with_local(s.end, spec.window.timezone)),
         ("Makespan", f"{_dur(plan.makespan_s)} (lower bound {_dur(plan.lower_bound_s)})"),
         ("Steps", str(s.steps)),
         ("VMs to maintain", str(s.vms_planned)),
@@ -97,9 +100,7 @@ def _what_happens(timeline: Timeline, spec: Spec) -> str:
 def _timeline(timeline: Timeline) -> str:
     if not timeline.plan.steps:
         return ""
-    chart = mermaid.gantt(timeline, per_step=True)
-    if len(chart) > mermaid.MAX_TEXT:
-        chart = mermaid.gantt(timeline, per_step=False)
+    chart = mermaid.fitting(timeline)
     return "## Timeline (UTC)\n\n```mermaid\n" + chart + "```\n\nCritical path steps are marked `crit`.\n"
 
 
@@ -143,9 +144,10 @@ def _risks(timeline: Timeline, s: PlanSummary) -> str:
         if w.vms:
             names = timeline.vm_names(w.vms)
             vms = (
-                " VMs: "
+                " (VMs: "
                 + ", ".join(_esc(n) for n in names[:20])
                 + (f", … {len(names) - 20} more" if len(names) > 20 else "")
+                + ")"
             )
         out.append(f"- **{_esc(w.code)}**: {_esc(w.message)}{vms}")
     if plan.unschedulable:
@@ -160,25 +162,28 @@ def _risks(timeline: Timeline, s: PlanSummary) -> str:
     return "\n".join(out) + "\n"
 
 
-def _operate(name: str, spec_path: str, start: dt.datetime, fingerprint: str) -> str:
+def _operate(spec_path: str, guessed: bool, fleet_path: str | None, plan: Plan) -> str:
     spec = shlex.quote(spec_path)
-    journal = shlex.quote(f"journal-{name}")
-    when = format_timestamp(start)
+    journal = shlex.quote(f".udroll/{plan.name}")
+    fleet = f" --fleet {shlex.quote(fleet_path)}" if fleet_path else ""
+    when = format_timestamp(plan.start)
+    guess = f"\n(`{_code(spec_path)}` stands for the spec file this plan was made from.)" if guessed else ""
     return f"""## Commands
 
-Check the spec, write this exact plan (the fingerprint must match `{_code(fingerprint)}`), then run it.
-Add the same `--fleet FILE` to `plan` if the plan was made from a fleet snapshot.
+Check the spec, write this exact plan (its fingerprint must be `{_code(plan.fingerprint)}`), then run it.
+A plan file runs with the spec it was made from (the health gates and hooks are in the spec); the
+runner refuses it if the spec or the fleet changed since.{guess}
 
 ```sh
 udroll validate {spec}
-udroll plan {spec} --start {when} -o json --out plan.json
-udroll run plan.json --journal {journal}
+udroll plan {spec}{fleet} --start {when} -o json --out plan.json
+udroll run plan.json --spec {spec}{fleet} --journal {journal}
 ```
 
-Or plan and run the spec in one go (it is planned again from live state):
+Rehearse it first against the built-in emulator, in compressed time (nothing in Azure is touched):
 
 ```sh
-udroll run {spec} --journal {journal}
+udroll run {spec} --simulate --yes
 ```
 
 ## Operating the run
@@ -190,6 +195,8 @@ From another terminal, against the same journal directory:
 | See progress | `udroll status --journal {journal}` | steps done, running and waiting; failures by VM |
 | Pause | `udroll pause --journal {journal}` | no new step starts; running steps finish and are recorded |
 | Resume | `udroll resume --journal {journal}` | continues a paused, halted or interrupted run |
+| Retry failed steps | `udroll resume --journal {journal} --retry-failed` | maintained VMs are re-probed |
+| Go on without a step | `udroll skip STEP --journal {journal}`, then resume | its VMs are left to Azure |
 | Abort | `udroll abort --journal {journal}` | stops for good: no new triggers, in-flight VMs finish |
 | Report | `udroll report --journal {journal}` | the run as it happened, step by step |
 
@@ -221,6 +228,11 @@ def _esc(text: str) -> str:
 def _code(text: str) -> str:
     """Text inside an inline code span: backticks and line breaks cannot appear there."""
     return " ".join(str(text).replace("`", "'").replace("|", "/").split())
+
+
+def _with_local(at: dt.datetime, timezone: str) -> str:
+    local = local_text(at, timezone)
+    return f"{_ts(at)} ({local})" if local else _ts(at)
 
 
 def _ts(at: dt.datetime) -> str:

@@ -7,13 +7,15 @@ durations) parse the same in old and new Mermaid versions. Mermaid reads dates a
 and draws them as such, so the chart shows UTC because the dates are written in UTC.
 
 Mermaid refuses diagrams above 50,000 characters (its default ``maxTextSize``); a plan too big for
-that is drawn with one bar per group (its first start to its last end) and says so in a comment.
+that is drawn with one bar per group (its first start to its last end), or if that is still too big
+one bar per tier, and says so in a comment.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 
 from planner.plan import Step
 from planner.render._timeline import Timeline, build_timeline, domain_label
@@ -30,16 +32,24 @@ _KEYWORD = re.compile(
 )
 
 
+LEVELS = ("step", "group", "tier")  # one bar per ..., finest first
+
+
 def render(preview: Preview) -> str:
     """The Mermaid source (no code fence) for ``udroll plan -o mermaid``."""
-    timeline = build_timeline(preview)
-    text = gantt(timeline, per_step=True)
-    if len(text) > MAX_TEXT:
-        text = gantt(timeline, per_step=False)
-    return text
+    return fitting(build_timeline(preview))
 
 
-def gantt(timeline: Timeline, *, per_step: bool) -> str:
+def fitting(timeline: Timeline) -> str:
+    """The finest chart under Mermaid's size limit: per step, else per group, else per tier."""
+    for level in LEVELS:
+        chart = gantt(timeline, level=level)
+        if len(chart) <= MAX_TEXT:
+            break
+    return chart
+
+
+def gantt(timeline: Timeline, *, level: str = "step") -> str:
     plan = timeline.plan
     seconds = any(s.start.second or s.end.second for s in plan.steps)
     fmt, py_fmt = (
@@ -59,29 +69,33 @@ def gantt(timeline: Timeline, *, per_step: bool) -> str:
         f"    dateFormat {fmt}",
         f"    axisFormat {axis}",
     ]
-    if not per_step:
-        lines.append(f"    %% {len(plan.steps)} steps are too many for one chart: one bar per group")
+    if level != "step":
+        lines.append(f"    %% {len(plan.steps)} steps are too many for one chart: one bar per {level}")
     ids = _TaskIds()
+
+    def bar(name: str, key: str, steps: Sequence[Step]) -> str:
+        crit = "crit, " if any(s.id in timeline.critical for s in steps) else ""
+        start = min(s.start for s in steps)
+        end = max(s.end for s in steps)
+        return f"    {task_text(name)} :{crit}{ids.new(key)}, {_utc(start, py_fmt)}, {_utc(end, py_fmt)}"
+
     for tier in timeline.tiers:
         lines.append(f"    section {text(tier.tier)}")
+        if level == "tier":
+            steps = tier.steps
+            vms = sum(len(s.vms) for s in steps)
+            lines.append(bar(f"{tier.tier} ({len(steps)} steps, {_vms(vms)})", tier.tier, steps))
+            continue
         for lane in tier.lanes:
-            if per_step:
-                for step in lane.steps:
-                    name = f"{_group_label(step)} {domain_label(step)} ({_vms(len(step.vms))})"
-                    crit = "crit, " if step.id in timeline.critical else ""
-                    lines.append(
-                        f"    {task_text(name)} :{crit}{ids.new(step.id)}, "
-                        f"{_utc(step.start, py_fmt)}, {_utc(step.end, py_fmt)}"
-                    )
-            else:
-                first, last = lane.steps[0], max(lane.steps, key=lambda s: s.end_offset_s)
+            if level == "group":
                 vms = sum(len(s.vms) for s in lane.steps)
-                name = f"{lane.group} ({len(lane.steps)} steps, {_vms(vms)})"
-                crit = "crit, " if any(s.id in timeline.critical for s in lane.steps) else ""
                 lines.append(
-                    f"    {task_text(name)} :{crit}{ids.new(lane.group)}, "
-                    f"{_utc(first.start, py_fmt)}, {_utc(last.end, py_fmt)}"
+                    bar(f"{lane.group} ({len(lane.steps)} steps, {_vms(vms)})", lane.group, lane.steps)
                 )
+                continue
+            for step in lane.steps:
+                name = f"{_group_label(step)} {domain_label(step)} ({_vms(len(step.vms))})"
+                lines.append(bar(name, step.id, (step,)))
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from planner.render.preview import Preview
+from planner.summary import SEARCH_MAX_STEPS, PlanSummary
 from planner.values import format_duration, format_timestamp
 
 SHOWN_VMS = 3  # names listed per step before "+N more"
@@ -20,8 +21,13 @@ def render(preview: Preview) -> str:
     plan, summary = preview.plan, preview.summary
     zone = ZoneInfo(summary.timezone)
     out = io.StringIO()
-    console = Console(file=out, width=preview.width, force_terminal=preview.color,
-                      color_system="standard" if preview.color else None, highlight=False)
+    console = Console(
+        file=out,
+        width=preview.width,
+        force_terminal=preview.color,
+        color_system="standard" if preview.color else None,
+        highlight=False,
+    )
 
     table = Table(title=f"udroll plan {plan.name}", title_justify="left", show_lines=False)
     table.add_column(f"start ({summary.timezone})", no_wrap=True, min_width=19)
@@ -52,24 +58,30 @@ def render(preview: Preview) -> str:
         ("start", f"{_local(summary.start, zone)}  ({format_timestamp(summary.start)})"),
         ("end", f"{_local(summary.end, zone)}  ({format_timestamp(summary.end)})"),
         ("makespan", format_duration(summary.makespan_s)),
-        ("lower bound", format_duration(summary.lower_bound_s)
-         + ("  (met)" if summary.lower_bound_met
-            else f"  (+{extra} from windows and limits)")),
+        (
+            "lower bound",
+            format_duration(summary.lower_bound_s)
+            + ("  (met)" if summary.lower_bound_met else f"  (+{extra} from windows and limits)"),
+        ),
         ("steps", f"{summary.steps} steps, {summary.vms_planned} VMs planned"),
-        ("earliest deadline", "-" if summary.earliest_deadline is None else
-         f"{format_timestamp(summary.earliest_deadline)}  (self-service window of "
-         f"{preview.vm_name(summary.earliest_deadline_vm or '')})"),
-        ("slack", "-" if summary.slack_s is None else _signed(summary.slack_s)
-         + "  (least margin of any VM to its deadline, cutoff included)"),
-        ("latest start", "-" if summary.latest_start is None else
-         f"{_local(summary.latest_start, zone)}  ({format_timestamp(summary.latest_start)})  "
-         "(latest start that still fits)"),
+        (
+            "earliest deadline",
+            "-"
+            if summary.earliest_deadline is None
+            else f"{format_timestamp(summary.earliest_deadline)}  (self-service window of "
+            f"{preview.vm_name(summary.earliest_deadline_vm or '')})",
+        ),
+        (
+            "slack",
+            "-"
+            if summary.slack_s is None
+            else _signed(summary.slack_s) + "  (least margin of any VM to its deadline, cutoff included)",
+        ),
+        ("latest start", _latest_start(summary, zone)),
         ("skipped", f"{summary.skipped} VMs"),
         ("unschedulable", f"{summary.unschedulable} VMs"),
         ("warnings", str(summary.warnings)),
     ]
-    if summary.latest_start is None and summary.steps:
-        lines[7] = ("latest start", f"not searched (more than {_max_steps()} steps)")
     console.print()
     for key, value in lines:
         console.print(Text(f"{key:>18}: ", style="bold"), Text(value), sep="")
@@ -113,7 +125,12 @@ def _signed(seconds: int) -> str:
     return format_duration(seconds) if seconds >= 0 else "-" + format_duration(-seconds)
 
 
-def _max_steps() -> int:
-    from planner.summary import SEARCH_MAX_STEPS
-
-    return SEARCH_MAX_STEPS
+def _latest_start(summary: PlanSummary, zone: ZoneInfo) -> str:
+    if summary.latest_start is not None:
+        return (
+            f"{_local(summary.latest_start, zone)}  ({format_timestamp(summary.latest_start)})  "
+            "(latest start that still fits)"
+        )
+    if summary.steps > SEARCH_MAX_STEPS:
+        return f"not searched (more than {SEARCH_MAX_STEPS} steps)"
+    return "-"
