@@ -13,7 +13,6 @@ answers, and the actual simulated makespan against the planned one.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import tempfile
 import time
@@ -22,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from executor.journal import Journal  # noqa: E402
-from executor.runner import RunConfig, Runner  # noqa: E402
-from executor.simulate import control_interval, simulation  # noqa: E402
-from planner.build import build_plan  # noqa: E402
-from planner.load import parse_spec  # noqa: E402
+from executor.journal import Journal
+from executor.runner import RunConfig, Runner
+from executor.simulate import control_interval, simulation
+from planner.build import build_plan
+from planner.load import parse_spec
 
 WINDOW = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
 PENDING = f"{{customer_initiated_allowed: true, self_service_window: {WINDOW}}}"
@@ -38,31 +37,41 @@ def spec_text(vms: int) -> str:
     for g in range(groups):
         rg = f"rg-{g:02d}"
         for i in range(20):
-            lines.append(f"  - {{name: db-{i}, resource_group: {rg}, availability_set: as-db, update_domain: {i % 5}, "
-                         f"fault_domain: {i % 3}, tags: {{role: db}}, maintenance: {PENDING}}}")
+            lines.append(
+                f"  - {{name: db-{i}, resource_group: {rg}, availability_set: as-db, update_domain: {i % 5}, "
+                f"fault_domain: {i % 3}, tags: {{role: db}}, maintenance: {PENDING}}}"
+            )
         for i in range(60):
-            lines.append(f"  - {{name: app_{i}, resource_group: {rg}, scale_set: vmss-app, orchestration: Uniform, "
-                         f"instance_id: '{i}', update_domain: {i % 5}, fault_domain: {i % 3}, tags: {{role: app}}, "
-                         f"maintenance: {PENDING}}}")
+            lines.append(
+                f"  - {{name: app_{i}, resource_group: {rg}, scale_set: vmss-app, orchestration: Uniform, "
+                f"instance_id: '{i}', update_domain: {i % 5}, fault_domain: {i % 3}, tags: {{role: app}}, "
+                f"maintenance: {PENDING}}}"
+            )
         for i in range(20):
-            lines.append(f"  - {{name: web-{i}, resource_group: {rg}, zone: '{1 + i % 3}', tags: {{role: web}}, "
-                         f"maintenance: {PENDING}}}")
-    return f"""version: 1
+            lines.append(
+                f"  - {{name: web-{i}, resource_group: {rg}, zone: '{1 + i % 3}', tags: {{role: web}}, "
+                f"maintenance: {PENDING}}}"
+            )
+    return (
+        """version: 1
 name: bench
 subscription: 11111111-2222-3333-4444-555555555555
 defaults:
   recovery_gap: 31m
   expected_duration: 10m
   max_unavailable: 20%
-  health: {{wait: 1m, timeout: 20m, healthy_for: 2m, interval: 30s}}
-window: {{not_before: 2026-11-23T21:00:00Z}}
-limits: {{max_parallel_steps: 40}}
+  health: {wait: 1m, timeout: 20m, healthy_for: 2m, interval: 30s}
+window: {not_before: 2026-11-23T21:00:00Z}
+limits: {max_parallel_steps: 40}
 tiers:
-  - {{name: db, select: {{tags: {{role: db}}}}}}
-  - {{name: app, depends_on: [db], select: {{tags: {{role: app}}}}}}
-  - {{name: web, depends_on: [app], select: {{tags: {{role: web}}}}, max_unavailable: 34%}}
+  - {name: db, select: {tags: {role: db}}}
+  - {name: app, depends_on: [db], select: {tags: {role: app}}}
+  - {name: web, depends_on: [app], select: {tags: {role: web}}, max_unavailable: 34%}
 inventory:
-""" + "\n".join(lines) + "\n"
+"""
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def main() -> None:
@@ -77,14 +86,26 @@ def main() -> None:
     fleet = loaded.inventory
     plan = build_plan(loaded.spec, fleet, loaded.spec.window.not_before or fleet.captured_at)
     maintained = sum(len(s.vms) for s in plan.steps)
-    print(f"{len(fleet.vms)} VMs, {len(plan.steps)} steps, {maintained} to maintain; planned makespan "
-          f"{plan.makespan_s} s; speed {args.speed:g}x")
+    print(
+        f"{len(fleet.vms)} VMs, {len(plan.steps)} steps, {maintained} to maintain; planned makespan "
+        f"{plan.makespan_s} s; speed {args.speed:g}x"
+    )
     directory = args.journal or Path(tempfile.mkdtemp(prefix="udroll-bench-")) / "journal"
     started = time.monotonic()
     with simulation(fleet, plan, args.speed) as sim:
-        journal = Journal.create(directory, {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps])
-        runner = Runner(journal, plan, loaded.spec, fleet, sim.backend, sim.clock, checks_for=sim.checks_for,
-                        config=RunConfig(control_interval=control_interval(args.speed)))
+        journal = Journal.create(
+            directory, {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
+        )
+        runner = Runner(
+            journal,
+            plan,
+            loaded.spec,
+            fleet,
+            sim.backend,
+            sim.clock,
+            checks_for=sim.checks_for,
+            config=RunConfig(control_interval=control_interval(args.speed)),
+        )
         outcome = runner.run()
         requests = sim.emulator.requests()  # type: ignore[attr-defined]
     real = time.monotonic() - started
@@ -92,19 +113,33 @@ def main() -> None:
     kinds: Counter[str] = Counter()
     for r in arm:
         path = r["path"].split("?")[0]
-        kinds["trigger" if "performMaintenance" in path else "poll" if "/operations/" in path.lower()
-              or "operationresults" in path.lower() or "operationstatus" in path.lower()
-              else "instance view" if path.endswith("instanceView") else "list/get"] += 1
+        kinds[
+            "trigger"
+            if "performMaintenance" in path
+            else "poll"
+            if "/operations/" in path.lower()
+            or "operationresults" in path.lower()
+            or "operationstatus" in path.lower()
+            else "instance view"
+            if path.endswith("instanceView")
+            else "list/get"
+        ] += 1
     ended = max(r.ended_at for r in journal.steps() if r.ended_at)
     actual = (ended - plan.start).total_seconds()
     print(f"outcome: {outcome.state} ({outcome.message})")
     print(f"ARM requests: {len(arm)} = {len(arm) / maintained:.2f} per maintained VM ({dict(kinds)})")
-    print(f"429 answers: {sum(1 for r in arm if r['status'] == 429)}; 5xx: {sum(1 for r in arm if r['status'] >= 500)}")
-    print(f"makespan: planned {plan.makespan_s} s, actual {actual:.0f} s, "
-          f"{(actual - plan.makespan_s) / plan.makespan_s * 100:+.2f}%")
-    late = max(((r.ended_at - plan.step(r.id).end).total_seconds(), r.id) for r in journal.steps() if r.ended_at)
-    print(f"latest step end vs plan: {late[0]:+.0f} s ({late[1]}); real time {real:.1f} s; journal {directory}")
-    _ = dt
+    throttled = sum(1 for r in arm if r["status"] == 429)
+    print(f"429 answers: {throttled}; 5xx: {sum(1 for r in arm if r['status'] >= 500)}")
+    print(
+        f"makespan: planned {plan.makespan_s} s, actual {actual:.0f} s, "
+        f"{(actual - plan.makespan_s) / plan.makespan_s * 100:+.2f}%"
+    )
+    late = max(
+        ((r.ended_at - plan.step(r.id).end).total_seconds(), r.id) for r in journal.steps() if r.ended_at
+    )
+    print(
+        f"latest step end vs plan: {late[0]:+.0f} s ({late[1]}); real time {real:.1f} s; journal {directory}"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ AuthenticationError, 403 -> AuthorizationError naming the missing permission.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import HttpResponseError
@@ -118,8 +119,10 @@ class AzureBackend:
     def list_vms(self, resource_groups: list[str] | None = None) -> list[VM]:
         return list(self.iter_vms(resource_groups))
 
-    def iter_vms(self, resource_groups: list[str] | None = None, tags: dict[str, str] | None = None) -> Any:
-        """Like list_vms, page by page (keeps memory flat for big subscriptions)."""
+    def iter_vms(
+        self, resource_groups: list[str] | None = None, tags: dict[str, str] | None = None
+    ) -> Iterator[VM]:
+        """Like list_vms, group by group, without the SDK's models piling up; ``tags`` must all match."""
         return discover(self.client, resource_groups, tags)
 
     def status(self, vm: str) -> VMStatus:

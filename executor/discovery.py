@@ -155,7 +155,8 @@ def discover(
     else:
         known = dict(resource_groups_with_vms(client))
     wanted = tags or {}
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="udroll-discover") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="udroll-discover")
+    try:
         machines = {rg: pool.submit(_machines, client, rg) for rg in known}
         sets = {rg: pool.submit(_uniform_scale_sets, client, rg) for rg, got in known.items() if got is None}
         instances: dict[str, list[Future[list[VM]]]] = {}
@@ -165,6 +166,8 @@ def discover(
         for rg in known:
             for future in [machines[rg], *instances[rg]]:
                 yield from (vm for vm in future.result() if _tagged(vm, wanted))
+    finally:  # on an error (or a caller that stops early) the lists not yet started are not sent
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _tagged(vm: VM, wanted: dict[str, str]) -> bool:

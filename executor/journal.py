@@ -25,7 +25,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -415,7 +415,9 @@ class Journal:
             for r in rows
         ]
 
-    def record_gates(self, at: dt.datetime, step: str, rows: list[tuple[str | None, str, str, bool, str]]) -> None:
+    def record_gates(
+        self, at: dt.datetime, step: str, rows: Sequence[tuple[str | None, str, str, bool, str]]
+    ) -> None:
         """One round of probes, ``(vm, kind, target, ok, detail)`` each, in one transaction."""
         with self._tx() as c:
             c.executemany(

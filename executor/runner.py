@@ -106,6 +106,7 @@ class _VMWork:
     retries: int = 0
     expected_at: dt.datetime | None = None  # when a started maintenance should be done
     early: bool = False  # the next status read is the early look after a trigger
+    ready: bool = False  # checked and eligible: to be triggered this turn
 
 
 @dataclass
@@ -748,6 +749,9 @@ class Runner:
             now = self.clock.now()
             due = [w for w in work.values() if w.state not in TERMINAL and w.due <= now]
             self._read_statuses(step, settings, [w for w in due if w.needs_status], deadline)
+            ready = [w for w in due if w.ready]
+            if ready:
+                self._trigger(step, settings, ready, deadline)
             polls: dict[str, list[_VMWork]] = {}  # one look per operation (a scale set call has one)
             for w in due:
                 if w.state == "triggered" and not w.needs_status and w.due <= now and w.token:
@@ -872,7 +876,8 @@ class Runner:
                 )
             if self.halting or self.aborted:
                 return self._fail_vm(step, w, f"not triggered: {self.halting}")
-            return self._trigger(step, settings, w, deadline)
+            w.ready = True  # triggered with the step's other ready VMs, below
+            return None
         if w.state == "intent":
             # the call may or may not have reached Azure: believe Azure, never trigger on a guess
             if m is None or result == "MaintenanceCompleted":
@@ -937,25 +942,44 @@ class Runner:
         )
         return None
 
-    def _trigger(self, step: Step, settings: TierSettings, w: _VMWork, deadline: dt.datetime) -> None:
-        now = self.clock.now()
-        self.journal.record_intent(w.vm.id, now)  # durable before the call (STYLE 7)
-        w.state = "intent"
-        self._emit("vm-intent", step.id, w.vm.id, "triggering perform-maintenance", journal=False)
-        try:
-            op = self.backend.start_maintenance(w.vm.id)
-        except NotEligibleError as exc:
-            w.refused, w.needs_status, w.due = str(exc), True, now
-            return
-        except AzureError as exc:
-            w.needs_status = True  # ambiguous: the next look is at Azure's status, never a blind retry
-            self._azure_trouble(step, w, exc, deadline, "triggering perform-maintenance")
-            return
+    def _trigger(
+        self, step: Step, settings: TierSettings, items: list[_VMWork], deadline: dt.datetime
+    ) -> None:
+        """Journal every intent (durably), then call perform-maintenance on each, side by side when
+        threaded, then journal each handle."""
+        for w in items:
+            self.journal.record_intent(w.vm.id, self.clock.now())  # durable before the call (STYLE 7)
+            w.state, w.ready = "intent", False
+            self._emit("vm-intent", step.id, w.vm.id, "triggering perform-maintenance", journal=False)
+
+        def call(w: _VMWork) -> Operation | AzureError:
+            try:
+                return self.backend.start_maintenance(w.vm.id)
+            except (AuthenticationError, AuthorizationError):
+                raise
+            except AzureError as exc:
+                return exc
+
+        if len(items) > 1 and self._threaded():
+            with ThreadPoolExecutor(min(8, len(items)), "udroll-trigger") as pool:
+                answers = list(pool.map(call, items))
+        else:
+            answers = [call(w) for w in items]
+        for w, answer in zip(items, answers, strict=True):
+            if isinstance(answer, NotEligibleError):
+                w.refused, w.needs_status, w.due = str(answer), True, self.clock.now()
+            elif isinstance(answer, AzureError):
+                w.needs_status = True  # ambiguous: the next look is at Azure's status, never a blind retry
+                self._azure_trouble(step, w, answer, deadline, "triggering perform-maintenance")
+            else:
+                self._triggered(step, settings, w, answer)
+
+    def _triggered(self, step: Step, settings: TierSettings, w: _VMWork, op: Operation) -> None:
         at = self.clock.now()
         self.journal.record_trigger(w.vm.id, step.id, op.token, at)
         w.state, w.token, w.backoff, w.op_done, w.retries = "triggered", op.token, 0.0, False, 0
-        # an early look at the status (batched across the step) catches a quick RetryLater; the
-        # operation itself is polled only once it is expected to be done
+        # an early look at the status catches a quick RetryLater; the operation itself is polled
+        # only if the status does not show it settled once it is expected to be done
         w.needs_status, w.early = True, True
         w.due = at + dt.timedelta(seconds=min(self.config.first_poll, settings.expected_duration))
         w.expected_at = at + dt.timedelta(seconds=settings.expected_duration)

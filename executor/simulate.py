@@ -73,6 +73,8 @@ def simulation(
     with Emulator(fleet, speed=speed, epoch=plan.start, faults=faults, log_path=log_path) as emu:
         backend = AzureBackend.for_emulator(emu, clock=emu.clock)
         try:
-            yield Simulation(emu, backend, emu.clock, emulator_checks(emu.base_url, emu.ca_bundle, emu.health_url))
+            yield Simulation(
+                emu, backend, emu.clock, emulator_checks(emu.base_url, emu.ca_bundle, emu.health_url)
+            )
         finally:
             backend.close()

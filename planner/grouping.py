@@ -7,7 +7,8 @@
 - a standalone regional VM: a group of its own.
 
 A domain with more VMs than the tier's ``max_unavailable`` is cut into consecutive parts of at most
-that many VMs (VMs ordered by id), walked one after the other like domains.
+that many VMs (in the natural order of their names: web-2 before web-10), walked one after the other
+like domains.
 
 Step ids: ``<tier>/<group label>/<domain label>[/<part>]`` where the group label is the availability
 or scale set's name, ``zonal`` for a tier's standalone zonal VMs, or the VM's name for a regional
@@ -18,6 +19,7 @@ would share a label (same name in two resource groups), the label becomes ``<nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -25,6 +27,7 @@ from itertools import pairwise
 from planner.fleet import VM
 
 Domain = int | str
+_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass(eq=False)
@@ -80,7 +83,9 @@ def group_tier(
         order = _walk(list(by_domain), group.kind, update_domain_order)
         chain: list[Draft] = []
         for domain in order:
-            members = by_domain[domain]  # in id order: group members are collected that way
+            members = by_domain[domain]
+            if len(members) > 1:
+                members.sort(key=natural_name)
             parts = [members[i : i + capacity] for i in range(0, len(members), capacity)]
             base = f"{tier}/{group.label}"
             if group.kind != "standalone":
@@ -118,6 +123,14 @@ def _groups(tier: str, vms: Sequence[VM]) -> list[_Group]:
         g.label = label
         taken.add(label.lower())
     return ordered
+
+
+def natural_name(vm: VM) -> tuple[tuple[str | int, ...], str]:
+    """Sort key of a VM by name with numbers compared as numbers: web-2 before web-10 (the id
+    breaks ties such as vm-01 and vm-1, so the order never depends on the fleet's order)."""
+    name = vm.instance_id if vm.orchestration == "Uniform" and vm.instance_id else vm.name
+    parts = tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(name.lower()))
+    return parts, vm.id
 
 
 def placement(tier: str, vm: VM) -> tuple[str, Domain]:

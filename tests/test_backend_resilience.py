@@ -115,29 +115,32 @@ def test_a_storm_of_status_reads_is_paced_not_throttled(make_emulator: Callable[
 
 
 def _drained(
-    make_emulator: Callable[..., Any], compute_client: Callable[..., Any]
-) -> tuple[Any, Any, HeldClock]:
-    """An emulator whose clock stands still while another client empties db-0's instance-view bucket."""
+    make_emulator: Callable[..., Any], compute_client: Callable[..., Any], leave: int = 0, **retry: Any
+) -> tuple[Any, Any, HeldClock, AzureBackend]:
+    """While the clock stands still: our backend connects (with a list that leaves the bucket alone),
+    then another client takes all but ``leave`` tokens of db-0's instance-view bucket."""
     fleet = mixed_fleet()
     clock = HeldClock(EPOCH, speed=6.0)  # refills 1.2 tokens a real second once it goes
     emu = make_emulator(fleet, clock=clock)
     vm = fleet.vms[0]
+    backend = _backend(emu, **retry)
+    backend.list_vms(["rg-idle"])  # connected: no TLS handshake delays the first timed request
     greedy = compute_client(emu, retry_total=0)
-    for _ in range(36):
+    for _ in range(36 - leave):
         greedy.virtual_machines.instance_view(vm.resource_group, vm.name)
-    with pytest.raises(HttpResponseError) as err:
-        greedy.virtual_machines.instance_view(vm.resource_group, vm.name)
-    assert err.value.status_code == 429
-    return emu, vm, clock
+    if not leave:
+        with pytest.raises(HttpResponseError) as err:
+            greedy.virtual_machines.instance_view(vm.resource_group, vm.name)
+        assert err.value.status_code == 429
+    return emu, vm, clock, backend
 
 
 def test_throttling_by_someone_else_is_ridden_out(
     make_emulator: Callable[..., Any], compute_client: Callable[..., Any]
 ) -> None:
     """Another client drains a VM's instance-view bucket; our read gets 429, honours Retry-After, succeeds."""
-    emu, vm, clock = _drained(make_emulator, compute_client)
+    emu, vm, clock, backend = _drained(make_emulator, compute_client)
     drained = len(arm_requests(emu))
-    backend = _backend(emu)
     clock.go()
     assert backend.status(vm.id).power_state == "running"
     ours = arm_requests(emu)[drained:]
@@ -150,8 +153,7 @@ def test_throttled_beyond_the_attempts_says_so(
     make_emulator: Callable[..., Any], compute_client: Callable[..., Any]
 ) -> None:
     """With one attempt allowed, a 429 becomes an Azure error that says we were throttled."""
-    emu, vm, clock = _drained(make_emulator, compute_client)
-    backend = _backend(emu, max_attempts=1)
+    _, vm, clock, backend = _drained(make_emulator, compute_client, max_attempts=1)
     clock.go()
     with pytest.raises(AzureError, match=r"throttling us.*429") as err:
         backend.status(vm.id)
@@ -163,15 +165,8 @@ def test_remaining_tokens_reported_by_azure_are_respected(
 ) -> None:
     """After another client left one instance-view token, our first read learns that from
     x-ms-ratelimit-remaining-resource and the second waits for the refill instead of drawing a 429."""
-    fleet = mixed_fleet()
-    clock = HeldClock(EPOCH, speed=6.0)
-    emu = make_emulator(fleet, clock=clock)
-    vm = fleet.vms[0]
-    greedy = compute_client(emu, retry_total=0)
-    for _ in range(35):
-        greedy.virtual_machines.instance_view(vm.resource_group, vm.name)
+    emu, vm, clock, backend = _drained(make_emulator, compute_client, leave=1)
     drained = len(arm_requests(emu))
-    backend = _backend(emu)
     clock.go()
     assert [backend.status(vm.id).power_state for _ in range(2)] == ["running", "running"]
     assert [r["status"] for r in arm_requests(emu)[drained:]] == [200, 200]
