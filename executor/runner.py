@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -160,6 +161,8 @@ class Runner:
         self.aborted = False
         self.confirmed_tiers: set[str] = set()
         self._intervals: list[tuple[dt.datetime, dt.datetime]] | None = None
+        self._baseline_cache: dict[str, tuple[dt.datetime, dict[str, list[Probe]]]] = {}
+        self._baseline_lock: dict[str, threading.Lock] = {}
         self._resumed_at = clock.now()
 
     # --- the structure of the plan -------------------------------------------------------------
@@ -657,8 +660,7 @@ class Runner:
             return
         deadline = self.clock.now() + dt.timedelta(seconds=settings.health.timeout)
         while True:
-            results = self.prober(work)
-            self._record_probes(step, results, baseline=True)
+            results = self._baseline_round(step, settings, work)
             sick = {vm: ps for vm, ps in results.items() if not all(p.ok for p in ps)}
             if not sick:
                 self._emit("baseline", step.id, message=f"tier {step.tier} healthy ({len(work)} VMs)")
@@ -677,6 +679,24 @@ class Runner:
             )
             self.journal.set_waiting(step.id, f"tier {step.tier} to be healthy", deadline)
             yield min(deadline, self.clock.now() + dt.timedelta(seconds=max(1, settings.health.interval)))
+
+    def _baseline_round(
+        self, step: Step, settings: TierSettings, work: dict[str, tuple[Target, Sequence[Check]]]
+    ) -> dict[str, list[Probe]]:
+        """One probe of each VM; steps of a tier starting together share a round that is less than
+        one probe interval old (ten groups starting at once probe the tier once, not ten times)."""
+        with self._baseline_lock.setdefault(step.tier, threading.Lock()):
+            now = self.clock.now()
+            at, cached = self._baseline_cache.get(step.tier, (None, {}))
+            fresh = at is not None and (now - at).total_seconds() < max(1, settings.health.interval)
+            missing = {vm: t for vm, t in work.items() if not fresh or vm not in cached}
+            if not missing:
+                return {vm: cached[vm] for vm in work}
+            results = self.prober(missing)
+            self._record_probes(step, results, baseline=True)
+            merged = {**cached, **results} if fresh else dict(results)
+            self._baseline_cache[step.tier] = (at if fresh and at else now, merged)
+            return {vm: merged[vm] for vm in work}
 
     def _hook(self, step: Step, settings: TierSettings, which: str) -> None:
         argv = settings.before_step if which == "before_step" else settings.after_step

@@ -46,15 +46,19 @@ class Located:
         node: Any = self.data
         path: Path = ()
         for part in loc:
-            if (isinstance(node, dict) and part in node) or (
-                isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-            ):
+            if _has(node, part):
                 node, path = node[part], (*path, part)
         return path
 
     def problem(self, loc: Sequence[Hashable], message: str, *, key: bool = False) -> Problem:
         line, col = self.where(loc, key=key)
         return Problem(self.file, line, col, message)
+
+
+def _has(node: Any, part: Hashable) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 def load_text(text: str, file: str) -> Located:

@@ -86,14 +86,14 @@ def load_or_spec_error(text: str) -> None:
             assert problem.line >= 1 and problem.col >= 1 and problem.message
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet=st.sampled_from(list("abc: -[]{}'\"\n\t#&*!|>%@`,?1.0")), max_size=80))
 def test_arbitrary_text_loads_or_raises_spec_error(text: str) -> None:
     """Random YAML-ish text never escapes as anything but a SpecError."""
     load_or_spec_error(text)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
 def test_arbitrary_yaml_documents_load_or_raise_spec_error(document: Any) -> None:
     """Any well-formed YAML document with spec-like keys gives a spec or a SpecError."""
@@ -134,7 +134,7 @@ def mutated_specs(draw: st.DrawFn) -> Any:
     return data
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_specs())
 def test_mutations_of_valid_specs_load_or_raise_spec_error(document: Any) -> None:
     """Deleting, renaming or replacing parts of the bundled plans never crashes the loader."""
