@@ -119,7 +119,20 @@ class _Connections:
         raise ConnectionError("connection closed")  # pragma: no cover (the loop returns or raises)
 
 
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+
 _CONNECTIONS = _Connections()
+
+
+def close_connections() -> None:
+    """Close the kept-alive probe connections (a run's end; the servers may go away)."""
+    _CONNECTIONS.close()
 
 
 def probe_http(check: HttpCheck, url: str) -> Probe:

@@ -12,14 +12,19 @@ The plan is optimistic; the runner re-checks live state before acting (STYLE 6).
 - the operator confirmed it (``--confirm step|tier``) and no pause, abort or halt is in force.
 
 Each step is a generator that does a short piece of I/O and yields the clock time it next wants to
-run at; the loop sleeps on the injected Clock until the earliest of those. One thread drives the
-whole rollout, so a FakeClock makes a 6-hour rollout take milliseconds and the order of events is
-deterministic; health probes of many VMs run in a thread pool inside one turn (they never read the
-clock).
+run at; the loop sleeps on the injected Clock until the earliest of those. With a FakeClock one
+thread runs every turn (a 6-hour rollout takes milliseconds, deterministically); with a real or
+scaled clock each turn runs in a thread pool, so one step's Azure calls and probes never hold up
+another's. Health probes of many VMs run side by side inside a turn (they never read the clock).
+
+Requests (DESIGN §9 budget): a step's first status read is one list per resource group; after a
+trigger the runner looks at the VM's status once soon (a quick RetryLater) and once when the
+maintenance is expected to be done, and polls the operation from its handle only when the status
+does not settle it — about three requests per VM that behaves, never faster than its buckets refill.
 
 Per VM: fresh status (skip nothing-pending and completed; never trigger outside its self-service
-window or when Azure does not allow it), journal the intent, trigger, journal the handle, poll from
-the handle, read the result (RetryLater: back off and trigger again within the step's timeout;
+window or when Azure does not allow it), journal the intent, trigger, journal the handle, follow it
+to the end, read the result (RetryLater: back off and trigger again within the step's timeout;
 MaintenanceAborted: fail, "Azure will reschedule this VM"), wait for PowerState/running, then the
 health gate. A VM with an intent but no handle (a crash, or an ambiguous error, between the two) is
 reconciled from Azure's status before anything else: maintenance under way or done is followed,
@@ -38,7 +43,7 @@ from dataclasses import dataclass, field
 from executor.backend import ComputeBackend, Operation, VMStatus
 from executor.clock import Clock, FakeClock
 from executor.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
-from executor.gates import Check, HealthGate, Probe, Target, probe_all
+from executor.gates import Check, HealthGate, Probe, Target, close_connections, probe_all
 from executor.hooks import run_hook
 from executor.journal import EVENTS_NAME, Journal
 from planner.errors import (
@@ -70,7 +75,7 @@ class RunConfig:
     retry_backoff: float = 120.0  # first wait after RetryLater, doubling
     azure_backoff: float = 15.0  # first wait after a transient Azure error, doubling, capped at 5 min
     control_interval: float = 5.0  # how often the journal's control rows are read
-    batch_min: int = 3  # from this many VMs, read statuses with one list per resource group
+    batch_min: int = 20  # from this many VMs, a first status read is one list per resource group
     workers: int = 16  # threads running step turns (and status reads) side by side; 1: one thread
     retry_failed: bool = False
 
@@ -221,6 +226,7 @@ class Runner:
             return RunOutcome("paused", "interrupted; continue with `udroll resume`")
         finally:
             self._log.close()
+            close_connections()
 
     def _run(self) -> RunOutcome:
         previous = self.journal.run_state
@@ -972,27 +978,53 @@ class Runner:
             w.state, w.ready = "intent", False
             self._emit("vm-intent", step.id, w.vm.id, "triggering perform-maintenance", journal=False)
 
-        def call(w: _VMWork) -> Operation | AzureError:
+        units = self._trigger_units(items)
+
+        def call(unit: list[_VMWork]) -> list[Operation] | AzureError:
             try:
-                return self.backend.start_maintenance(w.vm.id)
+                if len(unit) > 1:  # instances of one uniform scale set: one request for them all
+                    return list(self.backend.start_scale_set_maintenance([w.vm.id for w in unit]))  # type: ignore[attr-defined]
+                return [self.backend.start_maintenance(unit[0].vm.id)]
             except (AuthenticationError, AuthorizationError):
                 raise
             except AzureError as exc:
                 return exc
 
-        if len(items) > 1 and self._threaded():
-            with ThreadPoolExecutor(min(8, len(items)), "udroll-trigger") as pool:
-                answers = list(pool.map(call, items))
+        if len(units) > 1 and self._threaded():
+            with ThreadPoolExecutor(min(8, len(units)), "udroll-trigger") as pool:
+                answers = list(pool.map(call, units))
         else:
-            answers = [call(w) for w in items]
-        for w, answer in zip(items, answers, strict=True):
-            if isinstance(answer, NotEligibleError):
+            answers = [call(unit) for unit in units]
+        for unit, answer in zip(units, answers, strict=True):
+            if isinstance(answer, NotEligibleError) and len(unit) == 1:
+                w = unit[0]
                 w.refused, w.needs_status, w.due = str(answer), True, self.clock.now()
             elif isinstance(answer, AzureError):
-                w.needs_status = True  # ambiguous: the next look is at Azure's status, never a blind retry
-                self._azure_trouble(step, w, answer, deadline, "triggering perform-maintenance")
+                for w in unit:  # ambiguous: the next look is at Azure's status, never a blind retry
+                    w.needs_status = True
+                    self._azure_trouble(step, w, answer, deadline, "triggering perform-maintenance")
             else:
-                self._triggered(step, settings, w, answer)
+                for w, op in zip(unit, answer, strict=True):
+                    self._triggered(step, settings, w, op)
+
+    def _trigger_units(self, items: list[_VMWork]) -> list[list[_VMWork]]:
+        """One call per VM, except instances of one uniform scale set, started together when the
+        backend can (a refusal of the whole call is then sorted out VM by VM from their status)."""
+        if not hasattr(self.backend, "start_scale_set_maintenance"):
+            return [[w] for w in items]
+        units: dict[tuple[str, ...], list[_VMWork]] = {}
+        for w in items:
+            vm = w.vm
+            if vm.orchestration == "Uniform" and vm.scale_set:
+                key: tuple[str, ...] = (
+                    vm.subscription.lower(),
+                    vm.resource_group.lower(),
+                    vm.scale_set.lower(),
+                )
+            else:
+                key = (vm.id,)
+            units.setdefault(key, []).append(w)
+        return list(units.values())
 
     def _triggered(self, step: Step, settings: TierSettings, w: _VMWork, op: Operation) -> None:
         at = self.clock.now()

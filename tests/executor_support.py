@@ -9,12 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+from click.testing import CliRunner
+
+from executor.cli import cli
 from executor.clock import FakeClock
 from executor.events import Event, RecordingReporter
 from executor.journal import Journal
 from executor.runner import RunConfig, Runner, RunOutcome
 from executor.scripted import ScriptedBackend, VMScript
 from planner.build import build_plan
+from planner.errors import UdrollError
 from planner.fleet import Fleet
 from planner.load import LoadedSpec, load_spec, parse_spec
 from planner.plan import Plan
@@ -205,3 +210,18 @@ def rule_violations(
     # R8
     problems += [f"R8: {s.id} gap {s.gap_after_s}s" for s in plan.steps if s.gap_after_s <= 1800]
     return problems
+
+
+def invoke(args: list[str], obj: dict[str, Any] | None = None, input: str | None = None) -> tuple[int, str]:
+    """Run the CLI like `main` does (errors become exit codes) and return (exit code, output)."""
+    result = CliRunner().invoke(cli, args, obj=obj or {}, input=input, standalone_mode=False)
+    exc = result.exception
+    if exc is None or isinstance(exc, SystemExit):
+        return (0 if exc is None else int(exc.code or 0)), result.output
+    if isinstance(exc, UdrollError):
+        return exc.exit_code, result.output + f"Error: {exc}\n"
+    if isinstance(exc, click.ClickException):
+        return exc.exit_code, result.output + exc.format_message()
+    if isinstance(exc, click.Abort):
+        return 130, result.output
+    raise exc

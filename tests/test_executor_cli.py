@@ -7,33 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import click
-from click.testing import CliRunner
-from executor_support import SHOP, shop, vm_id
+from executor_support import SHOP, invoke, shop, vm_id
 
-from executor.cli import cli
 from executor.clock import FakeClock
 from executor.journal import Journal
 from executor.scripted import ScriptedBackend, VMScript
 from planner.build import build_plan
-from planner.errors import UdrollError
 
 START = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
-
-
-def invoke(args: list[str], obj: dict[str, Any] | None = None, input: str | None = None) -> tuple[int, str]:
-    """Run the CLI like `main` does (errors become exit codes) and return (exit code, output)."""
-    result = CliRunner().invoke(cli, args, obj=obj or {}, input=input, standalone_mode=False)
-    exc = result.exception
-    if exc is None or isinstance(exc, SystemExit):
-        return (0 if exc is None else int(exc.code or 0)), result.output
-    if isinstance(exc, UdrollError):
-        return exc.exit_code, result.output + f"Error: {exc}\n"
-    if isinstance(exc, click.ClickException):
-        return exc.exit_code, result.output + exc.format_message()
-    if isinstance(exc, click.Abort):
-        return 130, result.output
-    raise exc
 
 
 def fakes(scripts: dict[str, VMScript] | None = None) -> dict[str, Any]:
@@ -155,3 +136,34 @@ def test_run_needs_a_spec_unless_simulating() -> None:
     """`udroll run` without SPEC is a usage error (exit 2) unless --simulate picks the bundled example."""
     code, out = invoke(["run", "--yes"], {"tty": False})
     assert code == 2 and "--simulate" in out
+
+
+def test_the_live_view_draws_steps_countdowns_and_progress() -> None:
+    """The rich view (what a terminal shows) lists each step's state, what it waits for, and progress."""
+    import io
+
+    from rich.console import Console
+
+    from executor.console import LiveConsole, PlainConsole
+    from executor.events import Event
+
+    loaded = shop()
+    assert loaded.inventory is not None
+    plan = build_plan(loaded.spec, loaded.inventory, START)
+    clock = FakeClock(START)
+    screen = Console(file=io.StringIO(), force_terminal=True, width=160)
+    view = LiveConsole(plan, clock, console=screen)
+    first, second = plan.steps[0].id, plan.steps[1].id
+    view.emit(Event("step-started", START, first))
+    view.emit(Event("step-ended", START, first))
+    until = START + dt.timedelta(minutes=60)
+    view.emit(
+        Event("step-waiting", START, second, "waiting for recovery gap", data={"until": until.isoformat()})
+    )
+    screen.print(view._render())
+    text = screen.file.getvalue()  # type: ignore[attr-defined]
+    assert first in text and "done" in text and "recovery gap" in text and "1h00m" in text
+    assert "1/10 steps done" in text
+    lines: list[str] = []
+    PlainConsole(lines.append).emit(Event("step-failed", START, first, "boom"))
+    assert lines == ["2026-11-23T21:00:00Z step-failed db/as-db/ud2: boom"]

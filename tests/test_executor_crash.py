@@ -60,7 +60,7 @@ def test_kill_9_at_random_moments_and_resume(tmp_path: Path, make_emulator: Call
     spec = tmp_path / "spec.yaml"
     spec.write_text(E2E_SPEC)
     loaded = parse_spec(E2E_SPEC, str(spec))
-    emu = make_emulator(loaded.inventory, speed=1200.0, epoch=EPOCH)
+    emu = make_emulator(loaded.inventory, speed=600.0, epoch=EPOCH)
     ready = tmp_path / "ready.json"
     emu.write_ready_file(ready)
     journal = tmp_path / "journal"
@@ -86,7 +86,7 @@ def test_kill_9_at_random_moments_and_resume(tmp_path: Path, make_emulator: Call
                 break
     output = (tmp_path / "runner.log").read_text(errors="replace")
     assert code == 0, output[-3000:]
-    assert kills >= 8, f"only {kills} kills: the runner finished too early to test much"
+    assert kills >= 10, f"only {kills} kills: the runner finished too early to test much"
 
     done = Journal.open(journal)
     assert done.run_state == "completed"
@@ -109,4 +109,4 @@ def test_kill_9_at_random_moments_and_resume(tmp_path: Path, make_emulator: Call
     ]
     assert rule_violations(plan, loaded.spec, snapshot, done, triggers) == []
     resumed = [t for t in done.transitions() if t["kind"] == "run-resumed"]
-    assert len(resumed) >= kills - 1  # (a kill before the journal existed leaves nothing to resume)
+    assert len(resumed) >= kills // 2  # (a kill while a runner was still setting up resumes nothing)

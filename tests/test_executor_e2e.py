@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import threading
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from executor_support import E2E_SPEC as SPEC
-from executor_support import rule_violations
+from executor_support import invoke, rule_violations
 
 from executor.events import RecordingReporter
 from executor.journal import Journal
@@ -38,7 +39,7 @@ class Result:
     reporter: RecordingReporter
 
     def triggers(self) -> Counter[str]:
-        return Counter(r["vm"] for r in self.requests if _is_trigger(r))
+        return Counter(vm for r in self.requests if _is_trigger(r) for vm in _started(r))
 
     def maintained(self) -> dict[str, int]:
         """Completed maintenance runs per VM, as the emulator saw them."""
@@ -46,6 +47,11 @@ class Result:
 
     def vm(self, name: str) -> Any:
         return next(r for r in self.journal.vms() if r.vm.endswith("/" + name))
+
+
+def _started(entry: dict[str, Any]) -> list[str]:
+    """The VMs a perform-maintenance started: the one it names, or a scale set call's instances."""
+    return list(entry.get("vms") or [entry["vm"]])
 
 
 def _is_trigger(entry: dict[str, Any]) -> bool:
@@ -92,9 +98,10 @@ def simulate(
         emu: Any = sim.emulator
         requests, state = emu.requests(), emu.state()
     triggers = [
-        (dt.datetime.fromisoformat(r["sim"].replace("Z", "+00:00")), r["vm"])
+        (dt.datetime.fromisoformat(r["sim"].replace("Z", "+00:00")), vm)
         for r in requests
         if _is_trigger(r)
+        for vm in _started(r)
     ]
     violations = rule_violations(plan, loaded.spec, fleet, journal, triggers)
     return Result(outcome, journal, requests, state, violations, reporter)
@@ -199,3 +206,61 @@ def test_a_429_storm_from_another_client_is_survived(tmp_path: Path) -> None:
     assert any(r["status"] == 429 for r in result.requests)
     assert set(result.triggers().values()) == {1}
     assert ours[-1]["status"] == 200
+
+
+def test_udroll_run_simulate_runs_the_bundled_example(tmp_path: Path) -> None:
+    """The README's first command, faster: `udroll run --simulate --yes` runs the bundled example to the end."""
+    journal = tmp_path / "sim"
+    code, out = invoke(
+        ["run", "--simulate", "--yes", "--speed", "20000", "--journal", str(journal)],
+        {"tty": False, "live": False},
+    )
+    assert code == 0, out[-2000:]
+    assert "Rollout complete" in out
+    code, report = invoke(["report", "--journal", str(journal)])
+    assert code == 0 and "state: **completed**" in report
+    code, status = invoke(["status", "--journal", str(journal)])
+    assert "(simulated time)" in status
+    code, out = invoke(["resume", "--journal", str(journal), "--yes"], {"tty": False})
+    assert code == 0 and "already completed" in out
+
+
+def test_udroll_run_simulate_with_faults_halts_and_reports(tmp_path: Path) -> None:
+    """--simulate --faults: an aborted maintenance halts the run (exit 4) and the report names the VM."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("version: 1\nvms: {rg-db/db-0: {abort: 1}}\n")
+    journal = tmp_path / "j"
+    args = ["run", str(spec), "--simulate", "--faults", str(faults), "--yes", "--journal", str(journal)]
+    code, out = invoke(args, {"tty": False, "live": False})
+    assert code == 4, out[-2000:]
+    code, report = invoke(["report", "--journal", str(journal), "-o", "json"])
+    assert [vm.rsplit("/", 1)[-1] for vm in json.loads(report)["reschedule"]] == ["db-0"]
+
+
+def test_scale_set_instances_of_a_step_are_started_with_one_request(tmp_path: Path) -> None:
+    """A step of several uniform scale set instances is one perform-maintenance on the scale set; each
+    instance is still followed, maintained once, and the rules hold."""
+    window = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
+    instances = "\n".join(
+        f"  - {{name: app_{i}, resource_group: rg-app, scale_set: vmss, orchestration: Uniform, "
+        f"instance_id: '{i}', update_domain: {i % 2}, maintenance: {{customer_initiated_allowed: true, "
+        f"self_service_window: {window}}}}}"
+        for i in range(4)
+    )
+    spec = (
+        SPEC[: SPEC.index("tiers:")]
+        + ("tiers:\n  - {name: app, select: {scale_set: rg-app/vmss}, max_unavailable: 50%}\ninventory:\n")
+        + instances
+        + "\n"
+    )
+    result = simulate(tmp_path, spec=spec)
+    assert result.outcome.state == "completed", result.outcome
+    posts = [r for r in result.requests if r["method"] == "POST" and "performMaintenance" in r["path"]]
+    assert len(posts) == 2 and all("/virtualMachines/" not in r["path"] for r in posts)
+    assert {vm["ref"]: vm["attempts"] for vm in result.state["vms"]} == {
+        f"rg-app/vmss/{i}": 1 for i in range(4)
+    }
+    assert {row.state for row in result.journal.vms()} == {"healthy"}
+    assert result.violations == []

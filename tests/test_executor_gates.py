@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from executor.gates import HealthGate, Probe, Target, probe, probe_all
+from executor.gates import HealthGate, Probe, Target, close_connections, probe, probe_all
 from executor.hooks import expand_argv, run_hook
 from planner.spec import CommandCheck, HealthSettings, HttpCheck, TcpCheck
 
@@ -45,6 +45,7 @@ def server() -> Iterator[str]:
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    close_connections()
     httpd.shutdown()
     httpd.server_close()
 
@@ -95,6 +96,7 @@ def test_https_is_verified_by_default(tmp_path: Path) -> None:
         assert probe(http_check(url, ca_bundle=str(bundle)), TARGET).ok
         assert probe(http_check(url, verify=False), TARGET).ok
     finally:
+        close_connections()
         httpd.shutdown()
         httpd.server_close()
 
