@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from executor.clock import Clock, SystemClock
+from executor.connect import AzureOptions, azure_options
 from planner.build import build_plan
 from planner.errors import InputError, UnschedulableError
 from planner.fleet import Fleet, load_fleet
@@ -48,6 +49,7 @@ from planner.values import parse_timestamp
     is_flag=True,
     help="Exit 0 even when some VMs cannot be scheduled (they are listed with reasons).",
 )
+@azure_options
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -57,6 +59,7 @@ def plan(
     fmt: str,
     out_path: str | None,
     allow_partial: bool,
+    azure: AzureOptions,
 ) -> None:
     """Preview the timed plan of a rollout without touching Azure.
 
@@ -69,7 +72,7 @@ def plan(
       udroll plan spec.yaml --fleet fleet.json --start 2026-11-23T22:00:00+01:00 -o json --out plan.json
     """
     loaded = load_spec(spec)
-    fleet = _fleet_for(loaded, fleet_path)
+    fleet = _fleet_for(loaded, fleet_path, azure, ctx.find_root().obj)
     start = _start(loaded, start_text, _clock(ctx))
     result = build_plan(loaded.spec, fleet, start, source=spec)
     to_terminal = out_path is None and sys.stdout.isatty()
@@ -92,20 +95,18 @@ def plan(
         )
 
 
-def _fleet_for(loaded: LoadedSpec, fleet_path: str | None) -> Fleet:
-    """Where the fleet facts come from: --fleet, else the spec's inventory.
-
-    Extension point (backend): live discovery through Azure goes here, as the last resort, when
-    neither a snapshot nor an inventory is given.
-    """
+def _fleet_for(
+    loaded: LoadedSpec, fleet_path: str | None, azure: AzureOptions | None = None, obj: Any = None
+) -> Fleet:
+    """Where the fleet facts come from: --fleet, else the spec's inventory, else live discovery
+    (backend) of the resource groups the spec's selectors name, with the Azure options."""
     if fleet_path is not None:
         return load_fleet(fleet_path)
     if loaded.inventory is not None:
         return loaded.inventory
-    raise InputError(
-        f"{loaded.file} has no inventory: pass --fleet FILE (a snapshot from `udroll discover`) "
-        "or add an inventory to the spec"
-    )
+    from executor.commands_azure import live_fleet  # Azure only when neither snapshot nor inventory
+
+    return live_fleet(loaded.spec, azure or AzureOptions(), obj)
 
 
 def _start(loaded: LoadedSpec, text: str | None, clock: Clock) -> dt.datetime:

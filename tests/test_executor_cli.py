@@ -151,19 +151,25 @@ def test_the_live_view_draws_steps_countdowns_and_progress() -> None:
     assert loaded.inventory is not None
     plan = build_plan(loaded.spec, loaded.inventory, START)
     clock = FakeClock(START)
-    screen = Console(file=io.StringIO(), force_terminal=True, width=160)
+    screen = Console(file=io.StringIO(), width=240, color_system=None)
     view = LiveConsole(plan, clock, console=screen)
     first, second = plan.steps[0].id, plan.steps[1].id
     view.emit(Event("step-started", START, first))
     view.emit(Event("step-ended", START, first))
     until = START + dt.timedelta(minutes=60)
     view.emit(
-        Event("step-waiting", START, second, "waiting for recovery gap", data={"until": until.isoformat()})
+        Event(
+            "step-waiting",
+            START,
+            second,
+            message="waiting for recovery gap",
+            data={"until": until.isoformat()},
+        )
     )
     screen.print(view._render())
     text = screen.file.getvalue()  # type: ignore[attr-defined]
     assert first in text and "done" in text and "recovery gap" in text and "1h00m" in text
     assert "1/10 steps done" in text
     lines: list[str] = []
-    PlainConsole(lines.append).emit(Event("step-failed", START, first, "boom"))
+    PlainConsole(lines.append).emit(Event("step-failed", START, first, message="boom"))
     assert lines == ["2026-11-23T21:00:00Z step-failed db/as-db/ud2: boom"]
