@@ -61,9 +61,10 @@ def plan(
     allow_partial: bool,
     azure: AzureOptions,
 ) -> None:
-    """Preview the timed plan of a rollout without touching Azure.
+    """Preview the timed plan of a rollout: a dry run that changes nothing in Azure.
 
-    Exits 0, 2 for invalid input (e.g. a VM selected by two tiers), 3 when VMs cannot be scheduled
+    The fleet comes from --fleet, else the spec's inventory, else live discovery of the resource
+    groups the spec's selectors name. Exits 0, 2 for invalid input (e.g. a VM selected by two tiers), 3 when VMs cannot be scheduled
     (the preview is still written; --allow-partial exits 0).
 
     \b
@@ -77,7 +78,10 @@ def plan(
     result = build_plan(loaded.spec, fleet, start, source=spec)
     to_terminal = out_path is None and sys.stdout.isatty()
     width = shutil.get_terminal_size((160, 40)).columns if to_terminal else 160
-    text = RENDERERS[fmt](Preview(result, loaded.spec, fleet, width=width, color=to_terminal))
+    preview = Preview(
+        result, loaded.spec, fleet, width=width, color=to_terminal, source=spec, fleet_path=fleet_path
+    )
+    text = RENDERERS[fmt](preview)
     if out_path is None:
         click.echo(text, nl=False)
     else:

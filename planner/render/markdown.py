@@ -32,7 +32,7 @@ def render(preview: Preview) -> str:
     summary = preview.summary
     plan = preview.plan
     # the CLI's Preview may carry the spec's path; without it the spec is named after the plan
-    source = getattr(preview, "source", None)
+    source = preview.source
     spec_path = source or f"{plan.name}.yaml"
     parts = [
         f"# Change: Azure maintenance rollout `{_code(plan.name)}`\n",
@@ -41,7 +41,7 @@ def render(preview: Preview) -> str:
         _timeline(timeline),
         _steps(timeline),
         _risks(timeline, summary),
-        _operate(spec_path, source is None, getattr(preview, "fleet_path", None), plan),
+        _operate(spec_path, source is None, preview.fleet_path, plan),
         _appendix(timeline),
     ]
     return "\n".join(p for p in parts if p)

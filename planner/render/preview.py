@@ -18,6 +18,8 @@ class Preview:
     fleet: Fleet
     width: int = 160  # columns for text formats
     color: bool = False  # ANSI colours (only when writing to a terminal)
+    source: str | None = None  # the spec's path, for the commands a change ticket quotes
+    fleet_path: str | None = None  # the --fleet snapshot planned with, if any
 
     @cached_property
     def summary(self) -> PlanSummary:
