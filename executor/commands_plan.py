@@ -64,8 +64,8 @@ def plan(
     """Preview the timed plan of a rollout: a dry run that changes nothing in Azure.
 
     The fleet comes from --fleet, else the spec's inventory, else live discovery of the resource
-    groups the spec's selectors name. Exits 0, 2 for invalid input (e.g. a VM selected by two tiers), 3 when VMs cannot be scheduled
-    (the preview is still written; --allow-partial exits 0).
+    groups the spec's selectors name. Exits 0, 2 for invalid input (e.g. a VM selected by two
+    tiers), 3 when VMs cannot be scheduled (the preview is still written; --allow-partial exits 0).
 
     \b
     Example:

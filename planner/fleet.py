@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import Problem, SpecError
-from planner.source import Located, load_text
+from planner.source import Located, load_text, read_input
 from planner.validation import problems_from
 from planner.values import Timestamp
 
@@ -123,12 +123,7 @@ def vm_id(subscription: str, vm: VM) -> str:
 
 def load_fleet(path: str | Path) -> Fleet:
     """Read and validate a `udroll/fleet@1` snapshot; every problem is reported with its place."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([Problem(file, 1, 1, f"cannot read fleet snapshot: {exc.strerror}")]) from None
-    return parse_fleet(text, file)
+    return parse_fleet(read_input(path, "fleet snapshot"), str(path))
 
 
 def parse_fleet(text: str, file: str) -> Fleet:

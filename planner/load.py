@@ -12,7 +12,7 @@ from planner.errors import Problem, SpecError
 from planner.fleet import VM, Fleet, vm_id
 from planner.graph import tier_cycle
 from planner.select import claimed_twice, selection
-from planner.source import Located, load_text
+from planner.source import Located, load_text, read_input
 from planner.spec import Spec
 from planner.validation import problems_from
 
@@ -30,14 +30,7 @@ class LoadedSpec:
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([Problem(file, 1, 1, f"cannot read spec: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise SpecError([Problem(file, 1, 1, "spec is not UTF-8 text")]) from None
-    return parse_spec(text, file)
+    return parse_spec(read_input(path, "spec"), str(path))
 
 
 def parse_spec(text: str, file: str) -> LoadedSpec:

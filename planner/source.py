@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
@@ -53,6 +55,17 @@ class Located:
     def problem(self, loc: Sequence[Hashable], message: str, *, key: bool = False) -> Problem:
         line, col = self.where(loc, key=key)
         return Problem(self.file, line, col, message)
+
+
+def read_input(path: str | PathLike[str], what: str) -> str:
+    """The text of an input file; an unreadable or non-UTF-8 file is a located problem."""
+    file = str(path)
+    try:
+        return FilePath(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Problem(file, 1, 1, f"cannot read {what}: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([Problem(file, 1, 1, f"{what} is not UTF-8 text")]) from None
 
 
 def _has(node: Any, part: Hashable) -> bool:

@@ -50,7 +50,7 @@ from pydantic import (
 )
 
 from planner.errors import Problem, SpecError
-from planner.source import Located, load_text
+from planner.source import Located, load_text, read_input
 from planner.validation import problems_from
 from planner.values import Duration, parse_duration, parse_timestamp
 
@@ -184,14 +184,7 @@ _NO_FAULTS = VMFaults()
 
 def load_faults(path: str | Path) -> Faults:
     """Read and validate a faults file; every problem is reported with its place."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([Problem(file, 1, 1, f"cannot read faults file: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise SpecError([Problem(file, 1, 1, "faults file is not UTF-8 text")]) from None
-    return parse_faults(text, file)
+    return parse_faults(read_input(path, "faults file"), str(path))
 
 
 def parse_faults(text: str, file: str) -> Faults:
