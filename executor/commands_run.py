@@ -185,7 +185,12 @@ def _execute(
         console,
         confirm=_confirmer(obj, console) if mode != "never" else None,
         checks_for=checks_for,
-        config=RunConfig(confirm=mode, retry_failed=retry_failed, control_interval=control),
+        config=RunConfig(
+            confirm=mode,
+            retry_failed=retry_failed,
+            control_interval=control,
+            workdir=journal.meta("spec_dir") or str(Path(loaded.file).resolve().parent),
+        ),
         prober=_dep(obj, "prober"),
     )
     try:
@@ -225,6 +230,7 @@ def _meta(
         "plan": plan.to_json(),
         "spec_text": loaded.text,
         "spec_file": loaded.file,
+        "spec_dir": str(Path(loaded.file).resolve().parent),
         "fleet": fleet.to_json(),
         "confirm": confirm,
         "simulated": "1" if simulated else "0",

@@ -48,6 +48,7 @@ class Target:
     name: str
     resource_group: str
     step_vms: tuple[str, ...] = ()
+    workdir: str | None = None  # where command checks run: the spec's directory
 
     def values(self) -> dict[str, str]:
         return {"name": self.name, "resource_group": self.resource_group}
@@ -160,8 +161,8 @@ def probe_tcp(check: TcpCheck, target: str) -> Probe:
         return Probe("tcp", target, False, f"cannot connect: {exc}")
 
 
-def probe_command(check: CommandCheck, argv: list[str]) -> Probe:
-    result = run_command(argv, timeout=check.probe_timeout)
+def probe_command(check: CommandCheck, argv: list[str], workdir: str | None = None) -> Probe:
+    result = run_command(argv, timeout=check.probe_timeout, cwd=workdir)
     shown = " ".join(argv)
     return Probe("command", shown, result.ok, result.describe() if not result.ok else "exit 0")
 
@@ -173,7 +174,7 @@ def probe(check: Check, target: Target) -> Probe:
         return probe_http(check, expand_text(check.http, values))
     if isinstance(check, TcpCheck):
         return probe_tcp(check, expand_text(check.tcp, values))
-    return probe_command(check, expand_argv(check.command, values, target.step_vms))
+    return probe_command(check, expand_argv(check.command, values, target.step_vms), target.workdir)
 
 
 def probe_all(work: Mapping[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:

@@ -63,14 +63,21 @@ class HookResult:
 
 
 def run_command(
-    argv: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = HOOK_TIMEOUT_S
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float = HOOK_TIMEOUT_S,
+    cwd: str | None = None,
 ) -> HookResult:
-    """Run argv without a shell, stdout and stderr together; never raises for the command's failure."""
+    """Run argv without a shell, stdout and stderr together; never raises for the command's failure.
+
+    ``cwd`` is the spec's directory, so that ``scripts/drain`` in a spec means the script beside it.
+    """
     full_env = {**os.environ, **(env or {})}
     try:
         done = subprocess.run(
             list(argv),
             env=full_env,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -117,6 +124,8 @@ def run_hook(
     ids: Sequence[str],
     resource_groups: Sequence[str],
     journal: str,
+    cwd: str | None = None,
 ) -> HookResult:
     expanded = expand_argv(argv, {"step": step, "tier": tier}, names)
-    return run_command(expanded, hook_env(step, tier, which, names, ids, resource_groups, journal))
+    env = hook_env(step, tier, which, names, ids, resource_groups, journal)
+    return run_command(expanded, env, cwd=cwd)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from executor.journal import Journal
+from executor.report_html import render_html
 from planner.plan import Plan
 from planner.values import format_duration, format_timestamp
 
@@ -167,4 +168,5 @@ def render_json(report: dict[str, Any]) -> str:
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "markdown": render_markdown,
     "json": render_json,
+    "html": render_html,  # planned vs actual bars, failures and gate evidence, self-contained
 }

@@ -78,6 +78,7 @@ class RunConfig:
     batch_min: int = 20  # from this many VMs, a first status read is one list per resource group
     workers: int = 16  # threads running step turns (and status reads) side by side; 1: one thread
     retry_failed: bool = False
+    workdir: str | None = None  # hooks and command checks run here: the spec's directory
 
 
 @dataclass(frozen=True)
@@ -621,7 +622,7 @@ class Runner:
         for vm in vms:
             facts = self.fleet[vm]
             out[vm] = (
-                Target(facts.name, facts.resource_group, names),
+                Target(facts.name, facts.resource_group, names, self.config.workdir),
                 tuple(self.checks_for(facts, settings)),
             )
         return out
@@ -718,6 +719,7 @@ class Runner:
             list(step.vms),
             [f.resource_group for f in facts],
             str(self.journal.dir),
+            cwd=self.config.workdir,
         )
         self.journal.record_hook(
             self.clock.now(), step.id, which, list(result.argv), result.rc, result.output

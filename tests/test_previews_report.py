@@ -95,3 +95,16 @@ def test_a_running_step_is_drawn_open_ended(tmp_path: Path) -> None:
     document = render_html(report)
     assert f'data-step="{step["id"]}"' in document
     assert '<rect class="actual running"' in document
+
+
+def test_udroll_report_writes_the_html_report(tmp_path: Path) -> None:
+    """`udroll report --journal DIR -o html --out FILE` writes the same page as the renderer."""
+    from executor_support import invoke
+
+    h = harness(tmp_path)
+    assert h.run().state == "completed"
+    expected = render_html(build_report(h.journal))
+    out = tmp_path / "report.html"
+    code, output = invoke(["report", "--journal", str(h.journal.dir), "-o", "html", "--out", str(out)])
+    assert code == 0, output
+    assert out.read_text(encoding="utf-8") == expected
