@@ -119,7 +119,6 @@ class _Connections:
                 raise
         raise ConnectionError("connection closed")  # pragma: no cover (the loop returns or raises)
 
-
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, {}
