@@ -7,7 +7,7 @@ runner may inject a scripted backend; end-to-end tests use the real SDK against 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from planner.fleet import VM, Maintenance
 
@@ -51,4 +51,13 @@ class ComputeBackend(Protocol):
 
     def poll(self, operation: Operation) -> OperationResult:
         """One look at a started operation, resumable from its token in a new process."""
+        ...
+
+
+@runtime_checkable
+class BatchMaintenance(Protocol):
+    """A backend that can start several instances of one uniform scale set in one call."""
+
+    def start_scale_set_maintenance(self, vms: list[str]) -> list[Operation]:
+        """One perform-maintenance for all ``vms`` (instances of one scale set): one operation each."""
         ...

@@ -40,7 +40,7 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from executor.backend import ComputeBackend, Operation, VMStatus
+from executor.backend import BatchMaintenance, ComputeBackend, Operation, VMStatus
 from executor.clock import Clock, FakeClock
 from executor.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.gates import Check, HealthGate, Probe, Target, close_connections, probe_all
@@ -984,8 +984,9 @@ class Runner:
 
         def call(unit: list[_VMWork]) -> list[Operation] | AzureError:
             try:
-                if len(unit) > 1:  # instances of one uniform scale set: one request for them all
-                    return list(self.backend.start_scale_set_maintenance([w.vm.id for w in unit]))  # type: ignore[attr-defined]
+                if len(unit) > 1 and isinstance(self.backend, BatchMaintenance):
+                    # instances of one uniform scale set: one request for them all
+                    return list(self.backend.start_scale_set_maintenance([w.vm.id for w in unit]))
                 return [self.backend.start_maintenance(unit[0].vm.id)]
             except (AuthenticationError, AuthorizationError):
                 raise
@@ -1012,7 +1013,7 @@ class Runner:
     def _trigger_units(self, items: list[_VMWork]) -> list[list[_VMWork]]:
         """One call per VM, except instances of one uniform scale set, started together when the
         backend can (a refusal of the whole call is then sorted out VM by VM from their status)."""
-        if not hasattr(self.backend, "start_scale_set_maintenance"):
+        if not isinstance(self.backend, BatchMaintenance):
             return [[w] for w in items]
         units: dict[tuple[str, ...], list[_VMWork]] = {}
         for w in items:
