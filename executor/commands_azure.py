@@ -98,7 +98,8 @@ def discover(
         click.echo(text, nl=False)
     groups = len({vm.resource_group.lower() for vm in fleet.vms})
     where = f" to {out}" if out else ""
-    click.echo(f"discovered {len(fleet.vms)} VMs in {groups} resource groups{where}", err=True)
+    noun = "resource group" if groups == 1 else "resource groups"
+    click.echo(f"discovered {len(fleet.vms)} VMs in {groups} {noun}{where}", err=True)
 
 
 @click.command("fleet")

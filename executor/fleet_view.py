@@ -169,7 +169,7 @@ def render_table(vms: list[VMRow], sets: list[ScaleSetRow], now: dt.datetime) ->
             _span(r.self_service_start, r.self_service_end),
             _deadline(r, now),
             _span(r.scheduled_start, r.scheduled_end),
-            r.last_result or "-",
+            _result(r.last_result),
             r.last_message or "",
         )
         for r in vms
@@ -188,6 +188,11 @@ def render_table(vms: list[VMRow], sets: list[ScaleSetRow], now: dt.datetime) ->
         f"{len(vms)} VMs: {pending} with maintenance pending, {open_now} in their self-service window now.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _result(value: str | None) -> str:
+    # Azure reports "None" (an enum member) when no maintenance has run yet.
+    return "-" if value in (None, "", "None") else str(value)
 
 
 def _n(value: int | None) -> str:

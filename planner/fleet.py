@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -130,7 +131,11 @@ def parse_fleet(text: str, file: str) -> Fleet:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SpecError([Problem(file, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]) from None
+        hint = ""
+        if re.search(r"^version:", text, re.MULTILINE):  # a YAML spec where a snapshot belongs
+            hint = ": this looks like a spec; --fleet takes a udroll/fleet@1 JSON snapshot"
+            hint += " (`udroll discover -o F`)"
+        raise SpecError([Problem(file, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}{hint}")]) from None
     if isinstance(data, dict) and data.get("format") not in (FLEET_FORMAT, None):
         raise SpecError(
             [

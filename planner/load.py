@@ -37,6 +37,7 @@ def parse_spec(text: str, file: str) -> LoadedSpec:
     located = load_text(text, file)
     if not isinstance(located.data, dict):
         raise SpecError([located.problem((), "a spec is a YAML mapping that starts with 'version: 1'")])
+    _not_a_document(located)
     try:
         spec = Spec.model_validate(located.data)
     except ValidationError as exc:
@@ -48,6 +49,20 @@ def parse_spec(text: str, file: str) -> LoadedSpec:
     if problems:
         raise SpecError(problems)
     return LoadedSpec(spec, file, text, inventory)
+
+
+_DOCUMENT_HINTS = {
+    "udroll/plan@1": "pass the spec it was made from (a plan is run with `udroll run PLAN --spec SPEC`)",
+    "udroll/fleet@1": "pass it with --fleet, and the spec as the argument",
+}
+
+
+def _not_a_document(located: Located) -> None:
+    """A plan or fleet JSON given where a spec belongs: one clear message instead of a dozen unknown keys."""
+    fmt = located.data.get("format")
+    if isinstance(fmt, str) and fmt.startswith("udroll/") and "version" not in located.data:
+        hint = _DOCUMENT_HINTS.get(fmt, "pass a spec: a YAML file that starts with 'version: 1'")
+        raise SpecError([located.problem(("format",), f"this is a {fmt} document, not a spec: {hint}")])
 
 
 def _tier_problems(located: Located) -> list[Problem]:
