@@ -62,10 +62,15 @@ def read_input(path: str | PathLike[str], what: str) -> str:
     file = str(path)
     try:
         return FilePath(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = "check the path (relative paths are from the current directory)"
+        raise SpecError([Problem(file, 0, 0, f"{what} not found: {hint}")]) from None
+    except IsADirectoryError:
+        raise SpecError([Problem(file, 0, 0, f"is a directory: pass the {what} file inside it")]) from None
     except OSError as exc:
-        raise SpecError([Problem(file, 1, 1, f"cannot read {what}: {exc.strerror}")]) from None
+        raise SpecError([Problem(file, 0, 0, f"cannot read {what}: {exc.strerror}")]) from None
     except UnicodeDecodeError:
-        raise SpecError([Problem(file, 1, 1, f"{what} is not UTF-8 text")]) from None
+        raise SpecError([Problem(file, 0, 0, f"{what} is not UTF-8 text: save it as UTF-8")]) from None
 
 
 def _has(node: Any, part: Hashable) -> bool:

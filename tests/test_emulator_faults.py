@@ -83,7 +83,7 @@ def test_an_empty_or_odd_file(tmp_path) -> None:
     odd.write_text("- 1\n")
     with pytest.raises(SpecError, match=r"odd\.yaml:1:1: a faults file is a YAML mapping"):
         load_faults(odd)
-    with pytest.raises(SpecError, match="cannot read faults file"):
+    with pytest.raises(SpecError, match=r"missing\.yaml: faults file not found: check the path"):
         load_faults(tmp_path / "missing.yaml")
 
 

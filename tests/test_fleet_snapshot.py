@@ -102,8 +102,10 @@ def test_scale_set_members_need_their_orchestration() -> None:
 
 def test_a_missing_file_is_a_located_problem(tmp_path) -> None:
     """Reading a snapshot that does not exist is an input error, not a traceback."""
-    with pytest.raises(SpecError, match="cannot read fleet snapshot"):
+    with pytest.raises(SpecError, match=r"nope\.json: fleet snapshot not found: check the path"):
         load_fleet(tmp_path / "nope.json")
+    with pytest.raises(SpecError, match="is a directory: pass the fleet snapshot file inside it"):
+        load_fleet(tmp_path)
 
 
 def test_inventory_items_use_the_same_model_and_get_arm_ids() -> None:

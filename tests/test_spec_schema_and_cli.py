@@ -121,3 +121,25 @@ def test_usage_errors_exit_2() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["validate"])
     assert exit_info.value.code == 2
+
+
+def test_a_missing_spec_says_so_without_a_fake_position(tmp_path: Path, capsys) -> None:
+    """A spec that does not exist is named, with no made-up line:col, and exits 2."""
+    from executor.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", str(tmp_path / "nope.yaml")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert f"{tmp_path / 'nope.yaml'}: spec not found: check the path" in err
+
+
+def test_a_spec_given_as_faults_file_is_one_clear_problem(tmp_path: Path) -> None:
+    """--faults with a rollout spec says what the file is instead of listing unknown keys."""
+    from executor.emulator.faults import load_faults
+    from planner.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        load_faults(PLANS[0])
+    assert len(info.value.problems) == 1
+    assert "this is a rollout spec, not a faults file" in info.value.problems[0].message

@@ -194,6 +194,10 @@ def parse_faults(text: str, file: str) -> Faults:
         raise SpecError(
             [located.problem((), "a faults file is a YAML mapping that starts with 'version: 1'")]
         )
+    if "tiers" in data or str(data.get("format", "")).startswith("udroll/"):
+        what = "a rollout spec" if "tiers" in data else f"a {data['format']} document"
+        message = f"this is {what}, not a faults file: --faults takes a file like the README's example"
+        raise SpecError([located.problem(("tiers",) if "tiers" in data else ("format",), message, key=True)])
     try:
         faults = Faults.model_validate(data)
     except ValidationError as exc:
