@@ -156,4 +156,3 @@ def _inventory(spec: Spec, located: Located, problems: list[Problem]) -> Fleet |
     from planner.values import parse_timestamp
 
     return Fleet(captured_at=captured or parse_timestamp("2026-01-01T00:00:00Z"), vms=tuple(vms))
-
