@@ -21,12 +21,25 @@ PENDING = Maintenance(
     self_service_window=(_utc("2026-11-20T00:00:00Z"), _utc("2026-12-24T00:00:00Z")),
     scheduled_window=(_utc("2026-12-28T00:00:00Z"), _utc("2027-01-10T00:00:00Z")),
 )
-SOONER = PENDING.model_copy(update={"self_service_window": (_utc("2026-11-20T00:00:00Z"), _utc("2026-12-01T00:00:00Z"))})
-LATER = PENDING.model_copy(update={"self_service_window": (_utc("2026-12-05T00:00:00Z"), _utc("2026-12-30T00:00:00Z")),
-                                   "scheduled_window": (_utc("2027-01-02T00:00:00Z"), _utc("2027-01-20T00:00:00Z"))})
-DONE = PENDING.model_copy(update={"customer_initiated_allowed": False, "last_result": "MaintenanceCompleted",
-                                  "last_message": "Maintenance completed successfully."})
-RETRY = PENDING.model_copy(update={"last_result": "RetryLater", "last_message": "Maintenance could not start now."})
+SOONER = PENDING.model_copy(
+    update={"self_service_window": (_utc("2026-11-20T00:00:00Z"), _utc("2026-12-01T00:00:00Z"))}
+)
+LATER = PENDING.model_copy(
+    update={
+        "self_service_window": (_utc("2026-12-05T00:00:00Z"), _utc("2026-12-30T00:00:00Z")),
+        "scheduled_window": (_utc("2027-01-02T00:00:00Z"), _utc("2027-01-20T00:00:00Z")),
+    }
+)
+DONE = PENDING.model_copy(
+    update={
+        "customer_initiated_allowed": False,
+        "last_result": "MaintenanceCompleted",
+        "last_message": "Maintenance completed successfully.",
+    }
+)
+RETRY = PENDING.model_copy(
+    update={"last_result": "RetryLater", "last_message": "Maintenance could not start now."}
+)
 
 
 def make_vm(**fields: Any) -> VM:
@@ -42,27 +55,89 @@ def mixed_fleet() -> Fleet:
     """Every kind of VM discovery must handle, over three resource groups."""
     vms = [
         # availability set: UD/FD from the instance view; one with an ephemeral OS disk
-        *(make_vm(name=f"db-{i}", resource_group="rg-data", availability_set="as-db", update_domain=i,
-                  fault_domain=i % 2, tags={"role": "db", "tier": "data"}, maintenance=PENDING,
-                  ephemeral_os_disk=i == 2) for i in range(3)),
+        *(
+            make_vm(
+                name=f"db-{i}",
+                resource_group="rg-data",
+                availability_set="as-db",
+                update_domain=i,
+                fault_domain=i % 2,
+                tags={"role": "db", "tier": "data"},
+                maintenance=PENDING,
+                ephemeral_os_disk=i == 2,
+            )
+            for i in range(3)
+        ),
         # uniform scale set, one instance already done
-        *(make_vm(resource_group="rg-data", scale_set="vmss-app", orchestration="Uniform", instance_id=str(i),
-                  update_domain=i % 2, fault_domain=i % 3, tags={"role": "app"},
-                  maintenance=DONE if i == 3 else SOONER) for i in range(4)),
+        *(
+            make_vm(
+                resource_group="rg-data",
+                scale_set="vmss-app",
+                orchestration="Uniform",
+                instance_id=str(i),
+                update_domain=i % 2,
+                fault_domain=i % 3,
+                tags={"role": "app"},
+                maintenance=DONE if i == 3 else SOONER,
+            )
+            for i in range(4)
+        ),
         # flexible scale sets: regional members by fault domain, zonal members by zone; no update domain
-        *(make_vm(name=f"flex-web-{i}", resource_group="rg-web", scale_set="flex-web", orchestration="Flexible",
-                  fault_domain=i, tags={"role": "web"}, maintenance=PENDING) for i in range(3)),
-        *(make_vm(name=f"flex-z-{i}", resource_group="rg-web", scale_set="flex-z", orchestration="Flexible",
-                  zone=str(i), tags={"role": "web"}, maintenance=LATER) for i in (1, 2, 3)),
+        *(
+            make_vm(
+                name=f"flex-web-{i}",
+                resource_group="rg-web",
+                scale_set="flex-web",
+                orchestration="Flexible",
+                fault_domain=i,
+                tags={"role": "web"},
+                maintenance=PENDING,
+            )
+            for i in range(3)
+        ),
+        *(
+            make_vm(
+                name=f"flex-z-{i}",
+                resource_group="rg-web",
+                scale_set="flex-z",
+                orchestration="Flexible",
+                zone=str(i),
+                tags={"role": "web"},
+                maintenance=LATER,
+            )
+            for i in (1, 2, 3)
+        ),
         # standalone VMs: zonal, regional without maintenance, deallocated, retry-later
-        make_vm(name="web-1", resource_group="rg-web", zone="1", update_domain=0, fault_domain=0,
-                tags={"role": "web", "owner": "shop"}, maintenance=RETRY),
+        make_vm(
+            name="web-1",
+            resource_group="rg-web",
+            zone="1",
+            update_domain=0,
+            fault_domain=0,
+            tags={"role": "web", "owner": "shop"},
+            maintenance=RETRY,
+        ),
         make_vm(name="jump", resource_group="rg-web", update_domain=0, fault_domain=0),
-        make_vm(name="batch-1", resource_group="rg-web", update_domain=0, fault_domain=0, power_state="deallocated",
-                maintenance=PENDING),
+        make_vm(
+            name="batch-1",
+            resource_group="rg-web",
+            update_domain=0,
+            fault_domain=0,
+            power_state="deallocated",
+            maintenance=PENDING,
+        ),
         # a resource group with only a uniform scale set, not in any maintenance wave
-        *(make_vm(resource_group="rg-idle", scale_set="vmss-idle", orchestration="Uniform", instance_id=str(i),
-                  update_domain=i, fault_domain=i) for i in range(2)),
+        *(
+            make_vm(
+                resource_group="rg-idle",
+                scale_set="vmss-idle",
+                orchestration="Uniform",
+                instance_id=str(i),
+                update_domain=i,
+                fault_domain=i,
+            )
+            for i in range(2)
+        ),
     ]
     return Fleet(captured_at=EPOCH, vms=tuple(vms))
 
@@ -77,18 +152,54 @@ def big_fleet(total: int, groups: int = 10) -> Fleet:
         uniform, in_set, flexible = per_group // 2, per_group // 5, per_group // 10
         standalone = per_group - uniform - in_set - flexible
         for i in range(uniform):
-            vms.append(make_vm(resource_group=rg, scale_set=f"vmss-{i // 100}", orchestration="Uniform",
-                               instance_id=str(i % 100), update_domain=i % 5, fault_domain=i % 3,
-                               tags={"role": "app"}, maintenance=PENDING))
+            vms.append(
+                make_vm(
+                    resource_group=rg,
+                    scale_set=f"vmss-{i // 100}",
+                    orchestration="Uniform",
+                    instance_id=str(i % 100),
+                    update_domain=i % 5,
+                    fault_domain=i % 3,
+                    tags={"role": "app"},
+                    maintenance=PENDING,
+                )
+            )
         for i in range(in_set):
-            vms.append(make_vm(name=f"db-{i}", resource_group=rg, availability_set="as-db", update_domain=i % 5,
-                               fault_domain=i % 3, tags={"role": "db"}, maintenance=PENDING))
+            vms.append(
+                make_vm(
+                    name=f"db-{i}",
+                    resource_group=rg,
+                    availability_set="as-db",
+                    update_domain=i % 5,
+                    fault_domain=i % 3,
+                    tags={"role": "db"},
+                    maintenance=PENDING,
+                )
+            )
         for i in range(flexible):
-            vms.append(make_vm(name=f"flex-{i}", resource_group=rg, scale_set="flex", orchestration="Flexible",
-                               fault_domain=i % 3, tags={"role": "web"}, maintenance=PENDING))
+            vms.append(
+                make_vm(
+                    name=f"flex-{i}",
+                    resource_group=rg,
+                    scale_set="flex",
+                    orchestration="Flexible",
+                    fault_domain=i % 3,
+                    tags={"role": "web"},
+                    maintenance=PENDING,
+                )
+            )
         for i in range(standalone):
-            vms.append(make_vm(name=f"web-{i}", resource_group=rg, zone=str(1 + i % 3), update_domain=0,
-                               fault_domain=0, tags={"role": "web"}, maintenance=SOONER))
+            vms.append(
+                make_vm(
+                    name=f"web-{i}",
+                    resource_group=rg,
+                    zone=str(1 + i % 3),
+                    update_domain=0,
+                    fault_domain=0,
+                    tags={"role": "web"},
+                    maintenance=SOONER,
+                )
+            )
     return Fleet(captured_at=EPOCH, vms=tuple(vms))
 
 

@@ -14,9 +14,17 @@ from executor.connect import CLOUDS, AzureOptions, connect, connect_emulator, re
 from executor.pacing import RetrySettings
 from planner.errors import AuthenticationError, AzureError, InputError
 
-_IDENTITY_ENV = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE",
-                 "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME", "AZURE_PASSWORD", "IDENTITY_ENDPOINT",
-                 "MSI_ENDPOINT")
+_IDENTITY_ENV = (
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_TENANT_ID",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_USERNAME",
+    "AZURE_PASSWORD",
+    "IDENTITY_ENDPOINT",
+    "MSI_ENDPOINT",
+)
 
 
 @pytest.fixture
@@ -33,7 +41,15 @@ def no_identity(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_credential_says_how_to_sign_in(make_emulator: Callable[..., Any]) -> None:
     """Without any identity, `udroll fleet` fails with AuthenticationError (exit 5): az login, what was tried."""
     emu = make_emulator(mixed_fleet(), epoch=EPOCH)
-    args = ["fleet", "--endpoint", emu.base_url, "--ca-bundle", emu.ca_bundle, "--subscription", emu.subscription]
+    args = [
+        "fleet",
+        "--endpoint",
+        emu.base_url,
+        "--ca-bundle",
+        emu.ca_bundle,
+        "--subscription",
+        emu.subscription,
+    ]
     result = CliRunner().invoke(cli, args)
     assert isinstance(result.exception, AuthenticationError)
     assert result.exception.exit_code == 5
@@ -44,13 +60,23 @@ def test_no_credential_says_how_to_sign_in(make_emulator: Callable[..., Any]) ->
 
 @pytest.mark.e2e
 @pytest.mark.usefixtures("no_identity")
-def test_no_credential_exits_5_without_traceback(make_emulator: Callable[..., Any],
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_credential_exits_5_without_traceback(
+    make_emulator: Callable[..., Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     """The main() boundary prints `Error: could not sign in …` and exits 5."""
     emu = make_emulator(mixed_fleet(), epoch=EPOCH)
     with pytest.raises(SystemExit) as exit_:
-        main(["discover", "--endpoint", emu.base_url, "--ca-bundle", emu.ca_bundle, "--subscription",
-              emu.subscription])
+        main(
+            [
+                "discover",
+                "--endpoint",
+                emu.base_url,
+                "--ca-bundle",
+                emu.ca_bundle,
+                "--subscription",
+                emu.subscription,
+            ]
+        )
     assert exit_.value.code == 5
     err = capsys.readouterr().err
     assert err.startswith("Error: could not sign in to Azure") and "Traceback" not in err
@@ -60,8 +86,14 @@ def test_no_credential_exits_5_without_traceback(make_emulator: Callable[..., An
 def test_untrusted_certificate_names_ca_bundle(make_emulator: Callable[..., Any]) -> None:
     """An endpoint whose certificate we do not trust fails with exit 5 and a hint about --ca-bundle."""
     emu = make_emulator(mixed_fleet(), epoch=EPOCH)
-    backend = connect_emulator(emu.base_url, "", emu.subscription, emu.credential, clock=emu.clock,
-                               retry=RetrySettings(max_attempts=1))
+    backend = connect_emulator(
+        emu.base_url,
+        "",
+        emu.subscription,
+        emu.credential,
+        clock=emu.clock,
+        retry=RetrySettings(max_attempts=1),
+    )
     with pytest.raises(AzureError, match="--ca-bundle") as err:
         backend.list_vms(["rg-data"])
     assert err.value.exit_code == 5
@@ -81,7 +113,10 @@ def test_subscription_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
     assert connect(AzureOptions()).subscription == "from-env"
     assert connect(AzureOptions(), default_subscription="from-spec").subscription == "from-spec"
-    assert connect(AzureOptions(subscription="from-flag"), default_subscription="from-spec").subscription == "from-flag"
+    assert (
+        connect(AzureOptions(subscription="from-flag"), default_subscription="from-spec").subscription
+        == "from-flag"
+    )
 
 
 @pytest.mark.parametrize("cloud", sorted(CLOUDS))
@@ -96,8 +131,12 @@ def test_clouds_pick_endpoint_and_scope(cloud: str, monkeypatch: pytest.MonkeyPa
 def test_custom_endpoint_scope(monkeypatch: pytest.MonkeyPatch) -> None:
     """--endpoint asks for a token for that endpoint."""
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
-    backend = connect(AzureOptions(subscription="s", endpoint="https://management.local.azurestack.external/"))
-    assert backend.client._config.credential_scopes == ["https://management.local.azurestack.external/.default"]
+    backend = connect(
+        AzureOptions(subscription="s", endpoint="https://management.local.azurestack.external/")
+    )
+    assert backend.client._config.credential_scopes == [
+        "https://management.local.azurestack.external/.default"
+    ]
 
 
 def test_bad_ready_file_is_an_input_error(tmp_path: Any) -> None:

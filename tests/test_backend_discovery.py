@@ -81,8 +81,9 @@ def test_discover_command_writes_the_snapshot(make_emulator: Callable[..., Any],
     ready = tmp_path / "emu.json"
     emu.write_ready_file(ready)
     out = tmp_path / "fleet.json"
-    result = CliRunner().invoke(cli, ["discover", "--emulator", str(ready), "-o", str(out)],
-                                obj={"clock": FakeClock(EPOCH)})
+    result = CliRunner().invoke(
+        cli, ["discover", "--emulator", str(ready), "-o", str(out)], obj={"clock": FakeClock(EPOCH)}
+    )
     assert result.exit_code == 0, result.output
     assert "discovered 18 VMs in 3 resource groups" in result.output
     snapshot = parse_fleet(out.read_text(), str(out))
@@ -95,17 +96,25 @@ def test_fleet_command_shows_the_portal_view(make_emulator: Callable[..., Any]) 
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
     backend = AzureBackend.for_emulator(emu)
-    result = CliRunner().invoke(cli, ["fleet", "-o", "json"], obj={"clock": FakeClock(EPOCH), "backend": backend})
+    result = CliRunner().invoke(
+        cli, ["fleet", "-o", "json"], obj={"clock": FakeClock(EPOCH), "backend": backend}
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    deadlines = [r["self_service_end"] for r in data["vms"] if r["last_result"] not in (None, "MaintenanceCompleted")]
+    deadlines = [
+        r["self_service_end"] for r in data["vms"] if r["last_result"] not in (None, "MaintenanceCompleted")
+    ]
     assert deadlines == sorted(deadlines)
     assert data["vms"][0]["vm"] == "rg-data/vmss-app/0"
     assert data["vms"][-1]["allowed"] is None  # nothing pending: last
     column = {s["scale_set"]: s["self_service"] for s in data["scale_sets"]}
     # flex-z's window opens on 2026-12-05: in the wave, but nobody in a self-service window yet
-    assert column == {"rg-data/vmss-app": "Yes", "rg-web/flex-web": "Yes", "rg-web/flex-z": "No",
-                      "rg-idle/vmss-idle": "-"}
+    assert column == {
+        "rg-data/vmss-app": "Yes",
+        "rg-web/flex-web": "Yes",
+        "rg-web/flex-z": "No",
+        "rg-idle/vmss-idle": "-",
+    }
 
 
 def test_fleet_command_table_and_csv(make_emulator: Callable[..., Any], tmp_path: Any) -> None:

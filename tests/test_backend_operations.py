@@ -78,19 +78,24 @@ def test_batch_refuses_instances_of_two_scale_sets(make_emulator: Callable[..., 
     emu = make_emulator(fleet, epoch=EPOCH)
     ids = _ids(fleet)
     with pytest.raises(InputError, match="one uniform scale set"):
-        AzureBackend.for_emulator(emu).start_scale_set_maintenance([ids["rg-data/vmss-app/0"],
-                                                                    ids["rg-idle/vmss-idle/0"]])
+        AzureBackend.for_emulator(emu).start_scale_set_maintenance(
+            [ids["rg-data/vmss-app/0"], ids["rg-idle/vmss-idle/0"]]
+        )
     assert arm_requests(emu) == []
 
 
-@pytest.mark.parametrize(("ref", "why"), [
-    ("rg-web/jump", "no maintenance is pending"),
-    ("rg-data/vmss-app/3", "already been completed"),
-    ("rg-web/flex-z-1", "outside its self-service maintenance window"),
-    ("rg-web/batch-1", "deallocated"),
-])
-def test_ineligible_vm_is_not_eligible_with_azures_message(make_emulator: Callable[..., Any], ref: str,
-                                                           why: str) -> None:
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [
+        ("rg-web/jump", "no maintenance is pending"),
+        ("rg-data/vmss-app/3", "already been completed"),
+        ("rg-web/flex-z-1", "outside its self-service maintenance window"),
+        ("rg-web/batch-1", "deallocated"),
+    ],
+)
+def test_ineligible_vm_is_not_eligible_with_azures_message(
+    make_emulator: Callable[..., Any], ref: str, why: str
+) -> None:
     """409 OperationNotAllowed becomes NotEligibleError (exit code 5) carrying Azure's reason."""
     fleet = mixed_fleet()
     backend = AzureBackend.for_emulator(make_emulator(fleet, epoch=EPOCH))

@@ -26,8 +26,9 @@ def _without_inventory(tmp_path: Path) -> Path:
     return spec
 
 
-def test_plan_from_live_discovery_equals_plan_from_snapshot(make_emulator: Callable[..., Any],
-                                                            tmp_path: Path) -> None:
+def test_plan_from_live_discovery_equals_plan_from_snapshot(
+    make_emulator: Callable[..., Any], tmp_path: Path
+) -> None:
     """`plan SPEC --emulator READY` discovers the selectors' resource groups and plans exactly what
     `plan SPEC --fleet SNAPSHOT` plans from `discover`'s snapshot."""
     emu = make_emulator(load_spec(SHOP).inventory, epoch=EPOCH)
@@ -35,22 +36,26 @@ def test_plan_from_live_discovery_equals_plan_from_snapshot(make_emulator: Calla
     emu.write_ready_file(ready)
     spec = _without_inventory(tmp_path)
     runner = CliRunner()
-    made = runner.invoke(cli, ["discover", "--emulator", str(ready), "-o", str(snapshot)],
-                         obj={"clock": FakeClock(EPOCH)})
+    made = runner.invoke(
+        cli, ["discover", "--emulator", str(ready), "-o", str(snapshot)], obj={"clock": FakeClock(EPOCH)}
+    )
     assert made.exit_code == 0, made.output
-    offline = runner.invoke(cli, ["plan", str(spec), "--fleet", str(snapshot), "-o", "json"],
-                            obj={"clock": FakeClock(EPOCH)})
+    offline = runner.invoke(
+        cli, ["plan", str(spec), "--fleet", str(snapshot), "-o", "json"], obj={"clock": FakeClock(EPOCH)}
+    )
     before = len(arm_requests(emu))
-    live = runner.invoke(cli, ["plan", str(spec), "--emulator", str(ready), "-o", "json"],
-                         obj={"clock": FakeClock(EPOCH)})
+    live = runner.invoke(
+        cli, ["plan", str(spec), "--emulator", str(ready), "-o", "json"], obj={"clock": FakeClock(EPOCH)}
+    )
     assert live.exit_code == offline.exit_code, live.output
     assert live.stdout == offline.stdout
     listed = {r["path"].split("/resourceGroups/")[1].split("/")[0] for r in arm_requests(emu)[before:]}
     assert listed == {"rg-shop-db", "rg-shop-app", "rg-shop-web"}  # the groups the selectors name
 
 
-def test_plan_without_fleet_inventory_or_subscription_says_what_to_pass(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_without_fleet_inventory_or_subscription_says_what_to_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No --fleet, no inventory and no subscription to discover in: exit 2 naming --fleet and --subscription."""
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
     spec = _without_inventory(tmp_path)

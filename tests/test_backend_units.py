@@ -195,10 +195,14 @@ def test_remaining_headers_lower_the_buckets() -> None:
     clock = FakeClock(EPOCH)
     pacer = Pacer(clock)
     path = f"{S}/virtualMachines/db-0/instanceView"
-    headers = {"x-ms-ratelimit-remaining-subscription-reads": "249",
-               "x-ms-ratelimit-remaining-resource": "Microsoft.Compute/GetVMInstanceView3Min;0"}
+    headers = {
+        "x-ms-ratelimit-remaining-subscription-reads": "249",
+        "x-ms-ratelimit-remaining-resource": "Microsoft.Compute/GetVMInstanceView3Min;0",
+    }
     pacer.observe("GET", path, None, headers)
     arm, view = (bucket for bucket, _ in pacer.draws("GET", path))
     assert arm.reserve() == 0 and view.reserve() == pytest.approx(5.0)  # 12/min: 5 s for the next token
-    pacer.observe("GET", path, None, {"x-ms-ratelimit-remaining-resource": "Microsoft.Compute/GetVMInstanceView3Min;30"})
+    pacer.observe(
+        "GET", path, None, {"x-ms-ratelimit-remaining-resource": "Microsoft.Compute/GetVMInstanceView3Min;30"}
+    )
     assert view.reserve() == pytest.approx(10.0)  # a higher count from Azure does not refill ours

@@ -134,7 +134,9 @@ def mutated_specs(draw: st.DrawFn) -> Any:
     return data
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 @given(mutated_specs())
 def test_mutations_of_valid_specs_load_or_raise_spec_error(document: Any) -> None:
     """Deleting, renaming or replacing parts of the bundled plans never crashes the loader."""
