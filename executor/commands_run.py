@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -193,15 +194,29 @@ def _execute(
         ),
         prober=_dep(obj, "prober"),
     )
+    simulated = journal.meta("simulated") == "1"
     try:
         with console:
             outcome = runner.run()
     finally:
         journal.close()
-    _finish(outcome, journal)
+    _finish(outcome, journal, simulated)
 
 
-def _finish(outcome: RunOutcome, journal: Journal) -> None:
+SIMULATION_ENDED = (
+    "a --simulate run cannot be resumed (its in-process emulator ended with it): run the simulation "
+    "again, or rehearse resuming with `udroll emulator serve --ready-file F` and `udroll run --emulator F`"
+)
+
+
+def _without_resume_hint(message: str) -> str:
+    """The runner's message without its `udroll resume` hint (a simulation cannot be resumed)."""
+    for hint in ("; continue with `udroll resume`", "; fix the cause, then", "; `udroll resume"):
+        message = message.split(hint)[0]
+    return message
+
+
+def _finish(outcome: RunOutcome, journal: Journal, simulated: bool = False) -> None:
     where = f"--journal {journal.dir}"
     if outcome.reschedule:
         click.echo(
@@ -212,6 +227,11 @@ def _finish(outcome: RunOutcome, journal: Journal) -> None:
     if outcome.state == "completed":
         click.echo(f"Rollout complete. Report: udroll report {where}")
         return
+    if simulated:
+        message = _without_resume_hint(outcome.message)
+        if outcome.state == "paused":
+            raise Interrupted(f"{message}; {SIMULATION_ENDED}")
+        raise RunHalted(f"{message}; {SIMULATION_ENDED}. Status: udroll status {where}")
     if outcome.state == "paused":
         raise Interrupted(f"{outcome.message} (udroll resume {where})")
     raise RunHalted(f"{outcome.message}. Status: udroll status {where}")
@@ -379,6 +399,11 @@ def _run_simulated(
     speed: float,
     faults: str | None,
 ) -> None:
+    fault_set = None
+    if faults:
+        from executor.emulator.faults import load_faults
+
+        fault_set = load_faults(faults)  # bad faults: located problems before any output or journal
     if fleet_path:
         fleet = load_fleet(fleet_path)
     elif loaded.inventory is not None:
@@ -402,7 +427,7 @@ def _run_simulated(
         f"journal: {directory}",
         err=True,
     )
-    with simulation(fleet, plan, speed, faults, log_path=directory / "emulator-requests.jsonl") as sim:
+    with simulation(fleet, plan, speed, fault_set, log_path=directory / "emulator-requests.jsonl") as sim:
         journal = _create(directory, _meta(loaded, plan, fleet, confirm, True, None, sim.clock), plan)
         _execute(
             obj,
@@ -512,6 +537,10 @@ def status(obj: Any, journal_dir: str, fmt: str) -> None:
         journal.close()
 
 
+STOPPED = ("halted", "paused", "aborted", "completed")
+_WAITS_FOR = re.compile(r"step (\S+) \((\w+)\)")
+
+
 def render_status(journal: Journal, clock: Clock | None, fmt: str = "text") -> str:
     plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
     steps = journal.steps()
@@ -526,14 +555,27 @@ def render_status(journal: Journal, clock: Clock | None, fmt: str = "text") -> s
     else:
         now = SystemClock().now()
     waiting = [s for s in steps if s.state == "waiting"]
+    stopped = journal.run_state in STOPPED and not active  # will not continue by itself
     eta = min((s.waiting_until for s in waiting if s.waiting_until), default=None)
     if eta is None and waiting:
         eta = min(plan.step(s.id).start for s in waiting)
+    if stopped:
+        eta = None
+    state_of = {s.id: s.state for s in steps}
+
+    def waits_for(text: str | None) -> str | None:
+        # the journal keeps the predecessor's state from when the step last waited: show today's
+        return _WAITS_FOR.sub(lambda m: f"step {m[1]} ({state_of.get(m[1], m[2])})", text) if text else text
+
     data: dict[str, Any] = {
         "name": plan.name,
         "state": journal.run_state,
         "runner_active": active,
-        "message": journal.meta("state_message", ""),
+        "message": (
+            _without_resume_hint(journal.meta("state_message") or "")
+            if journal.meta("simulated") == "1"
+            else journal.meta("state_message", "")
+        ),
         "as_of": now.isoformat(),
         "next_step_eta": eta.isoformat() if eta else None,
         "steps": [
@@ -544,7 +586,7 @@ def render_status(journal: Journal, clock: Clock | None, fmt: str = "text") -> s
                 "phase": s.phase,
                 "started_at": s.started_at.isoformat() if s.started_at else None,
                 "ended_at": s.ended_at.isoformat() if s.ended_at else None,
-                "waiting_for": s.waiting_for,
+                "waiting_for": waits_for(s.waiting_for),
                 "waiting_until": s.waiting_until.isoformat() if s.waiting_until else None,
                 "error": s.error,
             }
@@ -583,14 +625,21 @@ def render_status(journal: Journal, clock: Clock | None, fmt: str = "text") -> s
             line += f" ended {s.ended_at:%Y-%m-%d %H:%M:%S}Z"
         elif s.state == "waiting":
             if s.waiting_for:
-                line += f" for {s.waiting_for}"
-            if s.waiting_until:
+                line += f" for {waits_for(s.waiting_for)}"
+            if s.waiting_until and not stopped:
                 line += f" until {s.waiting_until:%Y-%m-%d %H:%M:%S}Z ({countdown(s.waiting_until, now)})"
         elif s.state == "failed":
             line += f" {s.error}"
         out.append(line)
     if eta:
         out.append(f"\nnext step: {eta:%Y-%m-%d %H:%M:%S}Z ({countdown(eta, now)})")
+    elif stopped and journal.run_state in ("halted", "paused") and journal.meta("simulated") == "1":
+        out.append(f"\n{journal.run_state}: {SIMULATION_ENDED}")
+    elif stopped and journal.run_state == "halted":
+        where = f"--journal {journal.dir}"
+        out.append(f"\nhalted: resume with udroll resume {where} --retry-failed, or udroll skip STEP {where}")
+    elif stopped and journal.run_state == "paused":
+        out.append(f"\npaused: continue with udroll resume --journal {journal.dir}")
     for v in data["failed_vms"]:
         extra = (
             " — Azure will reschedule this VM"
@@ -644,6 +693,9 @@ def abort(obj: Any, journal_dir: str) -> None:
         if journal.is_locked():
             journal.request("abort", None, now)
             click.echo("Abort requested: the runner triggers nothing more and halts once VMs in flight end.")
+        elif journal.run_state in ("completed", "aborted"):
+            ended = "completed" if journal.run_state == "completed" else "was aborted"
+            click.echo(f"This run already {ended}: nothing to abort.")
         else:
             journal.set_run_state("aborted", now, "aborted with `udroll abort` while no runner was running")
             click.echo("Run aborted.")

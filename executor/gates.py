@@ -135,20 +135,37 @@ def close_connections() -> None:
     _CONNECTIONS.close()
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis in the middle (long health URLs)."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2 :]
+
+
+def shown_url(url: str) -> str:
+    """A health URL as people read it: host and path, at most 60 characters."""
+    if len(url) <= 60:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    return shorten(f"{parts.netloc}{parts.path}" if parts.netloc else url)
+
+
 def probe_http(check: HttpCheck, url: str) -> Probe:
     started = time.monotonic()
+    shown = shown_url(url)
     try:
         status, body = _CONNECTIONS.get(url, check)
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        return Probe("http", url, False, f"no answer: {exc or type(exc).__name__}")
+        return Probe("http", shown, False, f"no answer: {exc or type(exc).__name__}")
     took = f"{(time.monotonic() - started) * 1000:.0f}ms"
     if status not in check.status:
-        return Probe("http", url, False, f"status {status}, expected {list(check.status)} ({took})")
+        return Probe("http", shown, False, f"status {status}, expected {list(check.status)} ({took})")
     if check.body is not None and not re.search(check.body, body.decode(errors="replace")):
         return Probe(
-            "http", url, False, f"status {status} but the body does not match {check.body!r} ({took})"
+            "http", shown, False, f"status {status} but the body does not match {check.body!r} ({took})"
         )
-    return Probe("http", url, True, f"status {status} ({took})")
+    return Probe("http", shown, True, f"status {status} ({took})")
 
 
 def probe_tcp(check: TcpCheck, target: str) -> Probe:

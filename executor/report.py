@@ -142,9 +142,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             continue
         line = f"- {s['id']}: {g['passed']}/{g['probes']} probes passed"
         if g["last"]:
-            line += f"; last: {g['last']['target']} {g['last']['detail']}"
+            line += f"; last: {_vm_name(g['last'])}{g['last']['target']} {g['last']['detail']}"
         out.append(line)
-        out += [f"  - failed {f['at']}: {f['target']} {f['detail']}" for f in g["last_failures"]]
+        out += [f"  - failed {f['at']}: {_vm_name(f)}{f['target']} {f['detail']}" for f in g["last_failures"]]
         if s["error"]:
             out.append(f"  - step failed: {s['error']}")
     hooks = [(s["id"], h) for s in report["steps"] for h in s["hooks"]]
@@ -170,3 +170,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "json": render_json,
     "html": render_html,  # planned vs actual bars, failures and gate evidence, self-contained
 }
+
+
+def _vm_name(gate: dict[str, Any]) -> str:
+    """``db-1 `` for a gate row of VM db-1 (the target alone does not say which VM it probed)."""
+    return f"{str(gate['vm']).rsplit('/', 1)[-1]} " if gate.get("vm") else ""

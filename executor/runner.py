@@ -397,7 +397,8 @@ class Runner:
             return RunOutcome("aborted", self.halting or "aborted", failed, reschedule)
         if self.halting:
             message = (
-                f"{self.halting}; fix the cause, then `udroll resume --retry-failed` or `udroll skip STEP`"
+                f"{self.halting}; fix the cause, then `udroll resume --journal {self.journal.dir} "
+                f"--retry-failed` or `udroll skip STEP --journal {self.journal.dir}`"
             )
             self.journal.set_run_state("halted", self.clock.now(), message)
             self._emit("run-halted", message=message, failed=list(failed))
@@ -412,7 +413,8 @@ class Runner:
                 return None
             message = (
                 f"{len(failed)} failed step(s) ({', '.join(failed)}) block {len(blocked)} "
-                "waiting step(s); `udroll resume --retry-failed` or `udroll skip STEP`"
+                f"waiting step(s); `udroll resume --journal {self.journal.dir} --retry-failed` "
+                f"or `udroll skip STEP --journal {self.journal.dir}`"
             )
             self.journal.set_run_state("halted", self.clock.now(), message)
             self._emit("run-halted", message=message, failed=list(failed))
@@ -1112,7 +1114,7 @@ class Runner:
                 self.journal.update_vm(w.vm.id, state="healthy", healthy_at=now)
                 self._emit("vm-healthy", step.id, w.vm.id, "healthy")
             elif verdict == "failed":
-                self._fail_vm(step, w, w.gate.why_failed())
+                self._fail_vm(step, w, f"{w.vm.name}: {w.gate.why_failed()}")
             else:
                 w.due = w.gate.next_probe
 

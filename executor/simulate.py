@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from executor.backend import ComputeBackend
 from executor.clock import Clock
@@ -19,6 +20,9 @@ from executor.gates import Check
 from planner.fleet import VM, Fleet
 from planner.plan import Plan
 from planner.spec import HttpCheck, TierSettings
+
+if TYPE_CHECKING:
+    from executor.emulator.faults import Faults
 
 DEFAULT_SPEED = 3000.0  # the bundled three-tier example (~28 simulated hours) in about 35 s
 
@@ -64,7 +68,7 @@ def simulation(
     fleet: Fleet,
     plan: Plan,
     speed: float = DEFAULT_SPEED,
-    faults: str | Path | None = None,
+    faults: str | Path | Faults | None = None,
     log_path: str | Path | None = None,
 ) -> Iterator[Simulation]:
     from executor.azure_backend import AzureBackend
