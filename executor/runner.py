@@ -39,6 +39,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from executor.backend import BatchMaintenance, ComputeBackend, Operation, VMStatus
 from executor.clock import Clock, FakeClock
@@ -59,6 +60,8 @@ from planner.select import selection
 from planner.spec import Spec, TierSettings
 
 Wake = Generator[dt.datetime, None, None]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 TERMINAL = ("healthy", "skipped", "failed")
 SETTLED = ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted")
 HORIZON = dt.timedelta(days=120)  # how far ahead the runner looks for an open window
@@ -857,20 +860,15 @@ class Runner:
             self._on_status(step, settings, w, status, deadline)
 
     def _read_each(self, vms: list[str]) -> dict[str, VMStatus | AzureError]:
-        def read(vm: str) -> VMStatus | AzureError:
-            try:
-                return self.backend.status(vm)
-            except (AuthenticationError, AuthorizationError):
-                raise
-            except AzureError as exc:
-                return exc
-
-        if len(vms) > 1 and self._threaded():
-            with ThreadPoolExecutor(min(8, len(vms)), "udroll-status") as pool:
-                found = list(pool.map(read, vms))
-        else:
-            found = [read(vm) for vm in vms]
+        found = self._each(lambda vm: _answer(self.backend.status, vm), vms, "udroll-status")
         return {vm.lower(): status for vm, status in zip(vms, found, strict=True)}
+
+    def _each(self, call: Callable[[_T], _R], items: list[_T], name: str) -> list[_R]:
+        """``call`` over ``items``, side by side when there are several (Azure calls are I/O)."""
+        if len(items) > 1 and self._threaded():
+            with ThreadPoolExecutor(min(8, len(items)), name) as pool:
+                return list(pool.map(call, items))
+        return [call(item) for item in items]
 
     def _list_statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
         groups = sorted({vm.resource_group for vm in vms if vm.resource_group})
@@ -984,22 +982,13 @@ class Runner:
 
         units = self._trigger_units(items)
 
-        def call(unit: list[_VMWork]) -> list[Operation] | AzureError:
-            try:
-                if len(unit) > 1 and isinstance(self.backend, BatchMaintenance):
-                    # instances of one uniform scale set: one request for them all
-                    return list(self.backend.start_scale_set_maintenance([w.vm.id for w in unit]))
-                return [self.backend.start_maintenance(unit[0].vm.id)]
-            except (AuthenticationError, AuthorizationError):
-                raise
-            except AzureError as exc:
-                return exc
+        def trigger(unit: list[_VMWork]) -> list[Operation]:
+            if len(unit) > 1 and isinstance(self.backend, BatchMaintenance):
+                # instances of one uniform scale set: one request for them all
+                return list(self.backend.start_scale_set_maintenance([w.vm.id for w in unit]))
+            return [self.backend.start_maintenance(unit[0].vm.id)]
 
-        if len(units) > 1 and self._threaded():
-            with ThreadPoolExecutor(min(8, len(units)), "udroll-trigger") as pool:
-                answers = list(pool.map(call, units))
-        else:
-            answers = [call(unit) for unit in units]
+        answers = self._each(lambda unit: _answer(trigger, unit), units, "udroll-trigger")
         for unit, answer in zip(units, answers, strict=True):
             if isinstance(answer, NotEligibleError) and len(unit) == 1:
                 w = unit[0]
@@ -1133,3 +1122,14 @@ def _in_progress(s: VMStatus) -> bool:
         return True
     m = s.maintenance
     return bool(m and not m.customer_initiated_allowed and m.last_result == "None")
+
+
+def _answer(call: Callable[[_T], _R], arg: _T) -> _R | AzureError:
+    """An Azure call's result, or its error as a value to sort out per VM; a credential or
+    permission problem is not per VM and stops the run."""
+    try:
+        return call(arg)
+    except (AuthenticationError, AuthorizationError):
+        raise
+    except AzureError as exc:
+        return exc
