@@ -76,6 +76,19 @@ def vm_id(loaded: LoadedSpec, ref: str) -> str:
     return next(vm.id for vm in loaded.inventory.vms if vm.ref == ref)
 
 
+SHOP_START = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)  # the shop's window.not_before
+
+
+def fakes(scripts: dict[str, VMScript] | None = None) -> dict[str, Any]:
+    """The CLI's dependencies for the bundled shop: a fake clock and a scripted backend (by VM ref)."""
+    loaded = shop()
+    assert loaded.inventory is not None
+    clock = FakeClock(SHOP_START)
+    by_id = {vm_id(loaded, ref): s for ref, s in (scripts or {}).items()}
+    backend = ScriptedBackend(loaded.inventory, clock, scripts=by_id)
+    return {"clock": clock, "backend": backend, "tty": False, "live": False, "prober": backend.prober}
+
+
 class Hooked(RecordingReporter):
     """Records events and calls ``on_event`` for each: lets a test act at an exact moment of a run."""
 

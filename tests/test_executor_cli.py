@@ -5,25 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
 
-from executor_support import SHOP, invoke, shop, vm_id
+from executor_support import SHOP, SHOP_START, fakes, invoke, shop, vm_id
 
 from executor.clock import FakeClock
 from executor.journal import Journal
-from executor.scripted import ScriptedBackend, VMScript
+from executor.scripted import VMScript
 from planner.build import build_plan
 
-START = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
-
-
-def fakes(scripts: dict[str, VMScript] | None = None) -> dict[str, Any]:
-    loaded = shop()
-    assert loaded.inventory is not None
-    clock = FakeClock(START)
-    by_id = {vm_id(loaded, ref): s for ref, s in (scripts or {}).items()}
-    backend = ScriptedBackend(loaded.inventory, clock, scripts=by_id)
-    return {"clock": clock, "backend": backend, "tty": False, "live": False, "prober": backend.prober}
+START = SHOP_START
 
 
 def test_run_completes_and_status_and_report_tell_the_story(tmp_path: Path) -> None:

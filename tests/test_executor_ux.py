@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 from pathlib import Path
-from typing import Any
 
 import pytest
-from executor_support import E2E_SPEC, SHOP, harness, invoke, shop, vm_id
+from executor_support import E2E_SPEC, SHOP, SHOP_START, fakes, harness, invoke
 
-from executor.clock import FakeClock
 from executor.commands_run import _finish
 from executor.gates import Target, probe, shown_url
 from executor.journal import Journal
 from executor.report import RENDERERS as REPORTS
 from executor.report import build_report
 from executor.runner import RunOutcome
-from executor.scripted import ScriptedBackend, VMScript
+from executor.scripted import VMScript
 from planner.errors import Interrupted, RunHalted
 from planner.spec import HttpCheck
 
-START = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
-
-
-def fakes(scripts: dict[str, VMScript] | None = None) -> dict[str, Any]:
-    loaded = shop()
-    assert loaded.inventory is not None
-    clock = FakeClock(START)
-    by_id = {vm_id(loaded, ref): s for ref, s in (scripts or {}).items()}
-    backend = ScriptedBackend(loaded.inventory, clock, scripts=by_id)
-    return {"clock": clock, "backend": backend, "tty": False, "live": False, "prober": backend.prober}
+START = SHOP_START
 
 
 def test_a_halted_simulation_suggests_running_it_again_not_resume(tmp_path: Path) -> None:
