@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from executor.connect import AzureOptions, connect
-from executor.discovery import snapshot
+from executor.azure.connect import AzureOptions, connect
+from executor.azure.discovery import snapshot
 from planner.fleet import VM, Fleet, Maintenance, vm_id
 
 SUB = "44444444-5555-6666-7777-888888888888"

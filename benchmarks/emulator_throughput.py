@@ -100,7 +100,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                "from executor.cli import main; main()",
+                "from executor.cli.main import main; main()",
                 "emulator",
                 "serve",
                 "--fleet",

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from executor.journal import Journal
-from executor.runner import RunConfig, Runner
-from executor.simulate import control_interval, simulation
+from executor.run.journal import Journal
+from executor.run.runner import RunConfig, Runner
+from executor.simulation import control_interval, simulation
 from planner.build import build_plan
 from planner.load import parse_spec
 

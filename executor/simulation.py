@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from executor.backend import ComputeBackend
-from executor.clock import Clock
-from executor.gates import Check
+from executor.run.backend import ComputeBackend
+from executor.run.clock import Clock
+from executor.run.gates import Check
 from planner.fleet import VM, Fleet
 from planner.plan import Plan
 from planner.spec import HttpCheck, TierSettings
@@ -71,7 +71,7 @@ def simulation(
     faults: str | Path | Faults | None = None,
     log_path: str | Path | None = None,
 ) -> Iterator[Simulation]:
-    from executor.azure_backend import AzureBackend
+    from executor.azure.backend import AzureBackend
     from executor.emulator import Emulator
 
     with Emulator(fleet, speed=speed, epoch=plan.start, faults=faults, log_path=log_path) as emu:

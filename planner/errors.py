@@ -12,7 +12,7 @@
     │   └── VMGoneError         5  404 for a VM the plan names
     └── Interrupted           130  Ctrl-C: the run was paused cleanly
 
-The CLI boundary (executor.cli.main) prints ``Error: <message>`` and exits with ``exit_code``.
+The CLI boundary (executor.cli.main.main) prints ``Error: <message>`` and exits with ``exit_code``.
 """
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ from typing import Any
 import click
 from click.testing import CliRunner
 
-from executor.cli import cli
-from executor.clock import FakeClock
-from executor.events import Event, RecordingReporter
-from executor.journal import Journal
-from executor.runner import RunConfig, Runner, RunOutcome
-from executor.scripted import ScriptedBackend, VMScript
+from executor.cli.main import cli
+from executor.run.clock import FakeClock
+from executor.run.events import Event, RecordingReporter
+from executor.run.journal import Journal
+from executor.run.runner import RunConfig, Runner, RunOutcome
+from executor.run.scripted import ScriptedBackend, VMScript
 from planner.build import build_plan
 from planner.errors import UdrollError
 from planner.fleet import Fleet

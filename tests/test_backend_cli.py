@@ -9,9 +9,9 @@ import pytest
 from backend_support import EPOCH, mixed_fleet
 from click.testing import CliRunner
 
-from executor.cli import cli, main
-from executor.connect import CLOUDS, AzureOptions, connect, connect_emulator, read_ready_file
-from executor.pacing import RetrySettings
+from executor.azure.connect import CLOUDS, AzureOptions, connect, connect_emulator, read_ready_file
+from executor.azure.pacing import RetrySettings
+from executor.cli.main import cli, main
 from planner.errors import AuthenticationError, AzureError, InputError
 
 _IDENTITY_ENV = (

@@ -10,10 +10,10 @@ import pytest
 from backend_support import EPOCH, arm_requests, by_id, mixed_fleet
 from click.testing import CliRunner
 
-from executor.azure_backend import AzureBackend
-from executor.cli import cli
-from executor.clock import FakeClock
+from executor.azure.backend import AzureBackend
+from executor.cli.main import cli
 from executor.emulator import Faults
+from executor.run.clock import FakeClock
 from planner.errors import AzureError
 from planner.fleet import parse_fleet
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from backend_support import EPOCH, arm_requests, mixed_fleet
 
-from executor.azure_backend import AzureBackend
-from executor.backend import Operation
+from executor.azure.backend import AzureBackend
 from executor.emulator import Faults, VMFaults
+from executor.run.backend import Operation
 from planner.errors import InputError, NotEligibleError, VMGoneError
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,8 @@ import pytest
 from backend_support import EPOCH, arm_requests
 from click.testing import CliRunner
 
-from executor.cli import cli
-from executor.clock import FakeClock
+from executor.cli.main import cli
+from executor.run.clock import FakeClock
 from planner.load import load_spec
 
 pytestmark = pytest.mark.e2e

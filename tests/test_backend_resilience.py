@@ -13,11 +13,11 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 from backend_support import EPOCH, HeldClock, arm_requests, by_id, mixed_fleet
 
-from executor.azure_backend import AzureBackend
-from executor.connect import connect_emulator
+from executor.azure.backend import AzureBackend
+from executor.azure.connect import connect_emulator
+from executor.azure.pacing import RetrySettings
 from executor.emulator import Faults
 from executor.emulator.faults import Errors, Outage
-from executor.pacing import RetrySettings
 from planner.errors import AzureError
 
 pytestmark = pytest.mark.e2e

@@ -10,11 +10,11 @@ from backend_support import DONE, EPOCH, LATER, PENDING, make_vm
 from hypothesis import given
 from hypothesis import strategies as st
 
-from executor.arm_ids import parse_vm_id
-from executor.azure_errors import PERFORM_VM, translate
-from executor.clock import FakeClock
-from executor.fleet_view import render_table, scale_set_rows, vm_rows
-from executor.pacing import Pacer, TokenBucket, retry_after_s
+from executor.azure.errors import PERFORM_VM, translate
+from executor.azure.fleet_view import render_table, scale_set_rows, vm_rows
+from executor.azure.ids import parse_vm_id
+from executor.azure.pacing import Pacer, TokenBucket, retry_after_s
+from executor.run.clock import FakeClock
 from planner.errors import AuthenticationError, AuthorizationError, InputError
 
 S = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute"
@@ -171,9 +171,9 @@ def test_rejected_token_is_an_authentication_error() -> None:
 
 def test_a_bad_token_is_an_input_error() -> None:
     """A journal handle that is not a continuation token is an input error, not a crash (no request sent)."""
-    from executor.azure_backend import AzureBackend
-    from executor.backend import Operation
-    from executor.connect import connect_emulator
+    from executor.azure.backend import AzureBackend
+    from executor.azure.connect import connect_emulator
+    from executor.run.backend import Operation
 
     class NoCredential:
         def get_token(self, *scopes: str, **kwargs: object) -> object:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from executor.cli import main
+from executor.cli.main import main
 from executor.emulator.fleets import synthetic_fleet
 
 SHOP = "plans/three-tier-shop.yaml"
@@ -21,7 +21,7 @@ SHOP = "plans/three-tier-shop.yaml"
 
 def _serve(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", "from executor.cli import main; main()", "emulator", "serve", *args],
+        [sys.executable, "-c", "from executor.cli.main import main; main()", "emulator", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -143,7 +143,7 @@ def test_help_has_an_example() -> None:
     """--help shows an example."""
     from click.testing import CliRunner
 
-    from executor.cli import cli
+    from executor.cli.main import cli
 
     result = CliRunner().invoke(cli, ["emulator", "serve", "--help"])
     assert result.exit_code == 0 and "Example:" in result.output

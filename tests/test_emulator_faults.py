@@ -8,10 +8,10 @@ import textwrap
 import pytest
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from executor.clock import FakeClock
 from executor.emulator import Faults, load_faults
 from executor.emulator.faults import parse_faults
 from executor.emulator.server import Emulator
+from executor.run.clock import FakeClock
 from planner.errors import SpecError
 from planner.load import load_spec
 

@@ -10,8 +10,8 @@ import urllib.request
 
 import pytest
 
-from executor.clock import FakeClock
 from executor.emulator import Faults, VMFaults
+from executor.run.clock import FakeClock
 
 pytestmark = pytest.mark.e2e
 

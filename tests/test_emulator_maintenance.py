@@ -9,8 +9,8 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.core.rest import HttpRequest
 from azure.mgmt.compute import ComputeManagementClient
 
-from executor.clock import FakeClock
 from executor.emulator import Faults, VMFaults
+from executor.run.clock import FakeClock
 from planner.fleet import VM, Fleet, Maintenance, vm_id
 
 pytestmark = pytest.mark.e2e

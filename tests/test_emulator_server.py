@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from executor.clock import ScaledClock
 from executor.emulator import Emulator
+from executor.run.clock import ScaledClock
 from planner.errors import InputError
 from planner.load import load_spec
 

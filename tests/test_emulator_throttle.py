@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from executor.clock import FakeClock
 from executor.emulator import Faults
 from executor.emulator.throttle import (
     ARM_READS,
@@ -15,6 +14,7 @@ from executor.emulator.throttle import (
     PERFORM_MAINTENANCE_VM,
     Throttle,
 )
+from executor.run.clock import FakeClock
 
 T0 = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from executor_support import SHOP, SHOP_START, fakes, invoke, shop, vm_id
 
-from executor.clock import FakeClock
-from executor.journal import Journal
-from executor.scripted import VMScript
+from executor.run.clock import FakeClock
+from executor.run.journal import Journal
+from executor.run.scripted import VMScript
 from planner.build import build_plan
 
 START = SHOP_START
@@ -134,8 +134,8 @@ def test_the_live_view_draws_steps_countdowns_and_progress() -> None:
 
     from rich.console import Console
 
-    from executor.console import LiveConsole, PlainConsole
-    from executor.events import Event
+    from executor.cli.console import LiveConsole, PlainConsole
+    from executor.run.events import Event
 
     loaded = shop()
     assert loaded.inventory is not None

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from executor_support import E2E_SPEC, ROOT, rule_violations
 
-from executor.journal import Journal
+from executor.run.journal import Journal
 from planner.fleet import parse_fleet
 from planner.load import parse_spec
 from planner.plan import Plan
@@ -31,7 +31,7 @@ SEED = 20261122
 
 def _udroll(args: list[str], log: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "executor.cli", *args],
+        [sys.executable, "-m", "executor.cli.main", *args],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -17,10 +17,10 @@ import pytest
 from executor_support import E2E_SPEC as SPEC
 from executor_support import invoke, rule_violations
 
-from executor.events import RecordingReporter
-from executor.journal import Journal
-from executor.runner import RunConfig, Runner, RunOutcome
-from executor.simulate import control_interval, simulation
+from executor.run.events import RecordingReporter
+from executor.run.journal import Journal
+from executor.run.runner import RunConfig, Runner, RunOutcome
+from executor.simulation import control_interval, simulation
 from planner.build import build_plan
 from planner.load import parse_spec
 

@@ -13,8 +13,8 @@ from typing import ClassVar
 
 import pytest
 
-from executor.gates import HealthGate, Probe, Target, close_connections, probe, probe_all
-from executor.hooks import expand_argv, run_hook
+from executor.run.gates import HealthGate, Probe, Target, close_connections, probe, probe_all
+from executor.run.hooks import expand_argv, run_hook
 from planner.spec import CommandCheck, HealthSettings, HttpCheck, TcpCheck
 
 T0 = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from executor_support import harness, rule_violations, shop, vm_id
 
-from executor.events import Event
-from executor.journal import Journal, JournalLocked
-from executor.runner import RunConfig
-from executor.scripted import ScriptedBackend, VMScript
+from executor.run.events import Event
+from executor.run.journal import Journal, JournalLocked
+from executor.run.runner import RunConfig
+from executor.run.scripted import ScriptedBackend, VMScript
 from planner.load import parse_spec
 
 

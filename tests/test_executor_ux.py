@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from executor_support import E2E_SPEC, SHOP, SHOP_START, fakes, harness, invoke
 
-from executor.commands_run import _finish
-from executor.gates import Target, probe, shown_url
-from executor.journal import Journal
-from executor.report import RENDERERS as REPORTS
-from executor.report import build_report
-from executor.runner import RunOutcome
-from executor.scripted import VMScript
+from executor.cli.run import _finish
+from executor.report.text import RENDERERS as REPORTS
+from executor.report.text import build_report
+from executor.run.gates import Target, probe, shown_url
+from executor.run.journal import Journal
+from executor.run.runner import RunOutcome
+from executor.run.scripted import VMScript
 from planner.errors import Interrupted, RunHalted
 from planner.spec import HttpCheck
 

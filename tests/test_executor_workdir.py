@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from executor_support import invoke
 
-from executor.hooks import run_hook
+from executor.run.hooks import run_hook
 
 PLANS = Path(__file__).resolve().parent.parent / "plans"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from executor.cli import cli, main
-from executor.clock import FakeClock
+from executor.cli.main import cli, main
+from executor.run.clock import FakeClock
 from planner.build import build_plan
 from planner.fleet import VM, Fleet
 from planner.load import load_spec

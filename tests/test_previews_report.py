@@ -1,4 +1,4 @@
-"""The run report as HTML (executor.report_html over executor.report.build_report): planned vs
+"""The run report as HTML (executor.report.html over executor.report.text.build_report): planned vs
 actual, failures by VM and gate evidence, from a real journal of a scripted run, drawn by Chromium."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from chromium import Browser, assert_clean, colour_census, require_chromium
 from executor_support import harness
 
-from executor.report import build_report
-from executor.report_html import render_html
-from executor.scripted import VMScript
+from executor.report.html import render_html
+from executor.report.text import build_report
+from executor.run.scripted import VMScript
 
 APP2 = "rg-shop-app/vmss-app/2"
 

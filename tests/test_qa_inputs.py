@@ -8,7 +8,7 @@ from pathlib import Path
 
 from executor_support import invoke
 
-from executor.fleet_view import render_table, scale_set_rows, vm_rows
+from executor.azure.fleet_view import render_table, scale_set_rows, vm_rows
 from planner.fleet import VM
 
 SHOP = str(Path(__file__).resolve().parent.parent / "plans" / "three-tier-shop.yaml")

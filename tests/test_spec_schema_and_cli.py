@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from executor.cli import cli
+from executor.cli.main import cli
 from planner.source import load_text
 
 PLANS = sorted(Path("plans").glob("*.yaml"))
@@ -58,7 +58,7 @@ def test_validate_lists_every_problem_of_every_file_and_exits_2(tmp_path: Path) 
     """Two broken files give all their problems, with file:line:col, and exit code 2."""
     (tmp_path / "a.yaml").write_text("version: 1\nname: a\ntiers: []\nextra: 1\n")
     (tmp_path / "b.yaml").write_text("version: 1\nname: b\ntiers:\n  - {name: x, select: {}}\n")
-    from executor.cli import main
+    from executor.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["validate", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml"), str(PLANS[0])])
@@ -67,7 +67,7 @@ def test_validate_lists_every_problem_of_every_file_and_exits_2(tmp_path: Path) 
 
 def test_the_boundary_prints_located_problems_without_a_traceback(tmp_path: Path, capsys) -> None:
     """Bad input is an `Error:` with the problems, never a Python traceback."""
-    from executor.cli import main
+    from executor.cli.main import main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nname: a\ntiers:\n  - {name: x, select: {}}\nnope: 1\n")
@@ -83,7 +83,7 @@ def test_the_boundary_prints_located_problems_without_a_traceback(tmp_path: Path
 
 def test_a_bug_exits_1_and_says_where_the_traceback_is(monkeypatch, capsys) -> None:
     """An unexpected exception is reported as a bug with the file holding its traceback."""
-    from executor import cli as cli_module
+    from executor.cli import main as cli_module
 
     def explode(*_args: object) -> None:
         raise RuntimeError("boom")
@@ -116,7 +116,7 @@ def test_version_and_help_work_on_every_command() -> None:
 
 def test_usage_errors_exit_2() -> None:
     """A missing argument is a usage error with exit code 2."""
-    from executor.cli import main
+    from executor.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["validate"])
@@ -125,7 +125,7 @@ def test_usage_errors_exit_2() -> None:
 
 def test_a_missing_spec_says_so_without_a_fake_position(tmp_path: Path, capsys) -> None:
     """A spec that does not exist is named, with no made-up line:col, and exits 2."""
-    from executor.cli import main
+    from executor.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["validate", str(tmp_path / "nope.yaml")])

@@ -1,6 +1,6 @@
 """The ComputeBackend over azure-mgmt-compute (DESIGN §3, §9): the runner's only door to Azure.
 
-- ``list_vms``: discovery (executor.discovery), one list request per page.
+- ``list_vms``: discovery (executor.azure.discovery), one list request per page.
 - ``status``: one VM's instance view, read fresh.
 - ``start_maintenance`` / ``start_scale_set_maintenance``: ``begin_perform_maintenance``, returning
   the poller's continuation token at once (the runner journals it before looking again).
@@ -22,8 +22,8 @@ from azure.core.polling import LROPoller
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
-from executor.arm_ids import VMRef, parse_vm_id
-from executor.azure_errors import (
+from executor.azure.discovery import discover, maintenance_from, power_state_from
+from executor.azure.errors import (
     PERFORM_SCALE_SET,
     PERFORM_SCALE_SET_VM,
     PERFORM_VM,
@@ -33,14 +33,14 @@ from executor.azure_errors import (
     azure_errors,
     azure_message,
 )
-from executor.backend import Operation, OperationResult, VMStatus
-from executor.clock import Clock, SystemClock
-from executor.discovery import discover, maintenance_from, power_state_from
+from executor.azure.ids import VMRef, parse_vm_id
+from executor.run.backend import Operation, OperationResult, VMStatus
+from executor.run.clock import Clock, SystemClock
 from planner.errors import AzureError, InputError
 from planner.fleet import VM
 
 if TYPE_CHECKING:
-    from executor.pacing import PacedRetryPolicy
+    from executor.azure.pacing import PacedRetryPolicy
 
 
 class _LookedOnce(Exception):
@@ -66,7 +66,7 @@ class _NoLook(ARMPolling):
 
 
 class AzureBackend:
-    """executor.backend.ComputeBackend over one ComputeManagementClient (one subscription)."""
+    """executor.run.backend.ComputeBackend over one ComputeManagementClient (one subscription)."""
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class AzureBackend:
         cls, emulator: Any, *, polling_interval: float = 15.0, clock: Clock | None = None
     ) -> AzureBackend:
         """A backend for an in-process :class:`executor.emulator.Emulator` (tests, ``run --simulate``)."""
-        from executor.connect import connect_emulator
+        from executor.azure.connect import connect_emulator
 
         return connect_emulator(
             emulator.base_url,

@@ -35,9 +35,9 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
 from azure.mgmt.compute import ComputeManagementClient
 
-from executor.azure_backend import AzureBackend
-from executor.clock import Clock, ScaledClock, SystemClock
-from executor.pacing import PacedRetryPolicy, Pacer, RetrySettings
+from executor.azure.backend import AzureBackend
+from executor.azure.pacing import PacedRetryPolicy, Pacer, RetrySettings
+from executor.run.clock import Clock, ScaledClock, SystemClock
 from planner.errors import AuthenticationError, InputError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -16,8 +16,8 @@ from typing import Any
 
 from azure.mgmt.compute import ComputeManagementClient
 
-from executor.arm_ids import last_segment, resource_group_of
-from executor.azure_errors import READ_SCALE_SET_VMS, READ_SCALE_SETS, READ_VMS, azure_errors
+from executor.azure.errors import READ_SCALE_SET_VMS, READ_SCALE_SETS, READ_VMS, azure_errors
+from executor.azure.ids import last_segment, resource_group_of
 from planner.errors import AzureError
 from planner.fleet import VM, Fleet, Maintenance
 

@@ -10,7 +10,7 @@ operation polls) passes through one azure-core policy, :class:`PacedRetryPolicy`
    backoff until an overall deadline.
 
 It replaces azure-core's own ``RetryPolicy`` in the client, so retries never multiply. All waits go
-through the injected :class:`executor.clock.Clock`: a fake or scaled clock makes them instant.
+through the injected :class:`executor.run.clock.Clock`: a fake or scaled clock makes them instant.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy
 from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result
 
-from executor.clock import Clock
+from executor.run.clock import Clock
 
 
 class TokenBucket:

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from executor.connect import AzureOptions, azure_options, backend_from, connect, injected_clock
-from executor.discovery import snapshot
-from executor.fleet_view import render_csv, render_json, render_table, scale_set_rows, vm_rows
-from executor.pacing import interactive
+from executor.azure.connect import AzureOptions, azure_options, backend_from, connect, injected_clock
+from executor.azure.discovery import snapshot
+from executor.azure.fleet_view import render_csv, render_json, render_table, scale_set_rows, vm_rows
+from executor.azure.pacing import interactive
 from planner.errors import InputError
 from planner.fleet import VM, Fleet
 from planner.spec import Spec

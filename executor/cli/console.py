@@ -4,7 +4,7 @@
 - :class:`LiveConsole` — on a terminal: a rich live view of the steps (state, VMs, what each waits
   for and the countdown, the gates being probed), a progress bar and the run's clock.
 
-Both are Reporters (executor.events) and offer ``prompt(question) -> bool`` so a confirmation can be
+Both are Reporters (executor.run.events) and offer ``prompt(question) -> bool`` so a confirmation can be
 asked without tearing the live view.
 """
 
@@ -23,8 +23,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from executor.clock import Clock
-from executor.events import Event
+from executor.run.clock import Clock
+from executor.run.events import Event
 from planner.plan import Plan
 
 QUIET = {"gate", "vm-intent", "vm-polled", "step-waiting"}  # plain lines skip these: too chatty

@@ -77,17 +77,17 @@ def schema() -> None:
 def _register_commands() -> None:
     """Attach the commands defined in other modules (imported here to keep `cli` importable alone)."""
     # --- command registration --- (one import + one cli.add_command per line pair)
-    from executor.commands_plan import plan
+    from executor.cli.plan import plan
 
     cli.add_command(plan)
-    from executor.commands_azure import discover, fleet_command
+    from executor.cli.azure import discover, fleet_command
 
     cli.add_command(discover)
     cli.add_command(fleet_command)
-    from executor.commands_emulator import emulator
+    from executor.cli.emulator import emulator
 
     cli.add_command(emulator)
-    from executor.commands_run import abort, pause, report, resume, run, skip, status
+    from executor.cli.run import abort, pause, report, resume, run, skip, status
 
     for command in (run, resume, status, pause, abort, skip, report):
         cli.add_command(command)

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from executor.clock import Clock, SystemClock
-from executor.connect import AzureOptions, azure_options
+from executor.azure.connect import AzureOptions, azure_options
+from executor.run.clock import Clock, SystemClock
 from planner.build import build_plan
 from planner.errors import InputError, UnschedulableError
 from planner.fleet import Fleet, load_fleet
@@ -108,7 +108,7 @@ def _fleet_for(
         return load_fleet(fleet_path)
     if loaded.inventory is not None:
         return loaded.inventory
-    from executor.commands_azure import live_fleet  # Azure only when neither snapshot nor inventory
+    from executor.cli.azure import live_fleet  # Azure only when neither snapshot nor inventory
 
     return live_fleet(loaded.spec, azure or AzureOptions(), obj)
 

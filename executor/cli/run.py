@@ -1,6 +1,6 @@
 """`udroll run`, `resume`, `status`, `pause`, `abort`, `skip` and `report` (DESIGN §7, §8).
 
-Thin commands: parse, call executor.runner / journal / report, render. Dependencies come from the
+Thin commands: parse, call executor.run.runner / journal / report, render. Dependencies come from the
 click context object so tests inject fakes (``CliRunner().invoke(cli, [...], obj={...})``):
 
     clock     a Clock (default: real time, or the emulator's simulated time)
@@ -28,16 +28,16 @@ from typing import Any
 
 import click
 
-from executor.backend import ComputeBackend
-from executor.clock import Clock, SystemClock
-from executor.connect import AzureOptions, azure_options, connect, read_ready_file
-from executor.console import LiveConsole, PlainConsole, countdown
-from executor.gates import Check
-from executor.journal import Journal, default_dir
-from executor.report import RENDERERS as REPORTS
-from executor.report import build_report
-from executor.runner import RunConfig, Runner, RunOutcome
-from executor.simulate import DEFAULT_SPEED, control_interval, emulator_checks, simulation
+from executor.azure.connect import AzureOptions, azure_options, connect, read_ready_file
+from executor.cli.console import LiveConsole, PlainConsole, countdown
+from executor.report.text import RENDERERS as REPORTS
+from executor.report.text import build_report
+from executor.run.backend import ComputeBackend
+from executor.run.clock import Clock, SystemClock
+from executor.run.gates import Check
+from executor.run.journal import Journal, default_dir
+from executor.run.runner import RunConfig, Runner, RunOutcome
+from executor.simulation import DEFAULT_SPEED, control_interval, emulator_checks, simulation
 from planner.build import build_plan
 from planner.errors import InputError, Interrupted, RunHalted, UnschedulableError
 from planner.fingerprint import fingerprint

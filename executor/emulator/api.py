@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from executor.clock import Clock
 from executor.emulator import shapes
 from executor.emulator.faults import Faults
 from executor.emulator.health import health_answer
@@ -33,6 +32,7 @@ from executor.emulator.throttle import (
     Throttle,
 )
 from executor.emulator.world import SimVM, World, iso, subscription_of
+from executor.run.clock import Clock
 
 API_VERSION = "2026-04-01"
 OPERATION_RETRY_AFTER = 10.0  # simulated seconds

@@ -27,13 +27,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import trustme
 
-from executor.clock import Clock, ScaledClock
 from executor.emulator.api import Api
 from executor.emulator.faults import Faults, load_faults
 from executor.emulator.health import health_token
 from executor.emulator.log import RequestLog
 from executor.emulator.messages import Request, Response
 from executor.emulator.world import World, iso
+from executor.run.clock import Clock, ScaledClock
 from planner.errors import InputError
 from planner.fleet import Fleet
 

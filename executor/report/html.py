@@ -1,6 +1,6 @@
 """`udroll report --journal DIR -o html`: the run as it happened, drawn over its plan.
 
-Takes the report data of :func:`executor.report.build_report` (``udroll/report@1``) and returns one
+Takes the report data of :func:`executor.report.text.build_report` (``udroll/report@1``) and returns one
 self-contained page in the same style as the plan preview (planner.render.html, whose CSS, script
 and drawing helpers it reuses): per group lane, each step's planned span as an outline and its
 actual span as a bar coloured by outcome, then the failures by VM, the gate evidence, the hooks'

@@ -12,8 +12,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from executor.journal import Journal
-from executor.report_html import render_html
+from executor.report.html import render_html
+from executor.run.journal import Journal
 from planner.plan import Plan
 from planner.values import format_duration, format_timestamp
 

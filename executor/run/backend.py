@@ -1,6 +1,6 @@
 """The ComputeBackend seam (DESIGN §3): the handful of Azure operations the runner needs.
 
-One implementation talks to Azure through azure-mgmt-compute (executor.azure_backend); tests of the
+One implementation talks to Azure through azure-mgmt-compute (executor.azure.backend); tests of the
 runner may inject a scripted backend; end-to-end tests use the real SDK against the emulator.
 """
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from executor.hooks import expand_argv, expand_text, run_command
+from executor.run.hooks import expand_argv, expand_text, run_command
 from planner.spec import CommandCheck, HealthSettings, HttpCheck, TcpCheck
 
 Check = HttpCheck | TcpCheck | CommandCheck

@@ -4,7 +4,7 @@ Layout of a journal directory (default ``.udroll/<name>/``)::
 
     journal.db    SQLite, WAL, synchronous=FULL: plan, spec, fleet, every transition, handles,
                   gate evidence, hook output, control requests
-    events.jsonl  the JSON-lines audit trail (executor.events.JsonLinesReporter)
+    events.jsonl  the JSON-lines audit trail (executor.run.events.JsonLinesReporter)
     lock          flock'ed by the one runner allowed on this journal
 
 Every write commits before the call returns, so a ``kill -9`` loses nothing that was reported as

@@ -41,12 +41,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from executor.backend import BatchMaintenance, ComputeBackend, Operation, VMStatus
-from executor.clock import Clock, FakeClock
-from executor.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
-from executor.gates import Check, HealthGate, Probe, Target, close_connections, probe_all
-from executor.hooks import run_hook
-from executor.journal import EVENTS_NAME, Journal
+from executor.run.backend import BatchMaintenance, ComputeBackend, Operation, VMStatus
+from executor.run.clock import Clock, FakeClock
+from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
+from executor.run.gates import Check, HealthGate, Probe, Target, close_connections, probe_all
+from executor.run.hooks import run_hook
+from executor.run.journal import EVENTS_NAME, Journal
 from planner.errors import (
     AuthenticationError,
     AuthorizationError,

@@ -18,9 +18,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from executor.backend import Operation, OperationResult, VMStatus
-from executor.clock import Clock
-from executor.gates import Check, Probe, Target
+from executor.run.backend import Operation, OperationResult, VMStatus
+from executor.run.clock import Clock
+from executor.run.gates import Check, Probe, Target
 from planner.errors import AzureError, NotEligibleError, VMGoneError
 from planner.fleet import VM, Fleet, Maintenance
 

@@ -1,0 +1,2 @@
+"""The only room that imports azure.*: connection, the Compute backend, discovery, the fleet view,
+pacing and retries, error translation and ARM ids."""

@@ -1,0 +1,1 @@
+"""The `udroll` command line: argument parsing, confirmation and output over executor.rollout."""
