@@ -59,6 +59,7 @@ class VMWork:
     expected_at: dt.datetime | None = None  # when a started maintenance should be done
     early: bool = False  # the next status read is the early look after a trigger
     ready: bool = False  # checked and eligible: to be triggered this turn
+    reconciling: bool = False  # "under way: waiting" already journalled for this VM
 
 
 class StepVMs:
@@ -190,74 +191,95 @@ class StepVMs:
         return {vm.id.lower(): VMStatus(vm.id, vm.power_state, vm.maintenance) for vm in listed}
 
     def _on_status(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
-        now = self.ctx.clock.now()
-        m = s.maintenance
-        result = m.last_result if m else None
+        """Act on a fresh status read, by what the VM was waiting for."""
         w.needs_status = False
         if w.state in ("pending", "retry"):
-            if m is None:
-                return self._skip_vm(w, "nothing pending: Azure shows no maintenance for this VM")
-            if result == "MaintenanceCompleted":
-                return self._skip_vm(w, "maintenance already completed")
-            if not m.customer_initiated_allowed:
-                return self._skip_vm(
-                    w,
-                    "Azure does not allow customer-initiated maintenance on it now; "
-                    "Azure will maintain it in its scheduled window",
-                )
-            ssw = m.self_service_window
-            if ssw and not ssw[0] <= now <= ssw[1]:
-                return self._skip_vm(
-                    w,
-                    f"outside its self-service window {ssw[0]:%Y-%m-%d %H:%M}Z.."
-                    f"{ssw[1]:%Y-%m-%d %H:%M}Z: not triggered",
-                )
-            if self.ctx.halting or self.ctx.aborted:
-                return self._fail_vm(w, f"not triggered: {self.ctx.halting}")
-            w.ready = True  # triggered with the step's other ready VMs, below
-            return None
-        if w.state == "intent":
-            # the call may or may not have reached Azure: believe Azure, never trigger on a guess
-            if m is None or result == "MaintenanceCompleted":
-                self.ctx.emit("vm-reconciled", self.step.id, w.vm.id, "Azure shows the maintenance completed")
-                return self._completed(w, s)
-            if in_progress(s):
-                self.ctx.emit(
-                    "vm-reconciled", self.step.id, w.vm.id, "Azure shows the maintenance under way: waiting"
-                )
-                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
-                return None
-            if w.refused:
-                return self._fail_vm(w, f"Azure refused perform-maintenance (409): {w.refused}")
-            if result == "MaintenanceAborted":
-                return self._fail_vm(w, "MaintenanceAborted: Azure will reschedule this VM", True)
-            self.ctx.emit("vm-reconciled", self.step.id, w.vm.id, "Azure shows nothing started: triggering")
-            w.state = "pending"
-            return self._on_status(w, s, deadline)
-        if w.state == "triggered":
-            # status first, the operation's handle only when the status does not settle it: a VM that
-            # behaves costs a look soon after the trigger (a quick RetryLater) and one when it is due
-            settled = not in_progress(s) and result in (None, *SETTLED)
-            if not settled:
-                if w.early:
-                    w.needs_status, w.due = True, max(now, w.expected_at or now)
-                elif w.op_done and w.retries < 3:
-                    w.retries += 1  # the status can trail the operation by a moment
-                    w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
-                elif w.op_done:
-                    return self._fail_vm(w, f"the operation ended but Azure reports {result}")
-                else:
-                    w.due = self.ctx.later(self.ctx.config.poll_interval)  # poll from the handle next
-                w.early = False
-                return None
-            if m is None or result == "MaintenanceCompleted":
-                return self._completed(w, s)
-            if result == "MaintenanceAborted":
-                return self._fail_vm(w, "MaintenanceAborted: Azure will reschedule this VM", True)
-            return self._retry_later(w, deadline)
-        if w.state == "completed":
-            return self._completed(w, s)
+            self._precheck(w, s)
+        elif w.state == "intent":
+            self._reconcile(w, s, deadline)
+        elif w.state == "triggered":
+            self._follow(w, s, deadline)
+        elif w.state == "completed":
+            self._completed(w, s)
+
+    def _precheck(self, w: VMWork, s: VMStatus) -> None:
+        """Before a trigger: skip what needs nothing or may not be touched, else mark it ready."""
+        m = s.maintenance
+        if m is None:
+            return self._skip_vm(w, "nothing pending: Azure shows no maintenance for this VM")
+        if m.last_result == "MaintenanceCompleted":
+            return self._skip_vm(w, "maintenance already completed")
+        if not m.customer_initiated_allowed:
+            return self._skip_vm(
+                w,
+                "Azure does not allow customer-initiated maintenance on it now; "
+                "Azure will maintain it in its scheduled window",
+            )
+        ssw, now = m.self_service_window, self.ctx.clock.now()
+        if ssw and not ssw[0] <= now <= ssw[1]:
+            return self._skip_vm(
+                w,
+                f"outside its self-service window {ssw[0]:%Y-%m-%d %H:%M}Z.."
+                f"{ssw[1]:%Y-%m-%d %H:%M}Z: not triggered",
+            )
+        if self.ctx.halting or self.ctx.aborted:
+            return self._fail_vm(w, f"not triggered: {self.ctx.halting}")
+        w.ready = True  # triggered with the step's other ready VMs, in this turn
         return None
+
+    def _reconcile(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
+        """An intent without a handle: the call may or may not have reached Azure. Believe Azure,
+        never trigger on a guess."""
+        m = s.maintenance
+        result = m.last_result if m else None
+        step = self.step.id
+        if m is None or result == "MaintenanceCompleted":
+            self.ctx.emit("vm-reconciled", step, w.vm.id, "Azure shows the maintenance completed")
+            return self._completed(w, s)
+        if in_progress(s):
+            # journalled once per VM, not on every read while it lasts
+            self.ctx.emit(
+                "vm-reconciled",
+                step,
+                w.vm.id,
+                "Azure shows the maintenance under way: waiting",
+                journal=not w.reconciling,
+            )
+            w.reconciling = True
+            w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+            return None
+        if w.refused:
+            return self._fail_vm(w, f"Azure refused perform-maintenance (409): {w.refused}")
+        if result == "MaintenanceAborted":
+            return self._fail_vm(w, "MaintenanceAborted: Azure will reschedule this VM", True)
+        self.ctx.emit("vm-reconciled", step, w.vm.id, "Azure shows nothing started: triggering")
+        w.state = "pending"
+        return self._precheck(w, s)
+
+    def _follow(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
+        """After a trigger: status first, the operation's handle only when the status does not settle
+        it — a VM that behaves costs a look soon after the trigger (a quick RetryLater) and one when
+        it is due."""
+        m = s.maintenance
+        result = m.last_result if m else None
+        now = self.ctx.clock.now()
+        if in_progress(s) or result not in (None, *SETTLED):
+            if w.early:
+                w.needs_status, w.due = True, max(now, w.expected_at or now)
+            elif w.op_done and w.retries < 3:
+                w.retries += 1  # the status can trail the operation by a moment
+                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+            elif w.op_done:
+                return self._fail_vm(w, f"the operation ended but Azure reports {result}")
+            else:
+                w.due = self.ctx.later(self.ctx.config.poll_interval)  # poll from the handle next
+            w.early = False
+            return None
+        if m is None or result == "MaintenanceCompleted":
+            return self._completed(w, s)
+        if result == "MaintenanceAborted":
+            return self._fail_vm(w, "MaintenanceAborted: Azure will reschedule this VM", True)
+        return self._retry_later(w, deadline)
 
     def _retry_later(self, w: VMWork, deadline: dt.datetime) -> None:
         row = self.ctx.journal.vm(w.vm.id)
