@@ -10,7 +10,7 @@ import pytest
 from backend_support import EPOCH, arm_requests, by_id, mixed_fleet
 from click.testing import CliRunner
 
-from executor.azure.backend import AzureBackend
+from executor.azure.connect import for_emulator
 from executor.cli.main import cli
 from executor.emulator import Faults
 from executor.run.clock import FakeClock
@@ -24,7 +24,7 @@ def test_discovery_equals_the_seeded_fleet(make_emulator: Callable[..., Any]) ->
     """Every field of every kind of VM (availability set, uniform, flexible, standalone) comes back as seeded."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    found = AzureBackend.for_emulator(emu).list_vms()
+    found = for_emulator(emu).list_vms()
     assert len(found) == len(fleet.vms)
     assert by_id(found) == by_id(fleet.vms)
 
@@ -32,7 +32,7 @@ def test_discovery_equals_the_seeded_fleet(make_emulator: Callable[..., Any]) ->
 def test_discovery_of_named_groups_and_tags(make_emulator: Callable[..., Any]) -> None:
     """--resource-group narrows to those groups (scale sets included) and tags must all match."""
     fleet = mixed_fleet()
-    backend = AzureBackend.for_emulator(make_emulator(fleet, epoch=EPOCH))
+    backend = for_emulator(make_emulator(fleet, epoch=EPOCH))
     data = [vm for vm in fleet.vms if vm.resource_group == "rg-data"]
     assert by_id(backend.list_vms(["rg-data"])) == by_id(data)
     web = list(backend.iter_vms(["rg-web", "rg-data"], {"role": "web", "owner": "shop"}))
@@ -43,7 +43,7 @@ def test_discovery_lists_by_page_never_per_vm(make_emulator: Callable[..., Any])
     """One request per page (paging followed), one per group and scale set; no GET of a single VM."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH, faults=Faults(page_size=2))
-    backend = AzureBackend.for_emulator(emu)
+    backend = for_emulator(emu)
     assert by_id(backend.list_vms(["rg-data", "rg-web", "rg-idle"])) == by_id(fleet.vms)
     paths = [r["path"].split("?")[0] for r in arm_requests(emu)]
     assert all(r["status"] == 200 for r in arm_requests(emu))
@@ -60,7 +60,7 @@ def test_discovery_of_the_whole_subscription_finds_every_group(make_emulator: Ca
     """Without groups, list_all of VMs and scale sets names the groups; scale sets are not listed again."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    assert by_id(AzureBackend.for_emulator(emu).list_vms()) == by_id(fleet.vms)
+    assert by_id(for_emulator(emu).list_vms()) == by_id(fleet.vms)
     paths = [r["path"].split("?")[0] for r in arm_requests(emu)]
     assert not any("/resourceGroups/" in p and p.endswith("/virtualMachineScaleSets") for p in paths)
     assert len(paths) == 2 + 3 + 2  # list_all x2, one VM list per group, two uniform instance lists
@@ -68,7 +68,7 @@ def test_discovery_of_the_whole_subscription_finds_every_group(make_emulator: Ca
 
 def test_unknown_resource_group_is_an_azure_error(make_emulator: Callable[..., Any]) -> None:
     """A resource group that does not exist says so (exit code 5), no traceback."""
-    backend = AzureBackend.for_emulator(make_emulator(mixed_fleet(), epoch=EPOCH))
+    backend = for_emulator(make_emulator(mixed_fleet(), epoch=EPOCH))
     with pytest.raises(AzureError, match=r"rg-nope.*ResourceGroupNotFound") as err:
         backend.list_vms(["rg-nope"])
     assert err.value.exit_code == 5
@@ -95,7 +95,7 @@ def test_fleet_command_shows_the_portal_view(make_emulator: Callable[..., Any]) 
     """`udroll fleet -o json`: soonest self-service deadline first; scale sets Yes / No / - as the portal."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    backend = AzureBackend.for_emulator(emu)
+    backend = for_emulator(emu)
     result = CliRunner().invoke(
         cli, ["fleet", "-o", "json"], obj={"clock": FakeClock(EPOCH), "backend": backend}
     )
