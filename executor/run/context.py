@@ -14,15 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from executor.run.backend import ComputeBackend
+from executor.run.backend import ComputeBackend, VMStatus
 from executor.run.clock import Clock, FakeClock
 from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.run.gates import Check, Probe, Target, probe_all
+from executor.run.guard import GroupGuard, Hold
 from executor.run.journal import EVENTS_NAME, Journal
+from planner.errors import AuthenticationError, AuthorizationError, AzureError
 from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
 from planner.spec import Spec, TierSettings
 
+GUARD_LIST_MIN = 4  # from this many VMs of other domains to read, the guard lists their resource groups
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -102,6 +105,9 @@ class RunContext:
         self.pausing: str | None = None
         self.aborted = False
         self.resumed_at = clock.now()
+        self.guard = GroupGuard(plan, self.fleet, self.config.status_interval)
+        # whether a step still fits its windows if its VMs are triggered at a time (set by the runner)
+        self.fits_now: Callable[[Step, dt.datetime], bool] = lambda step, at: True
 
     def emit(
         self,
@@ -177,3 +183,46 @@ class RunContext:
                     ok=all(p.ok for p in probes),
                     baseline=baseline,
                 )
+
+    def group_hold(self, step: Step) -> Hold | None:
+        """The live guard's verdict for a step: other domains of its group read fresh (reusing any
+        status read within the recheck interval), a reason to wait or None."""
+        guard = self.guard
+        others = guard.others(step)
+        if not others:
+            return None
+        now = self.clock.now()
+        stale = guard.stale(others, now)
+        unread = self._list_for_guard(stale, now) if len(stale) >= GUARD_LIST_MIN else stale
+        found_all = self.each(_read_or_error(self.backend), unread, "udroll-guard")
+        for vm, found in zip(unread, found_all, strict=True):
+            if isinstance(found, AzureError):
+                if isinstance(found, (AuthenticationError, AuthorizationError)):
+                    raise found
+                return Hold(f"cannot read {self.name(vm)} of the same group: {found}", self.later(60))
+            guard.observe(found, now)
+        states = {row.vm: row.state for row in self.journal.vms()}
+        names = {vm: self.name(vm) for vm in others}
+        return guard.hold(step, states, names, now)
+
+    def _list_for_guard(self, vms: list[str], now: dt.datetime) -> list[str]:
+        """One list of the resource groups holding ``vms`` (cheaper than a read each); the VMs it did
+        not answer for are returned to be read one by one."""
+        groups = sorted({self.fleet[vm].resource_group for vm in vms if vm in self.fleet})
+        try:
+            listed = self.backend.list_vms(groups)
+        except AzureError:
+            return vms
+        for vm in listed:
+            self.guard.observe(VMStatus(vm.id, vm.power_state, vm.maintenance), now)
+        return self.guard.stale(vms, now)
+
+
+def _read_or_error(backend: ComputeBackend) -> Callable[[str], VMStatus | AzureError]:
+    def read(vm: str) -> VMStatus | AzureError:
+        try:
+            return backend.status(vm)
+        except AzureError as exc:
+            return exc
+
+    return read
