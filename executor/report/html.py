@@ -1,11 +1,12 @@
 """`udroll report --journal DIR -o html`: the run as it happened, drawn over its plan.
 
 Takes the report data of :func:`executor.report.text.build_report` (``udroll/report@1``) and returns one
-self-contained page in the same style as the plan preview (planner.render.html, whose CSS, script
-and drawing helpers it reuses): per group lane, each step's planned span as an outline and its
-actual span as a bar coloured by outcome, then the failures by VM, the gate evidence, the hooks'
-output, and the VMs Azure will reschedule. A step still running has no end yet: its bar runs for
-its planned duration, dashed, because the page never reads the clock.
+self-contained page in the same style as the plan preview (it reuses the CSS and script of
+planner.render.html_assets and the drawing helpers of planner.render.html_chart): per group lane,
+each step's planned span as an outline and its actual span as a bar coloured by outcome, then the
+failures by VM, the gate evidence, the hooks' output, and the VMs Azure will reschedule. A step
+still running has no end yet: its bar runs for its planned duration, dashed, because the page never
+reads the clock.
 """
 
 from __future__ import annotations
@@ -13,20 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from planner.render.html import (
-    AXIS_H,
-    BUTTONS,
-    LABEL_W,
-    PAD,
-    ROW_H,
-    SCRIPT,
-    TIER_H,
-    WIDTH,
-    axis,
-    esc,
-    head,
-    span,
-)
+from planner.render.html_assets import BUTTONS, SCRIPT, esc, head
+from planner.render.html_chart import AXIS_H, LABEL_W, PAD, ROW_H, TIER_H, WIDTH, axis, span
 from planner.values import format_duration, parse_timestamp
 
 STATES = ("done", "failed", "running", "waiting", "skipped", "unknown")
