@@ -12,9 +12,10 @@ where only the script places bars (it keeps a 10,000-step page under 5 MB).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from planner.plan import Plan, Step
-from planner.render._timeline import Timeline, domain_label
+from planner.render._timeline import TierLanes, Timeline, domain_label
 from planner.render._timeline import duration_text as _dur
 from planner.render.html_assets import esc
 from planner.values import format_timestamp
@@ -76,6 +77,18 @@ def draw_horizon(timeline: Timeline) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True)
+class _Canvas:
+    """What every part of the timeline is drawn against."""
+
+    timeline: Timeline
+    span_s: int
+    scale: float
+    height: int
+    width: str  # of the time area at this scale, as written in the SVG
+    placed: bool  # bars get their x and width here too (else from the script only)
+
+
 def draw_chart(
     timeline: Timeline,
     span_s: int,
@@ -84,86 +97,29 @@ def draw_chart(
     colours: dict[str, str],
     allowed: list[tuple[dt.datetime, dt.datetime]],
 ) -> str:
+    """The tier and group labels on the left, the time area (which scrolls and zooms) on the right."""
     if not timeline.tiers:
         return '<section class="chart"><p class="note">This plan has no steps.</p></section>\n'
     plan = timeline.plan
-    height = _height(timeline, collapsed)
     width = num(2 * PAD + span_s * scale)
+    placed = len(plan.steps) <= PLACED_STEPS
+    canvas = _Canvas(timeline, span_s, scale, _height(timeline, collapsed), width, placed)
     labels = [
-        f'<svg id="labels" class="labels" width="{LABEL_W}" height="{height}" role="group" '
+        f'<svg id="labels" class="labels" width="{LABEL_W}" height="{canvas.height}" role="group" '
         f'aria-label="Tiers and groups" data-lane-chars="{LANE_CHARS}">',
         f'<text x="8" y="{AXIS_H - 12}" class="axis-title">tier / group</text>',
     ]
-    chart = [
-        f'<svg id="timeline" class="timeline" width="{width}" height="{height}" '
-        f'data-span="{span_s}" data-scale="{num(scale, 6)}" data-origin="{int(plan.start.timestamp())}" '
-        f'data-pad="{PAD}" data-axis="{AXIS_H}" data-tier-h="{TIER_H}" data-row-h="{ROW_H}" '
-        f'data-char="{CHAR_PX}" '
-        'role="img" aria-labelledby="timeline-title">',
-        f'<title id="timeline-title">{esc(_chart_title(timeline))}</title>',
-        '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="6" height="6" class="hatch-bg"/>'
-        '<line x1="0" y1="0" x2="0" y2="6" class="hatch-line"/></pattern></defs>',
-        '<g id="allowed">',
-    ]
-    for a, b in allowed:
-        s, e = _offset(plan, a), _offset(plan, b)
-        chart.append(
-            f'<rect class="allowed full" {span(s, e, scale)} y="{AXIS_H}" height="{height - AXIS_H}">'
-            f"<title>{esc('allowed: ' + ts(a) + ' to ' + ts(b))}</title></rect>"
-        )
-    chart.append('</g><g id="axis">')
+    chart = [_timeline_open(canvas), _allowed(canvas, allowed), '<g id="axis">']
     chart.extend(axis(plan.start, span_s, scale))
     chart.append("</g>")
     y = AXIS_H
-    placed = len(plan.steps) <= PLACED_STEPS
     for tier in timeline.tiers:
         is_collapsed = tier.tier in collapsed
-        cls = "tier collapsed" if is_collapsed else "tier"
-        steps = tier.steps
-        first = min(s.start_offset_s for s in steps)
-        last = max(s.end_offset_s for s in steps)
-        vm_count = sum(len(s.vms) for s in steps)
-        head = f"{tier.tier} · {len(tier.lanes)} group{'s' if len(tier.lanes) != 1 else ''}, {vm_count} VMs"
-        tier_attr = esc(tier.tier)
-        arrow = "▸" if is_collapsed else "▾"
-        labels.append(
-            f'<g class="{cls}" data-tier="{tier_attr}" transform="translate(0,{y})">'
-            f'<g class="toggle" role="button" tabindex="0" aria-expanded="{str(not is_collapsed).lower()}" '
-            f'data-tier="{tier_attr}"><rect class="head" x="0" y="0" width="{LABEL_W}" height="{TIER_H}"/>'
-            f'<text x="8" y="17" class="tier-label"><tspan class="arrow">{arrow}</tspan> '
-            f'{esc(head)}</text></g><g class="lanes" transform="translate(0,{TIER_H})">'
-        )
-        chart.append(
-            f'<g class="{cls}" data-tier="{tier_attr}" transform="translate(0,{y})" '
-            f'fill="{colours[tier.tier]}">'
-            f'<rect class="head wide" x="0" y="0" width="{width}" height="{TIER_H}"/>'
-            f'<rect class="tier-span" {span(first, last, scale)} y="{TIER_H - 7}" height="3"/>'
-            f'<g class="lanes" transform="translate(0,{TIER_H})">'
-        )
-        for i, lane in enumerate(tier.lanes):
-            # lanes of a collapsed tier all sit in its one row: no offset to write
-            at = "" if is_collapsed or i == 0 else f' transform="translate(0,{i * ROW_H})"'
-            if not is_collapsed:  # the script labels a collapsed tier's lanes when it is expanded
-                labels.append(f'<g class="lane"{at}>{_lane_label(lane.group)}</g>')
-            chart.append(f'<g class="lane" data-group="{esc(lane.group)}"{at}>')
-            for step in lane.steps:
-                chart.append(_bar(timeline, step, scale, placed))
-            chart.append("</g>")
-        chart.append("</g></g>")
-        labels.append("</g></g>")
+        labels.append(_tier_labels(tier, y, is_collapsed))
+        chart.append(_tier_lanes(canvas, tier, y, is_collapsed, colours[tier.tier]))
         y += TIER_H + (ROW_H if is_collapsed else len(tier.lanes) * ROW_H)
-    chart.append('<g id="markers">')
-    for m in timeline.markers:
-        s = _offset(plan, m.at)
-        if 0 <= s <= span_s:
-            what = "self-service window ends" if m.kind == "deadline" else "Azure's scheduled window starts"
-            tip = f"{what} {ts(m.at)}: {len(m.vms)} VM(s): " + ", ".join(timeline.vm_names(m.vms))
-            chart.append(
-                f'<line class="marker {m.kind} full" {at_line(s, scale)} y1="{AXIS_H}" y2="{height}">'
-                f"<title>{esc(tip)}</title></line>"
-            )
-    chart.append("</g></svg>")
+    chart.append(_markers(canvas))
+    chart.append("</svg>")
     labels.append("</svg>")
     return (
         '<section class="chart" aria-label="Timeline">'
@@ -172,6 +128,96 @@ def draw_chart(
         + "".join(chart)
         + "</div></section>\n"
     )
+
+
+def _timeline_open(canvas: _Canvas) -> str:
+    """The time area's <svg> with what the script reads from it, its title and the gap's hatching."""
+    timeline = canvas.timeline
+    return (
+        f'<svg id="timeline" class="timeline" width="{canvas.width}" height="{canvas.height}" '
+        f'data-span="{canvas.span_s}" data-scale="{num(canvas.scale, 6)}" '
+        f'data-origin="{int(timeline.plan.start.timestamp())}" '
+        f'data-pad="{PAD}" data-axis="{AXIS_H}" data-tier-h="{TIER_H}" data-row-h="{ROW_H}" '
+        f'data-char="{CHAR_PX}" '
+        'role="img" aria-labelledby="timeline-title">'
+        f'<title id="timeline-title">{esc(_chart_title(timeline))}</title>'
+        '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" class="hatch-bg"/>'
+        '<line x1="0" y1="0" x2="0" y2="6" class="hatch-line"/></pattern></defs>'
+    )
+
+
+def _allowed(canvas: _Canvas, allowed: list[tuple[dt.datetime, dt.datetime]]) -> str:
+    """The operator's allowed hours, shaded over the whole height."""
+    plan, out = canvas.timeline.plan, ['<g id="allowed">']
+    for a, b in allowed:
+        s, e = _offset(plan, a), _offset(plan, b)
+        out.append(
+            f'<rect class="allowed full" {span(s, e, canvas.scale)} y="{AXIS_H}" '
+            f'height="{canvas.height - AXIS_H}">'
+            f"<title>{esc('allowed: ' + ts(a) + ' to ' + ts(b))}</title></rect>"
+        )
+    out.append("</g>")
+    return "".join(out)
+
+
+def _tier_labels(tier: TierLanes, y: int, is_collapsed: bool) -> str:
+    """A tier's head (a toggle that collapses or expands it) and its lanes' group names."""
+    cls = "tier collapsed" if is_collapsed else "tier"
+    vm_count = sum(len(s.vms) for s in tier.steps)
+    head = f"{tier.tier} · {len(tier.lanes)} group{'s' if len(tier.lanes) != 1 else ''}, {vm_count} VMs"
+    tier_attr = esc(tier.tier)
+    arrow = "▸" if is_collapsed else "▾"
+    out = [
+        f'<g class="{cls}" data-tier="{tier_attr}" transform="translate(0,{y})">'
+        f'<g class="toggle" role="button" tabindex="0" aria-expanded="{str(not is_collapsed).lower()}" '
+        f'data-tier="{tier_attr}"><rect class="head" x="0" y="0" width="{LABEL_W}" height="{TIER_H}"/>'
+        f'<text x="8" y="17" class="tier-label"><tspan class="arrow">{arrow}</tspan> '
+        f'{esc(head)}</text></g><g class="lanes" transform="translate(0,{TIER_H})">'
+    ]
+    if not is_collapsed:  # the script labels a collapsed tier's lanes when it is expanded
+        for i, lane in enumerate(tier.lanes):
+            at = "" if i == 0 else f' transform="translate(0,{i * ROW_H})"'
+            out.append(f'<g class="lane"{at}>{_lane_label(lane.group)}</g>')
+    out.append("</g></g>")
+    return "".join(out)
+
+
+def _tier_lanes(canvas: _Canvas, tier: TierLanes, y: int, is_collapsed: bool, colour: str) -> str:
+    """A tier's band across the time area, its span, and a lane of step bars per group."""
+    cls = "tier collapsed" if is_collapsed else "tier"
+    first = min(s.start_offset_s for s in tier.steps)
+    last = max(s.end_offset_s for s in tier.steps)
+    out = [
+        f'<g class="{cls}" data-tier="{esc(tier.tier)}" transform="translate(0,{y})" fill="{colour}">'
+        f'<rect class="head wide" x="0" y="0" width="{canvas.width}" height="{TIER_H}"/>'
+        f'<rect class="tier-span" {span(first, last, canvas.scale)} y="{TIER_H - 7}" height="3"/>'
+        f'<g class="lanes" transform="translate(0,{TIER_H})">'
+    ]
+    for i, lane in enumerate(tier.lanes):
+        # lanes of a collapsed tier all sit in its one row: no offset to write
+        at = "" if is_collapsed or i == 0 else f' transform="translate(0,{i * ROW_H})"'
+        out.append(f'<g class="lane" data-group="{esc(lane.group)}"{at}>')
+        out.extend(_bar(canvas.timeline, step, canvas.scale, canvas.placed) for step in lane.steps)
+        out.append("</g>")
+    out.append("</g></g>")
+    return "".join(out)
+
+
+def _markers(canvas: _Canvas) -> str:
+    """Deadlines and Azure's scheduled starts within the plan's span, as lines over the whole height."""
+    timeline, out = canvas.timeline, ['<g id="markers">']
+    for m in timeline.markers:
+        s = _offset(timeline.plan, m.at)
+        if 0 <= s <= canvas.span_s:
+            what = "self-service window ends" if m.kind == "deadline" else "Azure's scheduled window starts"
+            tip = f"{what} {ts(m.at)}: {len(m.vms)} VM(s): " + ", ".join(timeline.vm_names(m.vms))
+            out.append(
+                f'<line class="marker {m.kind} full" {at_line(s, canvas.scale)} y1="{AXIS_H}" '
+                f'y2="{canvas.height}"><title>{esc(tip)}</title></line>'
+            )
+    out.append("</g>")
+    return "".join(out)
 
 
 def _bar(timeline: Timeline, step: Step, scale: float, placed: bool) -> str:
