@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any
 
 from planner.render.html_assets import BUTTONS, SCRIPT, esc, head
-from planner.render.html_chart import AXIS_H, LABEL_W, PAD, ROW_H, TIER_H, WIDTH, axis, span
+from planner.render.html_chart import AXIS_H, LABEL_W, PAD, ROW_H, TIER_H, WIDTH, axis, chart_section, span
 from planner.values import format_duration, parse_timestamp
 
 STATES = ("done", "failed", "running", "waiting", "skipped", "unknown")
@@ -153,15 +153,7 @@ def _chart(report: dict[str, Any], origin: dt.datetime, spans: Spans, end_s: int
         labels.append(_tier_labels(tier, groups, y))
         chart.append(_tier_lanes(tier, groups, y, width, spans, scale))
         y += TIER_H + len(groups) * ROW_H
-    chart.append("</svg>")
-    labels.append("</svg>")
-    return (
-        '<section class="chart" aria-label="Timeline">'
-        + "".join(labels)
-        + '<div class="scroll" id="scroll">'
-        + "".join(chart)
-        + "</div></section>\n"
-    )
+    return chart_section(labels, chart)
 
 
 def _tier_labels(tier: str, groups: dict[str, list[dict[str, Any]]], y: int) -> str:

@@ -119,14 +119,17 @@ def draw_chart(
         chart.append(_tier_lanes(canvas, tier, y, is_collapsed, colours[tier.tier]))
         y += TIER_H + (ROW_H if is_collapsed else len(tier.lanes) * ROW_H)
     chart.append(_markers(canvas))
-    chart.append("</svg>")
-    labels.append("</svg>")
+    return chart_section(labels, chart)
+
+
+def chart_section(labels: list[str], chart: list[str]) -> str:
+    """The labels' <svg> beside the time area's, which scrolls (each list opens its <svg>; this closes it)."""
     return (
         '<section class="chart" aria-label="Timeline">'
         + "".join(labels)
-        + '<div class="scroll" id="scroll">'
+        + '</svg><div class="scroll" id="scroll">'
         + "".join(chart)
-        + "</div></section>\n"
+        + "</svg></div></section>\n"
     )
 
 
