@@ -52,7 +52,7 @@ def test_a_skipped_step_that_touched_no_vm_imposes_no_gap(tmp_path: Path) -> Non
     h = harness(tmp_path)
     first = _db_steps(h)[0]
     Journal.open(h.directory).request("skip", first, h.clock.now())
-    assert h.run(RunConfig(control_interval=0.0)).state == "completed"
+    assert h.run().state == "completed"
     nxt = next(s for s in h.plan.steps if s.id == _db_steps(h)[1])
     (trigger_at, _), *_ = h.backend.triggers(nxt.vms[0])
     assert trigger_at < h.plan.start + dt.timedelta(minutes=5)
@@ -107,7 +107,8 @@ def _guard() -> tuple[GroupGuard, list[str], object]:
 
 def _status(vm: str, power: str = "running", allowed: bool = True, result: str = "None") -> VMStatus:
     window = (NOW - dt.timedelta(days=3), NOW + dt.timedelta(days=30))
-    return VMStatus(vm, power, Maintenance(allowed, window, None, result, None))
+    m = Maintenance(customer_initiated_allowed=allowed, self_service_window=window, last_result=result)
+    return VMStatus(vm, power, m)
 
 
 def test_the_guard_holds_a_step_while_another_domain_is_under_maintenance() -> None:
@@ -136,7 +137,7 @@ def test_the_guard_ignores_our_own_vms_and_vms_not_yet_allowed() -> None:
     guard.observe(_status(vm, "starting", allowed=False), NOW)
     assert guard.hold(step, {vm: "triggered"}, {}, NOW) is None
     guard2, _, db2 = _guard()
-    guard2.planned[db2[1].vms[0].lower()] = Maintenance(False, None, None, "None", None)
+    guard2.planned[db2[1].vms[0].lower()] = Maintenance(customer_initiated_allowed=False)
     guard2.observe(_status(db2[1].vms[0], allowed=False), NOW)
     assert guard2.hold(db2[0], {}, {}, NOW) is None
 
