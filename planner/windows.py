@@ -19,6 +19,7 @@ changes, never by turning a wall time into an instant (which would guess a fold)
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from zoneinfo import ZoneInfo
 
 from planner.spec import Window
@@ -27,9 +28,13 @@ from planner.values import DAYS
 UTC = dt.timezone.utc
 Interval = tuple[dt.datetime, dt.datetime]
 # an offset between two samples this far apart changed at most once (tzdb zones change offset at
-# most a few times a year)
-_SAMPLE = dt.timedelta(hours=3)
+# most a few times a year, months apart)
+_SAMPLE = dt.timedelta(hours=12)
 _MARGIN = dt.timedelta(days=3)  # wider than any night's wall span plus the largest UTC offset
+_REACH = dt.timedelta(hours=15)  # more than any UTC offset
+# where instants are held when a window reaches the ends of the calendar (any zone can still read them)
+_FIRST = dt.datetime(1, 1, 2, tzinfo=UTC)
+_LAST = dt.datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def allowed_intervals(window: Window, start: dt.datetime, end: dt.datetime) -> list[Interval]:
@@ -41,13 +46,14 @@ def allowed_intervals(window: Window, start: dt.datetime, end: dt.datetime) -> l
     """
     lo = max(start, window.not_before) if window.not_before else start
     hi = min(end, window.not_after) if window.not_after else end
-    lo, hi = lo.astimezone(UTC), hi.astimezone(UTC)
+    lo, hi = max(lo.astimezone(UTC), _FIRST), min(hi.astimezone(UTC), _LAST)
     if hi <= lo:
         return []
     if window.hours is None and window.days is None and not window.blackout:
         return [(lo, hi)]
     zone = ZoneInfo(window.timezone)
-    pieces = offset_pieces(zone, lo - _MARGIN, hi + _MARGIN)
+    pieces = offset_pieces(zone, _shift(lo, -_MARGIN), _shift(hi, _MARGIN))
+    starts = [p[0] for p in pieces]
     # a night that starts the local day before `lo` may still be open at `lo`
     day = lo.astimezone(zone).date() - dt.timedelta(days=1)
     last = hi.astimezone(zone).date()
@@ -55,11 +61,15 @@ def allowed_intervals(window: Window, start: dt.datetime, end: dt.datetime) -> l
     while day <= last:
         if _day_allowed(window, day):
             wall_lo, wall_hi = _wall_span(window, day)
-            for p_lo, p_hi, offset in pieces:
+            # the pieces a clock could read this night on (UTC offsets lie within +-15 hours)
+            i = max(bisect_right(starts, _instant(wall_lo, _REACH)) - 1, 0)
+            while i < len(pieces) and pieces[i][0] <= _instant(wall_hi, -_REACH):
+                p_lo, p_hi, offset = pieces[i]
                 a = max(p_lo, _instant(wall_lo, offset), lo)
                 b = min(p_hi, _instant(wall_hi, offset), hi)
                 if a < b:
                     raw.append((a, b))
+                i += 1
         day += dt.timedelta(days=1)
     return _merged(raw)
 
@@ -72,7 +82,7 @@ def offset_pieces(
     at, offset = start, _offset(zone, start)
     probe = start
     while probe < end:
-        nxt = min(probe + _SAMPLE, end)
+        nxt = min(_shift(probe, _SAMPLE), end)
         if _offset(zone, nxt) != offset:
             change = _first_change(zone, probe, nxt, offset)
             pieces.append((at, change, offset))
@@ -98,6 +108,14 @@ def _first_change(
     return after
 
 
+def _shift(instant: dt.datetime, delta: dt.timedelta) -> dt.datetime:
+    """``instant + delta``, held at the ends of the calendar (a window may end in year 9999)."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return _LAST if delta > dt.timedelta(0) else _FIRST
+
+
 def _offset(zone: ZoneInfo, instant: dt.datetime) -> dt.timedelta:
     offset = instant.astimezone(zone).utcoffset()
     assert offset is not None
@@ -106,7 +124,7 @@ def _offset(zone: ZoneInfo, instant: dt.datetime) -> dt.timedelta:
 
 def _instant(wall: dt.datetime, offset: dt.timedelta) -> dt.datetime:
     """The UTC instant at which a clock running at ``offset`` reads the naive ``wall`` time."""
-    return (wall - offset).replace(tzinfo=UTC)
+    return _shift(wall.replace(tzinfo=UTC), -offset)
 
 
 def _day_allowed(window: Window, day: dt.date) -> bool:
