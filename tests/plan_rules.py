@@ -92,18 +92,29 @@ def _times(plan: Plan, spec: Spec) -> list[str]:
     return out
 
 
-def _group_and_domain(tier: str, vm: VM) -> tuple[str, int | str]:
-    """DESIGN §2, written again: sets by update domain, zonal things by zone, the rest by fault domain."""
+def _group_and_domain(tier: str, vm: VM) -> tuple[str, int | str | None]:
+    """DESIGN §2 and §11, written again: sets by update domain, zonal things by zone (a tier's zonal
+    standalone VMs across all its resource groups), the rest by fault domain; None: unknown."""
     rg = vm.resource_group.lower()
     if vm.availability_set:
-        return f"{rg}/{vm.availability_set.lower()}", vm.update_domain or 0
+        return f"{rg}/{vm.availability_set.lower()}", vm.update_domain
     if vm.scale_set and vm.orchestration == "Uniform":
-        return f"{rg}/{vm.scale_set.lower()}", vm.update_domain or 0
+        return f"{rg}/{vm.scale_set.lower()}", vm.update_domain
     if vm.scale_set:
-        return f"{rg}/{vm.scale_set.lower()}", vm.zone if vm.zone else (vm.fault_domain or 0)
+        return f"{rg}/{vm.scale_set.lower()}", vm.zone if vm.zone else vm.fault_domain
     if vm.zone:
-        return f"{rg}/zonal:{tier}", vm.zone
+        return f"*/zonal:{tier}", vm.zone
     return f"{rg}/{vm.name.lower()}", "regional"
+
+
+def _domain_unknown(tier: str, vm: VM, fleet: dict[str, VM]) -> bool:
+    """No update domain (sets), no fault domain (regional flexible set), no zone (zonal flexible set)."""
+    group, domain = _group_and_domain(tier, vm)
+    if domain is None:
+        return True
+    if vm.scale_set and vm.orchestration == "Flexible" and not vm.zone:
+        return any(_group_and_domain(tier, o)[0] == group and o.zone for o in fleet.values())
+    return False
 
 
 def _r2(
@@ -116,6 +127,11 @@ def _r2(
             out.append(f"R2: step {s.id} mixes domains or groups: {sorted(map(str, places))}")
         if any(tier_of.get(v) != s.tier for v in s.vms):
             out.append(f"R2: step {s.id} holds a VM of another tier")
+        out += [
+            f"R2: step {s.id} holds {v}, whose domain is unknown"
+            for v in s.vms
+            if _domain_unknown(s.tier, vms[v], vms)
+        ]
         group, domain = next(iter(places))
         if s.group.lower() != group:
             out.append(f"R2: step {s.id} names group {s.group}, its VMs are in {group}")
@@ -123,6 +139,14 @@ def _r2(
             out.append(f"R2: step {s.id} names domain {s.domain!r}, its VMs are in {domain!r}")
         if not s.vms:
             out.append(f"R2: step {s.id} is empty")
+    unschedulable = {u.vm: u.reason for u in plan.unschedulable}
+    for tier, members in chosen.items():
+        for vm in members:
+            m = vm.maintenance
+            eligible = m is not None and m.customer_initiated_allowed and m.self_service_window is not None
+            unknown = eligible and _pending(vm) and _domain_unknown(tier, vm, vms)
+            if unknown and "unknown" not in unschedulable.get(vm.id, ""):
+                out.append(f"R2: {vm.id}'s domain is unknown, but it is not unschedulable for that reason")
     return out
 
 

@@ -118,11 +118,15 @@ def maintenance(draw: st.DrawFn, base: dt.datetime, wide: bool = False) -> dict[
 
 @st.composite
 def tier_vms(draw: st.DrawFn, tier: str, base: dt.datetime, wide: bool) -> list[dict[str, Any]]:
-    """0-9 VMs of one tier in its own resource group, in every kind of group."""
+    """0-9 VMs of one tier in its resource group ``rg-<tier>``, in every kind of group; zonal VMs may
+    live in ``rg-<tier>-b`` too, and (unless ``wide``) a VM may miss its update domain, fault domain
+    or zone (it must then be unschedulable, never guessed)."""
     rg = f"rg-{tier}"
     vms: list[dict[str, Any]] = []
     for i in range(draw(st.integers(0, 9))):
-        kind = draw(st.sampled_from(("as", "as", "uniform", "flex-zonal", "flex-fd", "zonal", "regional")))
+        kind = draw(
+            st.sampled_from(("as", "as", "uniform", "flex-zonal", "flex-fd", "zonal", "zonal", "regional"))
+        )
         vm: dict[str, Any] = {
             "name": f"{tier}-vm{i}",
             "resource_group": rg,
@@ -147,7 +151,11 @@ def tier_vms(draw: st.DrawFn, tier: str, base: dt.datetime, wide: bool) -> list[
         elif kind == "flex-fd":
             vm.update(scale_set="flex-r", orchestration="Flexible", fault_domain=draw(st.integers(0, 2)))
         elif kind == "zonal":
-            vm.update(zone=draw(st.sampled_from("123")))
+            vm.update(
+                zone=draw(st.sampled_from("123")), resource_group=draw(st.sampled_from((rg, f"{rg}-b")))
+            )
+        if not wide and kind != "regional" and draw(st.integers(0, 14)) == 0:
+            vm.pop({"flex-fd": "fault_domain", "flex-zonal": "zone"}.get(kind, "update_domain"), None)
         if not wide and draw(st.integers(0, 9)) == 0:
             vm["power_state"] = "deallocated"
         if not wide and draw(st.integers(0, 9)) == 0:
@@ -185,7 +193,10 @@ def plan_inputs(
     tiers: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
     for i, name in enumerate(names):
-        tier: dict[str, Any] = {"name": name, "select": {"resource_group": f"rg-{name}"}}
+        tier: dict[str, Any] = {
+            "name": name,
+            "select": [{"resource_group": f"rg-{name}"}, {"resource_group": f"rg-{name}-b"}],
+        }
         deps = draw(st.sets(st.sampled_from(names[:i]))) if i else set()
         if deps:
             tier["depends_on"] = sorted(deps)
