@@ -35,7 +35,7 @@ from executor.report.text import build_report
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock, SystemClock
 from executor.run.gates import Check
-from executor.run.journal import Journal, default_dir
+from executor.run.journal import Journal, default_dir, refuse_skip
 from executor.run.runner import RunConfig, Runner, RunOutcome
 from executor.simulation import DEFAULT_SPEED, control_interval, emulator_checks, simulation
 from planner.build import build_plan
@@ -716,18 +716,12 @@ def skip(obj: Any, step: str, journal_dir: str) -> None:
     """
     journal = Journal.open(journal_dir)
     try:
-        known = {s.id: s for s in journal.steps()}
-        if step not in known:
-            raise InputError(f"no step {step!r} in this run; steps are: {', '.join(known)}")
+        refuse_skip(journal, step)  # running, done, skipped or unknown: exit 2 with the reason
         now = (_dep(obj, "clock") or SystemClock()).now()
         if journal.is_locked():
             journal.request("skip", step, now)
             click.echo(f"Skip of {step} requested from the running runner.")
             return
-        if known[step].state not in ("waiting", "failed"):
-            raise InputError(
-                f"step {step} is {known[step].state}: only a waiting or failed step can be skipped"
-            )
         journal.update_step(step, state="skipped", waiting_for=None, waiting_until=None)
         journal.record_transition(now, "step-skipped", step, None, "skipped by the operator (`udroll skip`)")
         click.echo(f"Skipped {step}. Continue with: udroll resume --journal {journal_dir}")
