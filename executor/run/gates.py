@@ -302,7 +302,7 @@ class HealthGate:
 def spoken(seconds: float) -> str:
     """A duration as people say it: '45 s', '3 min 20 s', '1 h 5 min'."""
     rest = round(seconds)
-    parts = []
+    parts: list[str] = []
     for unit, size in (("h", 3600), ("min", 60), ("s", 1)):
         if rest >= size or (unit == "s" and not parts):
             parts.append(f"{rest // size} {unit}")
