@@ -22,6 +22,16 @@ def probe_at(gate: HealthGate, clock: FakeClock, ok: bool = True) -> str:
     return gate.observe(clock.now(), OK if ok else BAD)
 
 
+def test_a_fast_simulation_tolerates_the_gaps_its_real_time_makes() -> None:
+    """At 20,000x a probe round of a few real milliseconds is minutes of clock time: a 171 s gap
+    keeps the streak there (0.5 s of real time is 10,000 s), and restarts it at 1x."""
+    for speed, restarts in ((20000.0, 0), (1.0, 1)):
+        gate = HealthGate(SETTINGS, T0, speed=speed)
+        gate.observe(T0 + dt.timedelta(seconds=60), OK)
+        gate.observe(T0 + dt.timedelta(seconds=60 + 171), OK)
+        assert gate.gap_restarts == restarts
+
+
 def test_a_gap_longer_than_three_intervals_restarts_the_streak() -> None:
     """Passing probes 15 s apart, then 200 s without one: the streak starts again at the next probe,
     so the VM is healthy 120 s after that probe, not 120 s after the first."""

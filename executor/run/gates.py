@@ -30,6 +30,7 @@ from planner.spec import CommandCheck, HealthSettings, HttpCheck, TcpCheck
 Check = HttpCheck | TcpCheck | CommandCheck
 BODY_LIMIT = 256 * 1024
 PROBE_THREADS = 32
+REAL_GAP_S = 0.5  # real seconds a probe round may take before a fast simulation counts a gap
 
 
 @dataclass(frozen=True)
@@ -214,11 +215,17 @@ class HealthGate:
     ``max(3 × interval, 60 s)`` (the runner was busy, blocked or down) restarts the streak at the
     later probe, and the timeout counts from when the runner could first observe: a first probe
     later than ``wait`` after ``started`` moves the deadline by as much.
+
+    ``speed`` is the clock's (a simulation runs ``speed`` times faster than real time): a round of
+    probes takes real time, so a fast simulation cannot look more often than every
+    ``REAL_GAP_S * speed`` seconds of its clock, and that is the least tolerance it gets (at 20,000x
+    the emulator's 15 s interval passes in under a real millisecond; at 1x it changes nothing).
     """
 
-    def __init__(self, settings: HealthSettings, started: dt.datetime):
+    def __init__(self, settings: HealthSettings, started: dt.datetime, speed: float = 1.0):
         self.settings = settings
         self.started = started
+        self.speed = speed
         self.next_probe = started + dt.timedelta(seconds=settings.wait)
         self.deadline = started + dt.timedelta(seconds=max(settings.timeout, settings.wait))
         self.streak_since: dt.datetime | None = None
@@ -233,7 +240,7 @@ class HealthGate:
     @property
     def tolerance(self) -> float:
         """The longest gap between two passing probes that keeps a streak going."""
-        return max(3.0 * self.settings.interval, 60.0)
+        return max(3.0 * self.settings.interval, 60.0, REAL_GAP_S * self.speed)
 
     def observe(self, now: dt.datetime, probes: Sequence[Probe]) -> str:
         """Record one round of probes taken at ``now``: 'healthy', 'failed' or 'waiting'."""

@@ -1078,7 +1078,7 @@ class Runner:
             w.needs_status, w.due = True, self._later(self.config.status_interval)
             return None
         w.state = "gating"
-        w.gate = HealthGate(settings.health, now)
+        w.gate = HealthGate(settings.health, now, speed=float(getattr(self.clock, "speed", 1.0)))
         w.due = w.gate.next_probe
         self.journal.update_vm(w.vm.id, state="gating", running_at=now)
         self._emit(
