@@ -2,7 +2,8 @@
 
 1. Select each tier's VMs (a VM selected by two tiers is an error). VMs with nothing pending or whose
    maintenance already completed are ``skipped``; VMs Azure will not let us maintain (customer-
-   initiated maintenance not allowed, no self-service window) are ``unschedulable`` up front.
+   initiated maintenance not allowed, no self-service window) and VMs whose update domain, fault
+   domain or zone is unknown (planner.grouping.undomained) are ``unschedulable`` up front.
 2. Cut each tier into groups, domains and steps (planner.grouping, which documents the step ids).
 3. Build the step graph (planner.graph): lower bound and each step's remaining path, its priority.
 4. Schedule (planner.schedule) inside the operator window and the VMs' self-service windows.
@@ -32,7 +33,7 @@ from planner.errors import Problem, SpecError
 from planner.fingerprint import fingerprint
 from planner.fleet import VM, Fleet
 from planner.graph import StepNode, longest_paths, lower_bound, step_graph, tier_order
-from planner.grouping import Draft, group_tier
+from planner.grouping import Draft, group_tier, undomained
 from planner.lint import lint
 from planner.plan import Plan, Skipped, Step, Unschedulable
 from planner.schedule import Scheduler, Spans, TierInput, VMWindow
@@ -91,6 +92,9 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str) -> Plan:
                     refused[vm.id] = "it has no self-service window; " + _azure_later(vm)
                 else:
                     candidates[tier].append(vm)
+        for vm_id, why in undomained(candidates[tier]).items():
+            refused[vm_id] = f"{why}; {_azure_later(vm_by_id[vm_id])}"
+        candidates[tier] = [vm for vm in candidates[tier] if vm.id not in refused]
 
     tiers, drafts = _tiers(spec, order, by_tier, candidates, refused)
     graph = step_graph(_nodes(drafts), {t: spec.tier(t).depends_on for t in order})

@@ -22,7 +22,7 @@ class Step:
 
     id: str  # "<tier>/<group name>/<domain label>[/<part>]", e.g. "db/as-db/ud2"
     tier: str
-    group: str  # "rg/availability-set", "rg/scale-set", "rg/zonal:<tier>", "rg/vm-name"
+    group: str  # "rg/availability-set", "rg/scale-set", "*/zonal:<tier>" (all its RGs), "rg/vm-name"
     domain: int | str  # update domain or fault domain (int), or zone (str)
     vms: tuple[str, ...]  # ARM ids
     after: tuple[str, ...]  # ids of the steps that must end (plus their gap) before this starts

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from executor.run.backend import VMStatus
 from executor.run.guard import GroupGuard
 from executor.run.journal import Journal
-from executor.run.runner import RunConfig
 from executor.run.scheduling import Schedule
 from executor.run.scripted import VMScript
 from planner.build import build_plan

@@ -94,7 +94,7 @@ def test_each_kind_of_group_is_walked_by_its_domain() -> None:
         "a/ss/ud4": ("rg/ss", 4),
         "a/fz/zone2": ("rg/fz", "2"),
         "a/fr/fd1": ("rg/fr", 1),
-        "a/zonal/zone3": ("rg/zonal:a", "3"),
+        "a/zonal/zone3": ("*/zonal:a", "3"),
         "a/lonely": ("rg/lonely", 0),
     }
 
@@ -117,18 +117,73 @@ def test_a_domain_larger_than_max_unavailable_is_split_into_parts() -> None:
     ]
 
 
-def test_zonal_groups_of_two_resource_groups_get_distinct_ids() -> None:
-    """Zonal VMs of one tier in two resource groups form two groups whose ids name the group."""
-    s = spec({"name": "web", "select": [{"resource_group": "rg-a"}, {"resource_group": "rg-b"}]})
-    plan = plan_of(s, vm("a1", rg="rg-a", zone="1"), vm("b1", rg="rg-b", zone="1"))
-    assert sorted(s.id for s in plan.steps) == ["web/zonal@rg-a/zone1", "web/zonal@rg-b/zone1"]
+def test_zonal_vms_of_a_tier_in_two_resource_groups_are_one_group_walked_zone_by_zone() -> None:
+    """Zonal VMs of one tier in rg-a and rg-b form one group, */zonal:web: zone 1 of both resource
+    groups is one domain, and zone 2 waits for its recovery gap (DESIGN §11)."""
+    s = spec(
+        {
+            "name": "web",
+            "select": [{"resource_group": "rg-a"}, {"resource_group": "rg-b"}],
+            "max_unavailable": 2,
+        }
+    )
+    plan = plan_of(
+        s, vm("a1", rg="rg-a", zone="1"), vm("b1", rg="rg-b", zone="1"), vm("a2", rg="rg-a", zone="2")
+    )
+    assert [(s.id, s.group, len(s.vms)) for s in plan.steps] == [
+        ("web/zonal/zone1", "*/zonal:web", 2),
+        ("web/zonal/zone2", "*/zonal:web", 1),
+    ]
+    first, second = plan.steps
+    assert second.start_offset_s == first.end_offset_s + first.gap_after_s
+
+
+@pytest.mark.parametrize(
+    ("facts", "what"),
+    [
+        ({"availability_set": "as"}, "update domain unknown"),
+        ({"scale_set": "ss", "orchestration": "Uniform", "instance_id": "7"}, "update domain unknown"),
+        ({"scale_set": "fr", "orchestration": "Flexible"}, "fault domain unknown"),
+    ],
+)
+def test_a_vm_whose_domain_is_unknown_is_unschedulable_never_put_in_domain_0(
+    facts: dict[str, Any], what: str
+) -> None:
+    """A set member with no update domain (or a regional flexible member with no fault domain) is
+    unschedulable with the reason; the known VMs are still walked, domain 0 holds only real UD0 VMs."""
+    s = spec({"name": "db", "select": {"resource_group": "rg"}, "max_unavailable": "100%"})
+    known = {k: v for k, v in facts.items() if k != "instance_id"}
+    if facts.get("orchestration") == "Uniform":
+        known["instance_id"] = "0"
+    known[("fault_domain" if facts.get("orchestration") == "Flexible" else "update_domain")] = 0
+    plan = plan_of(s, vm("db-lost", **facts), vm("db-0", **known))
+    assert [u.reason for u in plan.unschedulable] == [
+        f"{what}: rediscover, or give it in the inventory; "
+        "Azure will maintain it in its scheduled window from 2026-12-28T00:00:00Z"
+    ]
+    assert [len(s.vms) for s in plan.steps] == [1]
+
+
+def test_a_zonal_flexible_member_without_a_zone_is_unschedulable() -> None:
+    """In a flexible scale set whose members are zonal, a member with no zone is not walked by its
+    fault domain: its zone is unknown, so it is unschedulable and holds back dependent tiers."""
+    s = spec(
+        {"name": "app", "select": {"resource_group": "rg"}},
+        {"name": "web", "select": {"resource_group": "rg-web"}, "depends_on": ["app"]},
+    )
+    flex = {"scale_set": "fz", "orchestration": "Flexible"}
+    plan = plan_of(s, vm("z1", zone="1", **flex), vm("z-lost", fault_domain=1, **flex), vm("w", rg="rg-web"))
+    reasons = {u.vm.rsplit("/", 1)[1]: u.reason for u in plan.unschedulable}
+    assert reasons["z-lost"].startswith("zone unknown (its scale set's other members are zonal)")
+    assert [s.id for s in plan.steps] == ["app/fz/zone1"]
+    assert "w" in reasons
 
 
 def test_a_vm_that_cannot_fit_names_its_deadline_and_when_azure_does_it() -> None:
     """The reason says when the self-service window ends and when Azure's scheduled window begins."""
     tight = {**WINDOW, "self_service_window": ["2026-11-20T00:00:00Z", "2026-11-23T21:10:00Z"]}
     s = spec({"name": "db", "select": {"resource_group": "rg"}})
-    plan = plan_of(s, vm("db-0", availability_set="as", maintenance=tight))
+    plan = plan_of(s, vm("db-0", availability_set="as", update_domain=0, maintenance=tight))
     assert plan.steps == ()
     assert plan.unschedulable[0].reason == (
         "does not fit before the self-service window ends 2026-11-23T21:10:00Z; "

@@ -4,6 +4,7 @@ independent implementation of DESIGN §6's rules (tests/plan_rules.py)."""
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -57,7 +58,7 @@ def test_unschedulable_vms_hold_back_their_dependents(problem: PlanningCase) -> 
     tier_of = {}
     for tier in problem.spec.tiers:
         for vm in problem.fleet.vms:
-            if vm.resource_group == f"rg-{tier.name}":
+            if vm.resource_group in (f"rg-{tier.name}", f"rg-{tier.name}-b"):
                 tier_of[vm.id] = tier.name
     blocked = {tier_of[u.vm] for u in plan.unschedulable}
     changed = True
@@ -69,3 +70,23 @@ def test_unschedulable_vms_hold_back_their_dependents(problem: PlanningCase) -> 
                 changed = True
     downstream = {t.name for t in problem.spec.tiers if set(t.depends_on) & blocked}
     assert not [s.id for s in plan.steps if s.tier in downstream]
+
+
+@PROPERTY
+@given(plan_inputs())
+def test_zonal_vms_of_a_tier_are_walked_zone_by_zone_across_resource_groups(problem: PlanningCase) -> None:
+    """R3 read from the VMs' own facts: the steps holding a tier's zonal standalone VMs, whatever
+    resource group they live in, never overlap and keep the recovery gap between them."""
+    plan = build_plan(problem.spec, problem.fleet, problem.start)
+    facts = {vm.id: vm for vm in problem.fleet.vms}
+    for tier in problem.spec.tiers:
+        zonal = sorted(
+            (
+                s
+                for s in plan.steps
+                if s.tier == tier.name and any(facts[v].zone and not facts[v].scale_set for v in s.vms)
+            ),
+            key=lambda s: s.start_offset_s,
+        )
+        for before, after in pairwise(zonal):
+            assert after.start_offset_s >= before.end_offset_s + before.gap_after_s, (before.id, after.id)

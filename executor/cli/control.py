@@ -7,8 +7,7 @@ from typing import Any
 import click
 
 from executor.cli.common import clock_of, journal_option
-from executor.run.journal import Journal
-from planner.errors import InputError
+from executor.run.journal import Journal, refuse_skip
 
 
 @click.command()
@@ -74,18 +73,12 @@ def skip(obj: Any, step: str, journal_dir: str) -> None:
     """
     journal = Journal.open(journal_dir)
     try:
-        known = {s.id: s for s in journal.steps()}
-        if step not in known:
-            raise InputError(f"no step {step!r} in this run; steps are: {', '.join(known)}")
+        refuse_skip(journal, step)  # running, done, skipped or unknown: exit 2 with the reason
         now = clock_of(obj).now()
         if journal.is_locked():
             journal.request("skip", step, now)
             click.echo(f"Skip of {step} requested from the running runner.")
             return
-        if known[step].state not in ("waiting", "failed"):
-            raise InputError(
-                f"step {step} is {known[step].state}: only a waiting or failed step can be skipped"
-            )
         journal.update_step(step, state="skipped", waiting_for=None, waiting_until=None)
         journal.record_transition(now, "step-skipped", step, None, "skipped by the operator (`udroll skip`)")
         click.echo(f"Skipped {step}. Continue with: udroll resume --journal {journal_dir}")

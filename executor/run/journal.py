@@ -475,3 +475,29 @@ class Journal:
     def handled(self, control: Control, at: dt.datetime) -> None:
         with self._tx() as c:
             c.execute("UPDATE control SET handled_at = ? WHERE seq = ?", (ts(at), control.seq))
+
+
+SKIPPABLE = ("waiting", "failed")
+
+
+def refuse_skip(journal: Journal, step_id: str) -> None:
+    """Raise InputError (exit 2) unless ``step_id`` may be skipped: it must be a step of this run
+    that is waiting or failed. A running step is never skipped (its VMs are under maintenance or
+    being checked), a done or skipped one has nothing left to skip. Checked before a skip is
+    written or requested from a live runner, so the operator hears the refusal, not a log line."""
+    known = {s.id: s for s in journal.steps()}
+    row = known.get(step_id)
+    where = f"--journal {journal.dir}"
+    if row is None:
+        raise InputError(f"no step {step_id!r} in this run; steps are: {', '.join(known)}")
+    if row.state == "running":
+        raise InputError(
+            f"step {step_id} is running: a running step cannot be skipped (its VMs are in maintenance "
+            f"or being checked); wait until it ends, or stop the run with `udroll pause {where}` or "
+            f"`udroll abort {where}` (in-flight VMs finish and are recorded)"
+        )
+    if row.state not in SKIPPABLE:
+        raise InputError(
+            f"step {step_id} is {row.state}: only a waiting or failed step can be skipped; "
+            f"see `udroll status {where}`"
+        )
