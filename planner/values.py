@@ -39,8 +39,16 @@ def parse_duration(value: Any) -> int:
             f"{value!r} is not a duration: write a number with a unit (90s, 45m, 1h30m, 2d) "
             "or ISO 8601 (PT45M)"
         )
+    if any(v and len(v) > 9 for v in match.groupdict().values()):
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION_DAYS}d: use a shorter duration")
     parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
-    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    seconds = parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    if seconds > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION_DAYS}d: use a shorter duration")
+    return seconds
+
+
+MAX_DURATION_DAYS = 366  # no wait, gap or timeout is longer than a year; date arithmetic stays in range
 
 
 def format_duration(seconds: int) -> str:
@@ -74,7 +82,15 @@ def parse_timestamp(value: Any) -> dt.datetime:
         raise ValueError("expected a timestamp such as 2026-11-23T22:00:00Z")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"timestamp {value!s} has no zone: add Z for UTC or an offset such as +01:00")
+    if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+        # the planner adds windows, gaps and a horizon to these: near year 1 or 9999 that overflows
+        raise ValueError(
+            f"timestamp {value!s} is outside the years {_FIRST_YEAR}-{_LAST_YEAR}: check the date"
+        )
     return parsed.astimezone(dt.timezone.utc)
+
+
+_FIRST_YEAR, _LAST_YEAR = 1970, 9000
 
 
 def format_timestamp(value: dt.datetime) -> str:
@@ -115,7 +131,7 @@ def parse_capacity(value: Any) -> Capacity:
                 percent = float(text[:-1])
             except ValueError:
                 percent = -1.0
-            if 0 < percent <= 100:
+            if 1 <= percent <= 100:
                 return Capacity(percent=percent)
             raise ValueError(f"{value!r} is not a percentage between 1% and 100%")
         if text.isdigit() and int(text) >= 1:
@@ -123,12 +139,18 @@ def parse_capacity(value: Any) -> Capacity:
     raise ValueError(f"{value!r} is not a count or percentage: write e.g. 1, 2 or 34%")
 
 
+_ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
+
+
 def parse_timezone(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("expected an IANA time zone name such as Europe/Berlin or UTC")
+    if len(value) > 64 or not _ZONE_NAME.match(value):  # no IANA name is longer; an OS path limit is
+        shown = value if len(value) <= 64 else value[:60] + "..."
+        raise ValueError(f"{shown!r} is not an IANA time zone name: use one such as Europe/Berlin")
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         import difflib
 
         near = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
@@ -208,7 +230,9 @@ def parse_date_range(value: Any) -> DateRange:
     fix = "write a date (2026-12-01) or an inclusive range (2026-12-24..2026-12-26)"
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a date: {fix}")
-    first_text, _, last_text = value.strip().partition("..")
+    first_text, dots, last_text = value.strip().partition("..")
+    if dots and not (first_text.strip() and last_text.strip()):
+        raise ValueError(f"{value!r} is a range with a missing end: {fix}")
     try:
         first = dt.date.fromisoformat(first_text.strip())
         last = dt.date.fromisoformat(last_text.strip()) if last_text else first

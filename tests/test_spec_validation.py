@@ -201,7 +201,7 @@ CASES = [
     ),
     pytest.param(
         BASE + "defaults:\n  health:\n    checks:\n      - {http: 'https://x', body: '(['}\n",
-        "9:9: defaults.health.checks[0]: body '([' is not a valid regular expression",
+        "9:35: defaults.health.checks[0].body: '([' is not a valid regular expression",
         id="bad-regex",
     ),
     pytest.param(
