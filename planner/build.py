@@ -36,7 +36,8 @@ from planner.grouping import Draft, group_tier
 from planner.lint import lint
 from planner.plan import Plan, Skipped, Step, Unschedulable
 from planner.schedule import Scheduler, Spans, TierInput, VMWindow
-from planner.select import claimed_twice
+from planner.select import overlaps
+from planner.source import Located, load_text, read_input
 from planner.spec import Spec
 from planner.values import format_timestamp
 from planner.windows import allowed_intervals, to_offsets
@@ -141,19 +142,23 @@ def _whole_second(value: dt.datetime) -> dt.datetime:
 def _reject_claimed_twice(spec: Spec, by_tier: dict[str, list[VM]], source: str) -> None:
     if sum(len(vms) for vms in by_tier.values()) == len({vm.id for vms in by_tier.values() for vm in vms}):
         return  # the common case, checked without building claimed_twice's map
-    twice = claimed_twice(by_tier)
-    if twice:
-        refs = {vm.id: vm.ref for vms in by_tier.values() for vm in vms}
+    found = overlaps(spec, by_tier)
+    if found:
+        located = _located(source)
         raise SpecError(
-            Problem(
-                source,
-                1,
-                1,
-                f"VM {refs[vm]} is selected by tiers {' and '.join(repr(t) for t in tiers)}: "
-                "a VM belongs to one tier; narrow one of the selectors",
-            )
-            for vm, tiers in sorted(twice.items())
+            located.problem(("tiers", tier, "select"), message, key=True)
+            if located
+            else Problem(source, 1, 1, message)
+            for tier, message in found
         )
+
+
+def _located(source: str) -> Located | None:
+    """The spec file parsed again for positions (only on this error path), if ``source`` is one."""
+    try:
+        return load_text(read_input(source, "spec"), source)
+    except SpecError:
+        return None
 
 
 def _tiers(

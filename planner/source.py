@@ -86,6 +86,11 @@ def load_text(text: str, file: str) -> Located:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise SpecError([_syntax_problem(exc, file)]) from None
+    except yaml.reader.ReaderError as exc:  # a control character: its offset is known
+        line, col = position(text, exc.position)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        what = f"character U+{code:04X} is not allowed in YAML: remove it or write it as an escape"
+        raise SpecError([Problem(file, line, col, what)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(file, 1, 1, f"YAML error: {exc}")]) from None
     finally:
@@ -96,6 +101,13 @@ def load_text(text: str, file: str) -> Located:
         return Located(file, None, {(): (1, 1)}, keys)
     data = _Builder(file, values, keys).build(node, ())
     return Located(file, data, values, keys)
+
+
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset into ``text``."""
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> Problem:

@@ -319,4 +319,4 @@ def test_a_vm_selected_by_two_tiers_is_an_error_when_the_inventory_shows_it() ->
           - {name: db-0, resource_group: rg-db, availability_set: as-db, update_domain: 0}
         """)
     message = only(text)
-    assert message.startswith("9:5: VM rg-db/db-0 is selected by tiers 'db' and 'all'")
+    assert message.startswith("7:5: tiers 'db' and 'all' both select 1 VM (rg-db/db-0)")
