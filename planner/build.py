@@ -44,6 +44,7 @@ from planner.windows import allowed_intervals, to_offsets
 
 UTC = dt.timezone.utc
 _DAY = 86400
+_MAX_HORIZON_S = 3660 * _DAY
 
 
 def build_plan(spec: Spec, fleet: Fleet, start: dt.datetime, *, source: str = "<spec>") -> Plan:
@@ -100,8 +101,11 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str) -> Plan:
     cutoff = spec.window.cutoff
     seen: dict[tuple[dt.datetime, dt.datetime], VMWindow] = {}  # a wave shares its windows
     windows = {vm.id: _vm_window(vm, origin, cutoff, seen) for c in candidates.values() for vm in c}
-    # far enough that no step can reach it: the window only closes where it really closes
-    horizon = origin + dt.timedelta(seconds=max((w.hi for w in windows.values()), default=0) + cutoff + _DAY)
+    # far enough that no step can reach it: the window only closes where it really closes; but
+    # never further than ten years, so that a self-service window ending in 9000 neither overflows
+    # nor makes the operator window be walked day by day for millennia
+    reach = max((w.hi for w in windows.values()), default=0) + cutoff + _DAY
+    horizon = origin + dt.timedelta(seconds=min(reach, _MAX_HORIZON_S))
     allowed = to_offsets(allowed_intervals(spec.window, origin, horizon), origin)
     spans = [(a, b - cutoff) for a, b in allowed]
     scheduler = Scheduler(
