@@ -725,6 +725,7 @@ class Runner:
             [f.resource_group for f in facts],
             str(self.journal.dir),
             cwd=self.config.workdir,
+            pass_env=settings.hook_env,
         )
         self.journal.record_hook(
             self.clock.now(), step.id, which, list(result.argv), result.rc, result.output
