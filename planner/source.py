@@ -210,7 +210,8 @@ class _Builder:
         try:
             return constructor(_SCALARS, node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise self.fail(node, f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}: {exc}")
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise self.fail(node, f"{node.value!r} is not a valid {kind}: {exc}") from None
 
 
 _SCALARS = yaml.SafeLoader("")  # only used to construct plain scalars
