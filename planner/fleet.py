@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from planner.errors import Problem, SpecError
 from planner.source import Located, load_text, position, read_input
 from planner.validation import problems_from
-from planner.values import Timestamp
+from planner.values import Bool, Int, Timestamp
 
 FLEET_FORMAT = "udroll/fleet@1"
 LastResult = Literal["None", "RetryLater", "MaintenanceAborted", "MaintenanceCompleted"]
@@ -27,7 +27,7 @@ class StrictModel(BaseModel):
 class Maintenance(StrictModel):
     """A VM's `maintenanceRedeployStatus`: present only while maintenance is pending or recent."""
 
-    customer_initiated_allowed: bool
+    customer_initiated_allowed: Bool
     self_service_window: tuple[Timestamp, Timestamp] | None = None
     scheduled_window: tuple[Timestamp, Timestamp] | None = None
     last_result: LastResult = "None"
@@ -59,11 +59,11 @@ class VM(StrictModel):
     instance_id: str | None = None
     orchestration: Literal["Uniform", "Flexible"] | None = None
     zone: str | None = None
-    update_domain: int | None = Field(default=None, ge=0)
-    fault_domain: int | None = Field(default=None, ge=0)
+    update_domain: Int | None = Field(default=None, ge=0)
+    fault_domain: Int | None = Field(default=None, ge=0)
     tags: dict[str, str] = Field(default_factory=dict)
     power_state: PowerState = "running"
-    ephemeral_os_disk: bool = False
+    ephemeral_os_disk: Bool = False
     maintenance: Maintenance | None = None
 
     @model_validator(mode="after")

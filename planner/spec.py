@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -14,7 +14,6 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    Strict,
     Tag,
     model_validator,
 )
@@ -22,14 +21,17 @@ from pydantic import (
 from planner import placeholders
 from planner.fleet import InventoryVM
 from planner.values import (
+    Bool,
     Capacity,
     CapacityValue,
     DateRangeValue,
     Day,
     Duration,
     HoursValue,
+    Int,
     Timestamp,
     TimeZoneName,
+    Version,
     format_duration,
 )
 
@@ -51,8 +53,6 @@ def _check_gap(seconds: int) -> int:
 
 
 RecoveryGap = Annotated[Duration, AfterValidator(_check_gap)]
-Int = Annotated[int, Strict()]  # a whole number, never a boolean or 1.0
-Bool = Annotated[bool, Strict()]  # true or false, never 1 or "yes"
 UrlText = Annotated[str, AfterValidator(placeholders.validator(placeholders.URL_CHECK))]
 CommandArg = Annotated[str, AfterValidator(placeholders.validator(placeholders.COMMAND_CHECK))]
 HookArg = Annotated[str, AfterValidator(placeholders.validator(placeholders.HOOK))]
@@ -61,12 +61,6 @@ EnvNames = Annotated[
     tuple[EnvName, ...],
     Field(description="Names of udroll's environment variables to pass on (the rest are not)."),
 ]
-
-
-def _version(value: Any) -> Any:
-    if type(value) is not int:  # True and 1.0 compare equal to 1, but are not the version
-        raise ValueError(f"version must be the number 1, got {value!r}: write 'version: 1'")
-    return value
 
 
 def _regex(text: str) -> str:
@@ -255,7 +249,7 @@ class Limits(StrictModel):
 
 
 class Spec(StrictModel):
-    version: Annotated[Literal[1], BeforeValidator(_version)]
+    version: Version
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=63)
     subscription: str | None = Field(
         default=None, pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

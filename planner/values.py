@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, Strict, WithJsonSchema
 
 _DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 _ISO_DURATION = re.compile(
@@ -316,3 +316,15 @@ DateRangeValue = Annotated[
         }
     ),
 ]
+
+
+def _version(value: Any) -> Any:
+    if type(value) is not int:  # true and 1.0 compare equal to 1, but are not the version
+        raise ValueError(f"version must be the number 1, got {value!r}: write 'version: 1'")
+    return value
+
+
+Int = Annotated[int, Strict()]  # a whole number, never a boolean or 1.0
+Float = Annotated[float, Strict()]  # a number, never a boolean or a string
+Bool = Annotated[bool, Strict()]  # true or false, never 1 or "yes"
+Version = Annotated[Literal[1], BeforeValidator(_version)]
