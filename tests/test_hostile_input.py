@@ -110,7 +110,10 @@ def test_ordinary_aliases_still_work() -> None:
 def test_a_window_timestamp_near_the_ends_of_time_is_located(value: str) -> None:
     """#3, #10: window.not_before near datetime.min/max is a located error, not an OverflowError."""
     text = BASE + f"window: {{not_before: {value}, days: [mon]}}\n"
-    assert problem(text) == f"6:22: window.not_before: timestamp {value} is outside the years 1970-9000: check the date"
+    assert (
+        problem(text)
+        == f"6:22: window.not_before: timestamp {value} is outside the years 1970-9000: check the date"
+    )
 
 
 def test_a_fleet_captured_at_near_year_one_is_located() -> None:
@@ -156,7 +159,9 @@ def test_a_regex_nested_500_deep_is_located() -> None:
     """#4: a check's body with 500 nested groups is a located problem, not a RecursionError."""
     body = "(" * 500 + "x" + ")" * 500
     text = BASE + f"    health: {{checks: [{{http: 'https://h', body: '{body}'}}]}}\n"
-    assert problem(text).startswith("6:49: tiers[0].health.checks[0].body: the regular expression is nested too deeply")
+    assert problem(text).startswith(
+        "6:49: tiers[0].health.checks[0].body: the regular expression is nested too deeply"
+    )
 
 
 def test_a_300_character_timezone_is_located() -> None:
@@ -190,7 +195,9 @@ def test_400_chained_tiers_plan() -> None:
         for i in range(n)
     )
     spec = parse_spec(f"version: 1\nname: chain\ntiers:\n{tiers}", "s.yaml").spec
-    fleet = Fleet(captured_at=START, vms=tuple(VM.model_validate(vm_item(f"v{i}", rg=f"rg{i}")) for i in range(n)))
+    fleet = Fleet(
+        captured_at=START, vms=tuple(VM.model_validate(vm_item(f"v{i}", rg=f"rg{i}")) for i in range(n))
+    )
     plan = build_plan(spec, fleet, START)
     assert len(plan.steps) == n and not plan.unschedulable
 
@@ -208,8 +215,14 @@ def test_a_fleet_of_100000_nested_brackets_is_located() -> None:
     [
         (("version: 1", "version: true"), "1:10: version: version must be the number 1, got True"),
         (("version: 1", "version: 1.0"), "1:10: version: version must be the number 1, got 1.0"),
-        (("tiers:", "limits: {max_parallel_steps: true}\ntiers:"), "3:30: limits.max_parallel_steps: expected a whole number, got the boolean true"),
-        (("tiers:", "defaults: {max_unavailable: 0.5%}\ntiers:"), "3:29: defaults.max_unavailable: '0.5%' is not a percentage between 1% and 100%"),
+        (
+            ("tiers:", "limits: {max_parallel_steps: true}\ntiers:"),
+            "3:30: limits.max_parallel_steps: expected a whole number, got the boolean true",
+        ),
+        (
+            ("tiers:", "defaults: {max_unavailable: 0.5%}\ntiers:"),
+            "3:29: defaults.max_unavailable: '0.5%' is not a percentage between 1% and 100%",
+        ),
         (("tiers:", 'window: {blackout: ["2026-12-01.."]}\ntiers:'), "3:21: window.blackout[0]: "),
         (("tiers:", "window: {blackout: [..2026-12-01]}\ntiers:"), "3:21: window.blackout[0]: "),
         (("select:", "update_domain_order: [true]\n    select:"), "5:27: tiers[0].update_domain_order[0]"),
@@ -256,7 +269,9 @@ def test_overlapping_tiers_are_one_message_per_pair_with_a_count() -> None:
     inventory = "".join(f"  - {{name: v{i}, resource_group: rg}}\n" for i in range(50))
     text = BASE + "  - name: all\n    select: {resource_group: rg}\n" + f"inventory:\n{inventory}"
     message = problem(text)
-    assert message.startswith("7:5: tiers 'db' and 'all' both select 50 VMs (rg/v0, rg/v1, rg/v10 and 47 more)")
+    assert message.startswith(
+        "7:5: tiers 'db' and 'all' both select 50 VMs (rg/v0, rg/v1, rg/v10 and 47 more)"
+    )
 
 
 def test_overlapping_tiers_found_by_the_planner_are_located_in_the_spec_file(
