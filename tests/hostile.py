@@ -213,14 +213,15 @@ TEXT_MUTATIONS: list[Mutation] = [
 # --- mutations of the parsed document ----------------------------------------------------------
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+def doc_paths(node: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every path into a parsed document (the root is ``()``)."""
     out = [prefix]
     if isinstance(node, dict):
         for k, v in node.items():
-            out += _paths(v, (*prefix, k))
+            out += doc_paths(v, (*prefix, k))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
+            out += doc_paths(v, (*prefix, i))
     return out
 
 
@@ -245,7 +246,7 @@ def _set_value(value: Callable[[random.Random], Any]) -> Mutation:
 
     def mutate(rng: random.Random, text: str, fmt: str) -> str:
         data = copy.deepcopy(_parsed(text, fmt))
-        paths = [p for p in _paths(data) if p]
+        paths = [p for p in doc_paths(data) if p]
         if not paths:
             return _dump(value(rng), fmt)
         path = rng.choice(paths)
@@ -261,7 +262,7 @@ def _structural(change: Callable[[random.Random, Any], None]) -> Mutation:
 
     def mutate(rng: random.Random, text: str, fmt: str) -> str:
         data = copy.deepcopy(_parsed(text, fmt))
-        nodes = [_get(data, p) for p in _paths(data)]
+        nodes = [_get(data, p) for p in doc_paths(data)]
         nodes = [n for n in nodes if isinstance(n, (dict, list)) and n]
         if nodes:
             change(rng, rng.choice(nodes))
