@@ -14,7 +14,9 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
+    model_serializer,
     model_validator,
 )
 
@@ -40,6 +42,18 @@ AZURE_UD_PAUSE_S = 30 * 60  # Azure's own scheduled walk pauses this long betwee
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WithEnv(StrictModel):
+    """A model with the optional ``env`` key: left out of dumps while unset, so that the canonical
+    spec (and a plan's fingerprint) of a spec that does not use it is what it was before the key."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_env(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("env"):
+            data.pop("env", None)
+        return data
 
 
 def _check_gap(seconds: int) -> int:
@@ -102,7 +116,7 @@ class TcpCheck(StrictModel):
         return self
 
 
-class CommandCheck(StrictModel):
+class CommandCheck(WithEnv):
     command: tuple[CommandArg, ...] = Field(
         min_length=1, description="argv, run without a shell; placeholders {name}, {resource_group}, {vms}."
     )
@@ -148,7 +162,7 @@ def _argv(value: Any) -> Any:
 Argv = Annotated[tuple[HookArg, ...], BeforeValidator(_argv), Field(min_length=1)]
 
 
-class Hooks(StrictModel):
+class Hooks(WithEnv):
     before_step: Argv | None = Field(
         default=None, description="Non-zero exit fails the step before any trigger."
     )
