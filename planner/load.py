@@ -128,11 +128,12 @@ def _inventory(spec: Spec, located: Located, problems: list[Problem]) -> Fleet |
     seen: dict[str, int] = {}
     for i, item in enumerate(spec.inventory):
         data = item.model_dump()
-        wrong = id_problem(item.id) if item.id else None
-        if wrong:
-            problems.append(located.problem(("inventory", i, "id"), f"inventory[{i}].id: {wrong}"))
-            continue
         data["id"] = item.id or vm_id(subscription, item)
+        wrong = id_problem(data["id"])
+        if wrong:  # given, or derived from names with a "/" or a space in them
+            where = ("inventory", i, "id" if item.id else "name")
+            problems.append(located.problem(where, f"inventory[{i}]: {wrong}"))
+            continue
         vm = VM.model_validate(data)
         first = seen.get(vm.id.lower())
         if first is not None:

@@ -254,7 +254,9 @@ def test_a_fleet_vm_id_that_is_not_an_arm_id_is_refused_at_load(
 def test_an_inventory_id_that_is_not_an_arm_id_is_refused() -> None:
     """An inline inventory's explicit id must be an ARM id too."""
     text = BASE + "inventory:\n  - {id: db-2, name: a, resource_group: rg}\n"
-    assert problem(text).startswith("7:10: inventory[0].id: 'db-2' is not an ARM id")
+    assert problem(text).startswith("7:10: inventory[0]: 'db-2' is not an ARM id")
+    derived = BASE + "inventory:\n  - {name: a b, resource_group: rg}\n"
+    assert problem(derived).startswith("7:12: inventory[0]: '/subscriptions/")
 
 
 def test_a_duplicate_vm_in_a_fleet_is_located_at_the_second_entry() -> None:
