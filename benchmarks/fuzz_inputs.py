@@ -83,6 +83,7 @@ def main() -> None:
     counts: collections.Counter[str] = collections.Counter()  # outcome statuses and watchdog verdicts
     places: collections.Counter[str] = collections.Counter()
     unlocated: list[str] = []
+    first_place: collections.Counter[str] = collections.Counter()  # at 1:1: right, or a lost position?
     slowest = (0.0, "")
     started = time.monotonic()
     for i in range(args.n):
@@ -99,12 +100,15 @@ def main() -> None:
                 places[outcome.where] += 1
                 print(f"traceback: {outcome.where}: {label}", flush=True)
             unlocated += [f"{label}: {m}" for m in outcome.unlocated]
+            first_place.update(m.split(":1:1: ", 1)[1][:70] for m in outcome.problems if ":1:1: " in m)
         if verdict != "ok":
             print(f"{verdict}: {label} ({took:.1f}s)", flush=True)
         if (i + 1) % 1000 == 0:
             print(f"... {i + 1} inputs, {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
     for message in unlocated[:20]:
         print(f"no position: {message}")
+    for message, count in first_place.most_common(10):
+        print(f"at 1:1 ({count}x): {message}")
     took = time.monotonic() - started
     print(
         f"{args.n} inputs ({len(mutations)} mutations x {len(bases)} bases) in {took:.0f}s: "
