@@ -185,21 +185,37 @@ def test_a_fingerprint_survives_a_lone_surrogate_in_a_model() -> None:
     assert fingerprint(spec, Fleet(captured_at=START, vms=(vm,))).startswith("sha256:")
 
 
-def test_400_chained_tiers_plan() -> None:
-    """#7: 400 tiers each depending on the one before plan without a RecursionError."""
-    n = 400
+def chain(n: int) -> str:
+    """A spec of ``n`` tiers, each depending on the one before."""
     tiers = "".join(
         f"  - {{name: t{i}, select: {{resource_group: rg{i}}}"
         + (f", depends_on: [t{i - 1}]" if i else "")
         + "}\n"
         for i in range(n)
     )
-    spec = parse_spec(f"version: 1\nname: chain\ntiers:\n{tiers}", "s.yaml").spec
+    return f"version: 1\nname: chain\ntiers:\n{tiers}"
+
+
+def test_400_chained_tiers_with_vms_plan() -> None:
+    """#7: 400 tiers each depending on the one before, each with a VM, plan without a RecursionError."""
+    spec = parse_spec(chain(400), "s.yaml").spec
     fleet = Fleet(
-        captured_at=START, vms=tuple(VM.model_validate(vm_item(f"v{i}", rg=f"rg{i}")) for i in range(n))
+        captured_at=START, vms=tuple(VM.model_validate(vm_item(f"v{i}", rg=f"rg{i}")) for i in range(400))
     )
     plan = build_plan(spec, fleet, START)
-    assert len(plan.steps) == n and not plan.unschedulable
+    assert len(plan.steps) == 400 and not plan.unschedulable
+
+
+@pytest.mark.xfail(
+    raises=RecursionError,
+    strict=True,
+    reason="#7: planner/schedule.py releases tiers with nothing to do recursively; the planner-optimizer "
+    "branch rewrites it (remove this mark when it is merged)",
+)
+def test_400_chained_tiers_with_nothing_to_do_plan() -> None:
+    """#7: 400 chained tiers that select no VM give an empty plan, not a RecursionError."""
+    spec = parse_spec(chain(400), "s.yaml").spec
+    assert build_plan(spec, Fleet(captured_at=START, vms=()), START).steps == ()
 
 
 def test_a_fleet_of_100000_nested_brackets_is_located() -> None:
