@@ -179,6 +179,10 @@ def _json(text: str, file: str) -> Any:
             hint = ": this looks like a spec; --fleet takes a udroll/fleet@1 JSON snapshot"
             hint += " (`udroll discover -o F`)"
         raise SpecError([Problem(file, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}{hint}")]) from None
+    except ValueError:  # a number with more digits than Python converts (4300)
+        long = re.search(r"\d{4000,}", text)
+        line, col = position(text, long.start()) if long else (1, 1)
+        raise SpecError([Problem(file, line, col, "a number with thousands of digits: fix the value")]) from None
     lone = _LONE_SURROGATE.search(text) if "\\u" in text else None
     if lone and not _encodes(data):
         escape = "\\" + lone.group(0).rsplit("\\", 1)[-1]

@@ -338,3 +338,9 @@ def test_endpoint_over_http_is_refused_at_once(capsys: pytest.CaptureFixture[str
     args = ["fleet", "--subscription", SUB, "--endpoint", "http://127.0.0.1:9", "-g", "rg"]
     assert run_main(args) == 2
     assert "is not an https:// URL" in capsys.readouterr().err
+
+
+def test_a_number_with_thousands_of_digits_in_a_fleet_is_located() -> None:
+    """A 5,000-digit number in a fleet is a located problem, not Python's int-conversion ValueError."""
+    text = fleet_text(vm_item("a", update_domain="PLACEHOLDER")).replace('"PLACEHOLDER"', "9" * 5000)
+    assert problem(text, parse_fleet, "f.json").startswith("2:")
