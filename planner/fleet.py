@@ -182,7 +182,8 @@ def _json(text: str, file: str) -> Any:
     except ValueError:  # a number with more digits than Python converts (4300)
         long = re.search(r"\d{4000,}", text)
         line, col = position(text, long.start()) if long else (1, 1)
-        raise SpecError([Problem(file, line, col, "a number with thousands of digits: fix the value")]) from None
+        what = "a number with thousands of digits: fix the value"
+        raise SpecError([Problem(file, line, col, what)]) from None
     lone = _LONE_SURROGATE.search(text) if "\\u" in text else None
     if lone and not _encodes(data):
         escape = "\\" + lone.group(0).rsplit("\\", 1)[-1]
