@@ -37,13 +37,15 @@ from planner.grouping import Draft, group_tier, undomained
 from planner.lint import lint
 from planner.plan import Plan, Skipped, Step, Unschedulable
 from planner.schedule import Scheduler, Spans, TierInput, VMWindow
-from planner.select import claimed_twice
+from planner.select import overlaps
+from planner.source import Located, load_text, read_input
 from planner.spec import Spec
 from planner.values import format_timestamp
 from planner.windows import allowed_intervals, to_offsets
 
 UTC = dt.timezone.utc
 _DAY = 86400
+_MAX_HORIZON_S = 3660 * _DAY
 
 
 def build_plan(spec: Spec, fleet: Fleet, start: dt.datetime, *, source: str = "<spec>") -> Plan:
@@ -103,8 +105,11 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str) -> Plan:
     cutoff = spec.window.cutoff
     seen: dict[tuple[dt.datetime, dt.datetime], VMWindow] = {}  # a wave shares its windows
     windows = {vm.id: _vm_window(vm, origin, cutoff, seen) for c in candidates.values() for vm in c}
-    # far enough that no step can reach it: the window only closes where it really closes
-    horizon = origin + dt.timedelta(seconds=max((w.hi for w in windows.values()), default=0) + cutoff + _DAY)
+    # far enough that no step can reach it: the window only closes where it really closes; but
+    # never further than ten years, so that a self-service window ending in 9000 neither overflows
+    # nor makes the operator window be walked day by day for millennia
+    reach = max((w.hi for w in windows.values()), default=0) + cutoff + _DAY
+    horizon = origin + dt.timedelta(seconds=min(reach, _MAX_HORIZON_S))
     allowed = to_offsets(allowed_intervals(spec.window, origin, horizon), origin)
     spans = [(a, b - cutoff) for a, b in allowed]
     scheduler = Scheduler(
@@ -145,19 +150,23 @@ def _whole_second(value: dt.datetime) -> dt.datetime:
 def _reject_claimed_twice(spec: Spec, by_tier: dict[str, list[VM]], source: str) -> None:
     if sum(len(vms) for vms in by_tier.values()) == len({vm.id for vms in by_tier.values() for vm in vms}):
         return  # the common case, checked without building claimed_twice's map
-    twice = claimed_twice(by_tier)
-    if twice:
-        refs = {vm.id: vm.ref for vms in by_tier.values() for vm in vms}
+    found = overlaps(spec, by_tier)
+    if found:
+        located = _located(source)
         raise SpecError(
-            Problem(
-                source,
-                1,
-                1,
-                f"VM {refs[vm]} is selected by tiers {' and '.join(repr(t) for t in tiers)}: "
-                "a VM belongs to one tier; narrow one of the selectors",
-            )
-            for vm, tiers in sorted(twice.items())
+            located.problem(("tiers", tier, "select"), message, key=True)
+            if located
+            else Problem(source, 1, 1, message)
+            for tier, message in found
         )
+
+
+def _located(source: str) -> Located | None:
+    """The spec file parsed again for positions (only on this error path), if ``source`` is one."""
+    try:
+        return load_text(read_input(source, "spec"), source)
+    except SpecError:
+        return None
 
 
 def _tiers(

@@ -30,8 +30,9 @@ def fingerprint(spec: Spec, fleet: Fleet) -> str:
         "fields": {"vm": vm_fields, "maintenance": m_fields},
         "vms": rows,
     }
+    # surrogatepass: a lone surrogate (refused when loading a file) must not crash a hash of models
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _Plain:

@@ -45,3 +45,31 @@ def claimed_twice(by_tier: dict[str, list[VM]]) -> dict[str, list[str]]:
         for vm in vms:
             owners.setdefault(vm.id, []).append(tier)
     return {vm: tiers for vm, tiers in owners.items() if len(tiers) > 1}
+
+
+def overlaps(spec: Spec, by_tier: dict[str, list[VM]]) -> list[tuple[int, str]]:
+    """One message per pair of tiers that select the same VMs, with the index of the later tier
+    (where the message belongs: its ``select`` is usually the one to narrow)."""
+    twice = claimed_twice(by_tier)
+    if not twice:
+        return []
+    refs = {vm.id: vm.ref for vms in by_tier.values() for vm in vms}
+    index = {tier.name: i for i, tier in enumerate(spec.tiers)}
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for vm, tiers in twice.items():
+        for i, first in enumerate(tiers):
+            for second in tiers[i + 1 :]:
+                pair = (first, second) if index[first] < index[second] else (second, first)
+                pairs.setdefault(pair, []).append(refs[vm])
+    out = []
+    for (first, second), vms in sorted(pairs.items(), key=lambda kv: (index[kv[0][1]], index[kv[0][0]])):
+        shown = ", ".join(sorted(vms)[:3]) + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
+        count = f"{len(vms)} VM{'s' if len(vms) != 1 else ''}"
+        out.append(
+            (
+                index[second],
+                f"tiers {first!r} and {second!r} both select {count} ({shown}): a VM belongs to one "
+                "tier; narrow one of the selectors",
+            )
+        )
+    return out

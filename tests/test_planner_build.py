@@ -274,7 +274,7 @@ def test_a_vm_selected_by_two_tiers_is_a_spec_error_naming_both() -> None:
     s = spec({"name": "a", "select": {"resource_group": "rg"}}, {"name": "b", "select": {"tags": {"x": "1"}}})
     with pytest.raises(SpecError) as info:
         build_plan(s, Fleet(captured_at=START, vms=(vm("both", tags={"x": "1"}),)), START, source="s.yaml")
-    assert "s.yaml:1:1: VM rg/both is selected by tiers 'a' and 'b'" in str(info.value)
+    assert "s.yaml:1:1: tiers 'a' and 'b' both select 1 VM (rg/both)" in str(info.value)
 
 
 def test_without_limits_the_makespan_is_the_lower_bound() -> None:

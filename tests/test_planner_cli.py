@@ -105,7 +105,7 @@ def test_exit_2_for_a_vm_in_two_tiers(tmp_path: Path, capsys: pytest.CaptureFixt
     spec = tmp_path / "tiny.yaml"
     spec.write_text(SPEC)
     assert run_main(["plan", str(spec), "--fleet", fleet_file(tmp_path, tags={"role": "b"})]) == 2
-    assert "VM rg/vm-1 is selected by tiers 'a' and 'b'" in capsys.readouterr().err
+    assert "tiers 'a' and 'b' both select 1 VM (rg/vm-1)" in capsys.readouterr().err
 
 
 def test_exit_3_when_unschedulable_unless_allow_partial(

@@ -23,6 +23,7 @@ import logging
 import os
 import ssl
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from azure.mgmt.compute import ComputeManagementClient
 
 from executor.azure.backend import AzureBackend
 from executor.azure.pacing import PacedRetryPolicy, Pacer, RetrySettings
+from executor.azure.tokens import require_safe_azure_core
 from executor.run.clock import Clock, ScaledClock, SystemClock
 from planner.errors import AuthenticationError, InputError
 
@@ -235,6 +237,8 @@ def connect(
             "no subscription: pass --subscription ID, set AZURE_SUBSCRIPTION_ID, or name one in the spec"
         )
     cloud = CLOUDS[options.cloud]
+    if options.endpoint:
+        _https_only(options.endpoint)
     endpoint = (options.endpoint or cloud.resource_manager).rstrip("/")
     scope = cloud.scope if not options.endpoint else f"{endpoint}/.default"
     try:
@@ -251,6 +255,17 @@ def connect(
         polling_interval=polling_interval or DEFAULT_POLLING_INTERVAL,
         retry=retry,
     )
+
+
+def _https_only(endpoint: str) -> None:
+    """Refuse a plain-http or host-less --endpoint at once (the SDK would retry it for minutes, since
+    it never sends a bearer token over http)."""
+    parts = urllib.parse.urlsplit(endpoint)
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        raise InputError(
+            f"--endpoint {endpoint!r} is not an https:// URL: Resource Manager is only reached over "
+            "HTTPS (write https://HOST; pass --ca-bundle for a private CA)"
+        )
 
 
 def connect_emulator(
@@ -287,6 +302,7 @@ def _backend(
     polling_interval: float,
     retry: RetrySettings | None,
 ) -> AzureBackend:
+    require_safe_azure_core()
     policy = PacedRetryPolicy(Pacer(clock), retry)
     kwargs: dict[str, Any] = {
         "credential_scopes": [scope],

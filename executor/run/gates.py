@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from executor.run.hooks import expand_argv, expand_text, run_command
+from executor.run.hooks import UnsafeArgument, expand_argv, expand_text, run_command
 from planner.spec import CommandCheck, HealthSettings, HttpCheck, TcpCheck
 
 Check = HttpCheck | TcpCheck | CommandCheck
@@ -180,7 +180,7 @@ def probe_tcp(check: TcpCheck, target: str) -> Probe:
 
 
 def probe_command(check: CommandCheck, argv: list[str], workdir: str | None = None) -> Probe:
-    result = run_command(argv, timeout=check.probe_timeout, cwd=workdir)
+    result = run_command(argv, timeout=check.probe_timeout, cwd=workdir, pass_env=check.env)
     shown = " ".join(argv)
     return Probe("command", shown, result.ok, result.describe() if not result.ok else "exit 0")
 
@@ -189,10 +189,19 @@ def probe(check: Check, target: Target) -> Probe:
     """Run one check against one VM (placeholders substituted per argument)."""
     values = target.values()
     if isinstance(check, HttpCheck):
-        return probe_http(check, expand_text(check.http, values))
+        return probe_http(check, expand_text(check.http, values, _url_quote))
     if isinstance(check, TcpCheck):
         return probe_tcp(check, expand_text(check.tcp, values))
-    return probe_command(check, expand_argv(check.command, values, target.step_vms), target.workdir)
+    try:
+        argv = expand_argv(check.command, values, target.step_vms)
+    except UnsafeArgument as exc:
+        return Probe("command", check.command[0], False, str(exc))
+    return probe_command(check, argv, target.workdir)
+
+
+def _url_quote(value: str) -> str:
+    """A VM name inside a URL: percent-encoded, so ``a/b?c#d`` cannot change the path or the host."""
+    return urllib.parse.quote(value, safe="")
 
 
 def probe_all(work: Mapping[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:

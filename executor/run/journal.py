@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from executor.run.private import open_private, private_dir, tighten
 from planner.errors import InputError
 
 SCHEMA = """
@@ -73,6 +74,7 @@ CREATE TABLE IF NOT EXISTS control (
 DB_NAME = "journal.db"
 LOCK_NAME = "lock"
 EVENTS_NAME = "events.jsonl"
+PRIVATE_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME, EVENTS_NAME)
 
 
 class JournalLocked(InputError):
@@ -168,12 +170,13 @@ class Journal:
                 f"{path} already holds a run's journal: continue it with `udroll resume --journal {path}`, "
                 "look at it with `udroll status`, or pass another --journal directory"
             )
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
         holder = cls(path, sqlite3.connect(":memory:"))
         holder.lock()  # a concurrent creator is refused before it writes anything
         # built aside and renamed into place: a crash mid-creation leaves no half journal behind
         fresh = path / (DB_NAME + ".new")
         fresh.unlink(missing_ok=True)
+        os.close(open_private(fresh, os.O_RDWR))  # SQLite keeps the mode of a file that exists
         conn = sqlite3.connect(fresh, isolation_level=None)
         conn.executescript(SCHEMA)
         conn.execute("BEGIN")
@@ -199,13 +202,14 @@ class Journal:
         path = Path(directory)
         if not cls.exists(path):
             raise InputError(f"no journal in {path}: pass the --journal directory `udroll run` used")
+        tighten(path, PRIVATE_FILES)
         conn = cls._connect(path)
         conn.executescript(SCHEMA)  # idempotent: tolerates a journal created before a new table
         return cls(path, conn)
 
     def lock(self) -> None:
         """Take the runner lock, or say who has it (a second runner is refused, exit 2)."""
-        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(self.dir / LOCK_NAME, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -224,7 +228,7 @@ class Journal:
         """Whether some runner (maybe this process) holds the lock right now."""
         if self._lock_fd is not None:
             return True
-        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(self.dir / LOCK_NAME, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

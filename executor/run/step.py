@@ -151,6 +151,7 @@ class StepWorker:
             [f.resource_group for f in facts],
             str(ctx.journal.dir),
             cwd=ctx.config.workdir,
+            pass_env=self.settings.hook_env,
         )
         ctx.journal.record_hook(ctx.clock.now(), step.id, which, list(result.argv), result.rc, result.output)
         ctx.emit(

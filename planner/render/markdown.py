@@ -219,10 +219,13 @@ def _appendix(timeline: Timeline) -> str:
 # --- text --------------------------------------------------------------------------------------
 
 
-def _esc(text: str) -> str:
-    """Plain text in Markdown: no markup, no HTML, no table breaks."""
+def plain(text: object) -> str:
+    """Plain text in Markdown: no markup, no HTML, no table breaks (also used by `udroll report`)."""
     flat = " ".join(str(text).split())
     return _PUNCTUATION.sub(r"\\\1", html.escape(flat, quote=False))
+
+
+_esc = plain
 
 
 def _code(text: str) -> str:
