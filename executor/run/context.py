@@ -9,10 +9,10 @@ may start.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock, FakeClock
@@ -68,6 +68,15 @@ class LiveState:
     waiting: dict[str, tuple[str | None, dt.datetime | None]] = field(default_factory=dict)
 
 
+class StepEvents(Protocol):
+    """Pre/post maintenance events of a step (executor.notify.gate): ``pre`` yields wake times while it
+    waits for an answer and raises StepFailed on ``stop`` or no answer; ``post`` follows the health gate."""
+
+    def pre(self, ctx: RunContext, step: Step) -> Generator[dt.datetime, None, None]: ...
+
+    def post(self, ctx: RunContext, step: Step) -> None: ...
+
+
 class RunContext:
     """The run's shared surroundings: what a step or a VM needs besides its own state."""
 
@@ -102,6 +111,7 @@ class RunContext:
         self.pausing: str | None = None
         self.aborted = False
         self.resumed_at = clock.now()
+        self.step_events: StepEvents | None = None  # set by the Runner when the spec has pre/post events
 
     def emit(
         self,
