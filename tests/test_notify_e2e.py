@@ -14,6 +14,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from executor_support import E2E_SPEC, harness
+from notify_support import Receiver, answer, notified_run
 
 from executor.azure.queue_sink import StorageQueue
 from executor.notify.payload import RunInfo, translate
@@ -21,8 +23,6 @@ from executor.notify.schema import events_schema
 from executor.run.events import Event
 from executor.run.journal import Journal
 from executor.run.status import run_status
-from executor_support import E2E_SPEC, harness
-from notify_support import Receiver, answer, notified_run
 from planner.load import parse_spec
 
 SECRET = "s3cret-for-tests"
@@ -86,7 +86,9 @@ def queues(azurite: str, monkeypatch: pytest.MonkeyPatch, azurite_server: Any) -
         queue.close()
 
 
-def test_every_event_arrives_once_in_order_through_retries(tmp_path: Path, queues: Any, monkeypatch: Any) -> None:
+def test_every_event_arrives_once_in_order_through_retries(
+    tmp_path: Path, queues: Any, monkeypatch: Any
+) -> None:
     """Webhook and queue sinks get each event once, in the runner's order, though the webhook fails twice first."""
     monkeypatch.setenv("UDROLL_TEST_SECRET", SECRET)
     receiver = Receiver(fail_first=2)
@@ -183,7 +185,9 @@ maintenance_events:
             if found:
                 reply = found[0]["data"]["reply"]
                 assert reply["queue"] == replies_url
-                replies.send(json.dumps({"event": reply["event"], "decision": "stop", "reason": "no failover"}))
+                replies.send(
+                    json.dumps({"event": reply["event"], "decision": "stop", "reason": "no failover"})
+                )
                 return
             time.sleep(0.05)
         raise AssertionError("the pre event never reached the queue")
