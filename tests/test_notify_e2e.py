@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from executor_support import E2E_SPEC, harness
 from notify_support import Receiver, answer, notified_run
 
+from executor import rollout
 from executor.azure.queue_sink import StorageQueue
 from executor.notify.payload import RunInfo, translate
 from executor.notify.schema import events_schema
@@ -242,3 +244,38 @@ def test_queue_messages_are_base64_event_grid_like_update_manager(tmp_path: Path
     raw = StorageQueue(url, base64_encoded=False)._client.receive_messages(max_messages=32)
     first = json.loads(base64.b64decode(next(iter(raw)).content))
     assert first["eventType"] == "udroll.run.started" and first["dataVersion"] == "1.0"
+
+
+@pytest.mark.e2e
+def test_a_simulation_against_the_emulator_sends_and_waits_for_answers(tmp_path: Path) -> None:
+    """rollout.simulate (real SDK, emulator, scaled clock) sends the events and waits for a responder's go."""
+    receiver = Receiver()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        E2E_SPEC
+        + f"notify:\n  - webhook: {receiver.url}\n    events: [run.*, step.*, maintenance.*]\n"
+        + "maintenance_events: {pre: {required: true, timeout: 2h}, post: true}\n"
+    )
+    answered: set[str] = set()
+    done = threading.Event()
+
+    def responder() -> None:  # an operator's failover script, answering each pre event as it comes
+        while not done.is_set():
+            for body in receiver.bodies():
+                if body["type"] == "udroll.maintenance.pre" and body["id"] not in answered:
+                    answered.add(body["id"])
+                    answer(body["data"]["reply"]["url"], "go", "ready")
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=responder, daemon=True)
+    thread.start()
+    try:
+        outcome = rollout.simulate(str(spec), journal_dir=str(tmp_path / "journal"), speed=3000)
+    finally:
+        done.set()
+        thread.join(5)
+        receiver.close()
+    assert outcome.state == "completed"
+    types = [b["type"] for b in receiver.bodies()]
+    assert types[0] == "udroll.run.started" and types[-1] == "udroll.run.completed"
+    assert types.count("udroll.maintenance.pre") == types.count("udroll.step.ended") == len(answered) == 4
