@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from executor_support import E2E_SPEC, harness
+from executor_support import E2E_SPEC, harness, invoke
 from notify_support import Receiver, answer, notified_run
 
 from executor import rollout
@@ -279,3 +280,42 @@ def test_a_simulation_against_the_emulator_sends_and_waits_for_answers(tmp_path:
     types = [b["type"] for b in receiver.bodies()]
     assert types[0] == "udroll.run.started" and types[-1] == "udroll.run.completed"
     assert types.count("udroll.maintenance.pre") == types.count("udroll.step.ended") == len(answered) == 4
+
+
+def test_a_pre_event_per_tier_asks_once_for_each_tier(tmp_path: Path) -> None:
+    """With per: tier, only each tier's first step sends the pre event and waits for its answer."""
+    receiver = Receiver()
+    h = harness(
+        tmp_path,
+        _spec(f"""
+notify:
+  - webhook: {receiver.url}
+    events: [maintenance.pre]
+maintenance_events:
+  pre: {{required: true, per: tier, timeout: 10m}}
+"""),
+    )
+
+    def go(event: Event) -> None:
+        if event.kind == "maintenance-pre":
+            body = receiver.wait_for(lambda b: b["id"] == event.data["event_id"])
+            assert answer(body["data"]["reply"]["url"], "go") == 200
+
+    h.reporter.on_event = go
+    try:
+        outcome = notified_run(h)
+    finally:
+        receiver.close()
+    assert outcome.state == "completed"
+    asked = [b["data"]["step"]["tier"] for b in receiver.bodies()]
+    assert sorted(asked) == ["db", "web"]
+
+
+def test_a_missing_queue_is_a_warning_not_a_failed_run(tmp_path: Path, queues: Any) -> None:
+    """Events to a queue that does not exist are journalled as failed deliveries; the run completes."""
+    missing = queues("udroll-exists").rsplit("/", 1)[0] + "/udroll-never-created"
+    h = harness(tmp_path, _spec(f"\nnotify:\n  - queue: {missing}\n    retries: 2\n    events: [run.*]\n"))
+    assert notified_run(h).state == "completed"
+    code, out = invoke(["status", "--journal", str(h.directory)])
+    assert code == 0
+    assert re.search(r"warning: notify: \d+ events not delivered to queue .*queue does not exist", out)
