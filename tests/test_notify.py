@@ -14,8 +14,9 @@ import pytest
 from executor_support import E2E_SPEC, invoke
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from notify_support import Receiver, adaptive_card_problems, block_kit_problems
+from notify_support import Receiver, adaptive_card_problems, answer, block_kit_problems
 
+from executor.notify.answers import Answer, Answers, CallbackListener
 from executor.notify.cards import slack_message, teams_message
 from executor.notify.payload import KINDS, RunInfo, cloudevent, eventgrid, sample, translate
 from executor.notify.schema import events_schema
@@ -193,3 +194,21 @@ def test_a_missing_secret_is_an_input_error(tmp_path: Path, monkeypatch: Any) ->
     spec.write_text(E2E_SPEC + "notify:\n  - webhook: https://h.example/x\n    secret_env: UDROLL_NOPE\n")
     code, out = invoke(["notify", "test", str(spec)])
     assert code == 2 and "UDROLL_NOPE is not set" in out
+
+
+def test_the_answer_listener_takes_one_answer_per_event() -> None:
+    """The callback takes one go/stop per waiting event: 400 for a non-answer, 404 unknown, 409 twice, 410 late."""
+    answers = Answers()
+    listener = CallbackListener(answers)
+    try:
+        answers.expect("ev1", "tok1")
+        url = listener.url_for("tok1")
+        assert answer(url, "maybe") == 400
+        assert answer(listener.url_for("nope"), "go") == 404
+        assert answer(url, "stop", "no failover") == 200
+        assert answer(url, "go") == 409
+        assert answers.take("ev1") == Answer("stop", "no failover", "callback")
+        answers.forget("ev1")
+        assert answer(url, "go") == 410
+    finally:
+        listener.close()

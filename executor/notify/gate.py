@@ -121,10 +121,8 @@ class MaintenanceGate:
         return tier in self.tiers_done
 
     def _passed(self, tier: str) -> None:
-        if self.tiers_done is not None:
+        if self.tiers_done is not None:  # per: tier (_tier_done made the set)
             self.tiers_done.add(tier)
-        elif self.config.pre is not None and self.config.pre.per == "tier":
-            self.tiers_done = {tier}
 
     def post(self, ctx: RunContext, step: Step) -> None:
         if self.config.covers("post", step.tier):

@@ -101,7 +101,10 @@ def slack(sink: SlackSink, run: RunInfo) -> Deliver:
 def queue(sink: QueueSink, run: RunInfo) -> Deliver:
     from executor.azure.queue_sink import AzureError, StorageQueue
 
-    client = StorageQueue(sink.queue, base64_encoded=sink.encoding == "base64")
+    try:
+        client = StorageQueue(sink.queue, base64_encoded=sink.encoding == "base64")
+    except ValueError as exc:  # an unusable connection string
+        raise InputError(f"notify: queue {sink.queue}: {exc}") from None
 
     def deliver(n: Notification) -> None:
         try:
