@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,7 +16,7 @@ from executor_support import Harness
 
 from executor import notify
 from executor.run.context import RunConfig
-from executor.run.events import FanOut
+from executor.run.events import Event, FanOut
 from executor.run.runner import Runner, RunOutcome
 
 
@@ -91,6 +92,17 @@ def answer(url: str, decision: str, reason: str = "") -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+
+
+def answer_each_pre(receiver: Receiver, decision: str, reason: str = "") -> Callable[[Event], None]:
+    """A test hook: when the runner sends a pre event, wait until the receiver has it, then answer it."""
+
+    def hook(event: Event) -> None:
+        if event.kind == "maintenance-pre":
+            body = receiver.wait_for(lambda b: b["id"] == event.data["event_id"])
+            assert answer(body["data"]["reply"]["url"], decision, reason) == 200
+
+    return hook
 
 
 def notified_run(h: Harness, spec_file: str = "spec.yaml", drain: float = 20.0) -> RunOutcome:

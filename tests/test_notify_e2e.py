@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 from executor_support import E2E_SPEC, harness, invoke
-from notify_support import Receiver, answer, notified_run
+from notify_support import Receiver, answer, answer_each_pre, notified_run
 
 from executor import rollout
 from executor.azure.queue_sink import StorageQueue
@@ -109,12 +109,7 @@ maintenance_events:
 """),
     )
 
-    def go(event: Event) -> None:
-        if event.kind == "maintenance-pre":
-            body = receiver.wait_for(lambda b: b["id"] == event.data["event_id"])
-            assert answer(body["data"]["reply"]["url"], "go", "primary moved") == 200
-
-    h.reporter.on_event = go
+    h.reporter.on_event = answer_each_pre(receiver, "go", "primary moved")
     try:
         outcome = notified_run(h)
     finally:
@@ -296,12 +291,7 @@ maintenance_events:
 """),
     )
 
-    def go(event: Event) -> None:
-        if event.kind == "maintenance-pre":
-            body = receiver.wait_for(lambda b: b["id"] == event.data["event_id"])
-            assert answer(body["data"]["reply"]["url"], "go") == 200
-
-    h.reporter.on_event = go
+    h.reporter.on_event = answer_each_pre(receiver, "go")
     try:
         outcome = notified_run(h)
     finally:
