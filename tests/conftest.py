@@ -75,6 +75,8 @@ def compute_client() -> Iterator[Callable[..., Any]]:
 @pytest.fixture(scope="session")
 def azurite_server() -> Iterator[Any]:
     """A running Azurite (tests/azurite.py) for the whole session; skips visibly when not installed."""
+    import shutil
+
     from azurite import find_binary, start
 
     binary = find_binary()
@@ -82,6 +84,8 @@ def azurite_server() -> Iterator[Any]:
         pytest.skip(
             "azurite not found: set UDROLL_AZURITE or `npm install --prefix /work/azurite azurite@3.35.0`"
         )
+    if shutil.which("node") is None:
+        pytest.skip("azurite needs node, which is not installed (apt-get install nodejs)")
     server = start(binary)
     yield server
     server.stop()
