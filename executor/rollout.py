@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from executor import notify
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock, SystemClock
 from executor.run.context import Prober
-from executor.run.events import Reporter
+from executor.run.events import FanOut, NullReporter, Reporter
 from executor.run.gates import Check
 from executor.run.journal import Journal, default_dir
 from executor.run.runner import RunConfig, Runner, RunOutcome
@@ -243,8 +244,16 @@ def execute(
     retry_failed: bool = False,
     control_interval: float = 5.0,
     prober: Prober | None = None,
+    notify_drain: float = 10.0,
 ) -> RunOutcome:
-    """Execute (or continue) the run in ``journal`` with ``backend`` on ``clock``; how it ended."""
+    """Execute (or continue) the run in ``journal`` with ``backend`` on ``clock``; how it ended.
+
+    The spec's `notify:` sinks get the run's events in the background (executor.notify); deliveries
+    still pending when the run ends get ``notify_drain`` seconds (wall time) to finish."""
+    workdir = journal.meta("spec_dir") or str(Path(loaded.file).resolve().parent)
+    notifications = notify.start(loaded.spec, plan, fleet, journal, clock, loaded.file, workdir)
+    if notifications is not None:
+        reporter = FanOut(reporter or NullReporter(), notifications.notifier)
     runner = Runner(
         journal,
         plan,
@@ -259,11 +268,16 @@ def execute(
             confirm=confirm_mode,
             retry_failed=retry_failed,
             control_interval=control_interval,
-            workdir=journal.meta("spec_dir") or str(Path(loaded.file).resolve().parent),
+            workdir=workdir,
         ),
         prober=prober,
+        step_events=notifications.gate if notifications else None,
     )
-    return runner.run()
+    try:
+        return runner.run()
+    finally:
+        if notifications is not None:
+            notifications.close(notify_drain)
 
 
 def simulation_dir(loaded: LoadedSpec, journal_dir: str | None) -> Path:

@@ -22,6 +22,7 @@ from pydantic import (
 
 from planner import placeholders
 from planner.fleet import InventoryVM
+from planner.notify_spec import MaintenanceEvents, Sink, cross_check
 from planner.values import (
     Bool,
     Capacity,
@@ -273,6 +274,15 @@ class Spec(StrictModel):
     limits: Limits = Limits()
     tiers: tuple[Tier, ...] = Field(min_length=1)
     inventory: tuple[InventoryVM, ...] | None = None
+    notify: tuple[Sink, ...] = Field(default=(), description="Where run events go (planner/notify_spec.py).")
+    maintenance_events: MaintenanceEvents | None = None
+
+    @model_validator(mode="after")
+    def _notify(self) -> Spec:
+        problems = cross_check(self.notify, self.maintenance_events, {t.name for t in self.tiers})
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def tier(self, name: str) -> Tier:
         return next(t for t in self.tiers if t.name == name)

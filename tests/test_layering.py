@@ -64,7 +64,8 @@ ALLOWED = {
     "executor.emulator": {"executor.run"},
     "executor.report": {"executor.run"},
     "executor.simulation": {"executor.run", "executor.azure", "executor.emulator"},
-    "executor.rollout": {"executor.run", "executor.simulation", "executor.emulator"},
+    "executor.notify": {"executor.run", "executor.azure"},
+    "executor.rollout": {"executor.run", "executor.simulation", "executor.emulator", "executor.notify"},
     "executor.cli": {
         "executor.run",
         "executor.azure",
@@ -72,6 +73,7 @@ ALLOWED = {
         "executor.report",
         "executor.simulation",
         "executor.rollout",
+        "executor.notify",
     },
 }
 

@@ -101,6 +101,7 @@ def _footer(data: dict[str, Any], now: dt.datetime) -> list[str]:
             else ""
         )
         out.append(f"failed: {v['vm'].rsplit('/', 1)[-1]} in {v['step']}: {v['message']}{extra}")
+    out += [f"warning: {w}" for w in data["warnings"]]
     return out
 
 

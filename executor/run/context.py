@@ -9,10 +9,10 @@ may start.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from executor.run.backend import ComputeBackend, VMStatus
 from executor.run.clock import Clock, FakeClock
@@ -71,6 +71,15 @@ class LiveState:
     waiting: dict[str, tuple[str | None, dt.datetime | None]] = field(default_factory=dict)
 
 
+class StepEvents(Protocol):
+    """Pre/post maintenance events of a step (executor.notify.gate): ``pre`` yields wake times while it
+    waits for an answer and raises StepFailed on ``stop`` or no answer; ``post`` follows the health gate."""
+
+    def pre(self, ctx: RunContext, step: Step) -> Generator[dt.datetime, None, None]: ...
+
+    def post(self, ctx: RunContext, step: Step) -> None: ...
+
+
 class RunContext:
     """The run's shared surroundings: what a step or a VM needs besides its own state."""
 
@@ -108,6 +117,7 @@ class RunContext:
         self.guard = GroupGuard(plan, self.fleet, self.config.status_interval)
         # whether a step still fits its windows if its VMs are triggered at a time (set by the runner)
         self.fits_now: Callable[[Step, dt.datetime], bool] = lambda step, at: True
+        self.step_events: StepEvents | None = None  # set by the Runner when the spec has pre/post events
 
     def emit(
         self,

@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock
-from executor.run.context import Prober, RunConfig, RunContext, RunOutcome, StepFailed
+from executor.run.context import Prober, RunConfig, RunContext, RunOutcome, StepEvents, StepFailed
 from executor.run.events import Reporter
 from executor.run.gates import Check, close_connections
 from executor.run.journal import Journal
@@ -52,10 +52,12 @@ class Runner:
         checks_for: Callable[[VM, TierSettings], Sequence[Check]] | None = None,
         config: RunConfig | None = None,
         prober: Prober | None = None,
+        step_events: StepEvents | None = None,
     ):
         self.ctx = RunContext(
             journal, plan, spec, fleet, backend, clock, reporter, checks_for, config or RunConfig(), prober
         )
+        self.ctx.step_events = step_events
         self.confirm = confirm
         self.confirmed_tiers: set[str] = set()
         totals = {tier: len(vms) for tier, vms in selection(spec, fleet.vms).items()}

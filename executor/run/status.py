@@ -36,6 +36,19 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def notify_warnings(journal: Journal) -> list[str]:
+    """Failed notification deliveries (executor.notify journals them): warnings, never a failed run."""
+    failed: dict[str, list[dict[str, Any]]] = {}
+    for row in journal.transitions():
+        if row["kind"] == "notify-failed":
+            failed.setdefault(str(row["data"].get("sink")), []).append(row)
+    return [
+        f"notify: {len(rows)} event{'s' if len(rows) > 1 else ''} not delivered to {sink} "
+        f"(last: {rows[-1]['data'].get('type')}: {rows[-1]['data'].get('error')})"
+        for sink, rows in failed.items()
+    ]
+
+
 def run_status(journal: Journal, clock: Clock | None = None) -> dict[str, Any]:
     """Per step what is done, running, or waiting for what and until when; failed VMs; the next ETA."""
     plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
@@ -86,6 +99,7 @@ def run_status(journal: Journal, clock: Clock | None = None) -> dict[str, Any]:
             }
             for s in steps
         ],
+        "warnings": notify_warnings(journal),
         "failed_vms": [
             {"vm": v.vm, "step": v.step, "message": v.message, "reschedule": v.reschedule}
             for v in vms
