@@ -64,7 +64,7 @@ ALLOWED = {
     "executor.emulator": {"executor.run"},
     "executor.report": {"executor.run"},
     "executor.simulation": {"executor.run", "executor.azure", "executor.emulator"},
-    "executor.rollout": {"executor.run", "executor.simulation", "executor.emulator"},
+    "executor.rollout": {"executor.run", "executor.simulation", "executor.emulator", "executor.azure"},
     "executor.cli": {
         "executor.run",
         "executor.azure",

@@ -203,6 +203,14 @@ class Journal:
         conn.executescript(SCHEMA)  # idempotent: tolerates a journal created before a new table
         return cls(path, conn)
 
+    @property
+    def location(self) -> str:
+        """What `--journal` takes to reach this run again."""
+        return str(self.dir)
+
+    def refresh(self) -> None:
+        """Nothing to do: every read of SQLite sees what other processes committed."""
+
     def lock(self) -> None:
         """Take the runner lock, or say who has it (a second runner is refused, exit 2)."""
         fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
@@ -264,6 +272,9 @@ class Journal:
     def meta(self, key: str, default: str | None = None) -> str | None:
         rows = self._all("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else default
+
+    def all_meta(self) -> dict[str, str]:
+        return dict(self._all("SELECT key, value FROM meta ORDER BY key"))  # type: ignore[arg-type]
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as c:
@@ -471,6 +482,11 @@ class Journal:
     def pending_controls(self) -> list[Control]:
         rows = self._all("SELECT seq, command, arg FROM control WHERE handled_at IS NULL ORDER BY seq")
         return [Control(r[0], r[1], r[2]) for r in rows]
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every control request, handled or not (for `journal export`)."""
+        rows = self._all("SELECT seq, at, command, arg, handled_at FROM control ORDER BY seq")
+        return [{"seq": r[0], "at": r[1], "command": r[2], "arg": r[3], "handled_at": r[4]} for r in rows]
 
     def handled(self, control: Control, at: dt.datetime) -> None:
         with self._tx() as c:

@@ -149,7 +149,7 @@ class StepWorker:
             [f.name for f in facts],
             list(step.vms),
             [f.resource_group for f in facts],
-            str(ctx.journal.dir),
+            ctx.journal.location,
             cwd=ctx.config.workdir,
         )
         ctx.journal.record_hook(ctx.clock.now(), step.id, which, list(result.argv), result.rc, result.output)

@@ -1,0 +1,417 @@
+"""The run journal in Azure Blob Storage: runs that outlive one machine (DESIGN §7, issue 16).
+
+A run at ``…/CONTAINER/RUN`` is two append blobs::
+
+    RUN/journal.jsonl   the journal: one JSON line per transaction (executor.run.journal_log), written
+                        only under the run's blob lease, each append conditioned on the append position
+                        last seen — on a conflict the writer reads what it missed and appends again
+    RUN/control.jsonl   pause / abort / skip requests, appended by anyone with write access
+
+The same guarantees as the SQLite journal: an append returns only once Azure Storage has it
+(synchronously replicated), so the intent is durable before the Azure call and the handle after; no
+write is last-writer-wins. The runner's lock is the lease on journal.jsonl itself, renewed every
+20 s: a writer whose lease lapsed (a frozen or killed runner) cannot append any more — another machine's
+`udroll resume` took the run over — and a live runner's lease is never broken. Writes from a process
+without the lease (`udroll skip` of a stopped run, `journal export`) take a lease for that one write.
+Every record has an id, so an append retried by the SDK after a lost response is recognised, not doubled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import BlobClient
+
+from executor.azure.blob_lease import (
+    LEASE_SECONDS,
+    HeldLease,
+    LeaseHeld,
+    describe_holder,
+    error_code,
+    holder_info,
+    is_leased,
+)
+from executor.azure.blob_store import BlobLocation, container_client, parse_location
+from executor.run.journal import Control, JournalLocked, StepRow, VMRow, ts
+from executor.run.journal_log import JournalLog, Op, columns, decode, encode
+from planner.errors import InputError
+
+JOURNAL_BLOB = "journal.jsonl"
+CONTROL_BLOB = "control.jsonl"
+MAX_RECORD = 4 * 1024 * 1024  # Azure's smallest append-block limit across service versions
+_LOST = ("LeaseIdMismatchWithBlobOperation", "LeaseNotPresentWithBlobOperation", "LeaseLost")
+
+
+def local_dir(location: BlobLocation) -> Path:
+    """Where this machine keeps its files of a blob run (events.jsonl): below ./.udroll/."""
+    return Path(".udroll") / "blob" / re.sub(r"[^A-Za-z0-9._-]+", "_", f"{location.container}/{location.run}")
+
+
+@contextlib.contextmanager
+def _storage_errors(location: BlobLocation) -> Iterator[None]:
+    """Sign-in and permission problems as clear errors (exit 2), not tracebacks."""
+    try:
+        yield
+    except ClientAuthenticationError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(
+            f"cannot sign in to {location.account_url}: {first}. Set AZURE_STORAGE_CONNECTION_STRING, "
+            "or sign in (az login, a pipeline's OIDC login, a managed identity)"
+        ) from None
+    except HttpResponseError as exc:
+        if exc.status_code != 403:
+            raise
+        raise InputError(
+            f"{location.url}: access denied ({error_code(exc) or 403}); the identity needs the "
+            "'Storage Blob Data Contributor' role on the container (Reader for status and report)"
+        ) from None
+
+
+class BlobJournal:
+    """One run's journal in Azure Storage. Open with :meth:`create` (new run) or :meth:`open`."""
+
+    def __init__(self, location: BlobLocation, journal: BlobClient, control: BlobClient):
+        self._where = location
+        self._blob = journal
+        self._control = control
+        self.dir = local_dir(location)
+        self._log = JournalLog()
+        self._length = 0  # bytes of journal.jsonl folded into _log
+        self._requests: list[dict[str, Any]] = []
+        self._control_length = 0
+        self._lease: HeldLease | None = None
+        self._batch: list[Op] | None = None
+        self._mutex = threading.RLock()
+
+    @property
+    def location(self) -> str:
+        return self._where.url  # never the SAS: it would end up in logs and hints
+
+    # --- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def _at(cls, url: str, create: bool = False) -> BlobJournal:
+        where = parse_location(url)
+        with _storage_errors(where):
+            container = container_client(where, create=create)
+        blob = container.get_blob_client(where.blob(JOURNAL_BLOB))
+        return cls(where, blob, container.get_blob_client(where.blob(CONTROL_BLOB)))
+
+    @classmethod
+    def exists(cls, url: str) -> bool:
+        journal = cls._at(url)
+        with _storage_errors(journal._where):
+            try:
+                return int(journal._blob.get_blob_properties().size) > 0
+            except ResourceNotFoundError:
+                return False
+
+    @classmethod
+    def create(cls, url: str, meta: dict[str, str], steps: list[tuple[str, str, list[str]]]) -> BlobJournal:
+        """A new run at ``url``, leased by this process (a concurrent creator is refused)."""
+        journal = cls._at(url, create=True)
+        with _storage_errors(journal._where):
+            for blob in (journal._blob, journal._control):
+                # an empty one left by a crashed creator is taken over below
+                with contextlib.suppress(ResourceExistsError):
+                    blob.create_append_blob(if_none_match="*")
+            if journal._blob.get_blob_properties().size:
+                raise InputError(
+                    f"{url} already holds a run's journal: continue it with `udroll resume --journal {url}`, "
+                    "look at it with `udroll status`, or pass another --journal URL"
+                )
+            journal.lock(wait=0)
+            if journal._log.created:  # another creator got there between our check and our lease
+                journal.close()
+                raise InputError(f"{url} already holds a run's journal: pass another --journal URL")
+            journal._write([["create", meta, [[s, t, list(v)] for s, t, v in steps]]])
+        return journal
+
+    @classmethod
+    def open(cls, url: str) -> BlobJournal:
+        journal = cls._at(url)
+        with _storage_errors(journal._where):
+            try:
+                journal.refresh()
+            except ResourceNotFoundError:
+                journal._log.created = False
+        if not journal._log.created:
+            raise InputError(f"no journal at {journal.location}: pass the --journal URL `udroll run` used")
+        return journal
+
+    # --- the lease -------------------------------------------------------------------------------
+
+    def lock(self, wait: float | None = None) -> None:
+        """Take the run's lease (waiting up to one lease period for a dead runner's to expire), or say who
+        has it; then read whatever the previous holder wrote."""
+        self._take(LEASE_SECONDS + 5 if wait is None else wait)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def _take(self, wait: float) -> None:
+        try:
+            self._lease = HeldLease.take(self._blob, holder_info(self._where.run), wait)
+        except LeaseHeld as held:
+            raise JournalLocked(
+                f"another udroll runner, {describe_holder(held.holder)}, holds the lease of {self.location}: "
+                f"watch it with `udroll status --journal {self.location}`, or stop it with "
+                f"`udroll pause` / `udroll abort --journal {self.location}`"
+            ) from None
+        self.refresh()
+
+    def is_locked(self) -> bool:
+        return self._lease is not None or is_leased(self._blob)
+
+    def holder(self) -> str:
+        """Who holds the run's lease, in words (for messages while waiting for it)."""
+        return describe_holder(dict(self._blob.get_blob_properties().metadata or {}))
+
+    def unlock(self) -> None:
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+
+    def close(self) -> None:
+        self.unlock()
+
+    # --- reading and writing ---------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Fold in what others appended since (journal and control requests)."""
+        with self._mutex:
+            data = self._blob.download_blob(offset=self._length).readall()
+            for record in decode(data):
+                self._log.apply(record)
+            self._length += len(data)
+            self._refresh_controls()
+
+    def _refresh_controls(self) -> None:
+        try:
+            data = self._control.download_blob(offset=self._control_length).readall()
+        except ResourceNotFoundError:
+            return
+        self._requests += [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+        self._control_length += len(data)
+
+    def _write(self, ops: Sequence[Op]) -> None:
+        """One transaction: appended at the position last seen, under the lease; folded in on success."""
+        with self._mutex:
+            if self._batch is not None:
+                self._batch.extend(ops)
+                return
+            if self._lease is None:
+                with self._leased_once():
+                    self._write(ops)
+                return
+            if self._lease.lost:
+                raise JournalLocked(self._lost_message(self._lease.lost))
+            record_id = uuid.uuid4().hex
+            data = encode(record_id, ops)
+            if len(data) > MAX_RECORD:
+                raise InputError(f"a journal record of {len(data)} bytes exceeds Azure's 4 MiB append block")
+            self._append(record_id, data)
+
+    def _append(self, record_id: str, data: bytes) -> None:
+        assert self._lease is not None
+        while True:
+            try:
+                self._blob.append_block(data, appendpos_condition=self._length, lease=self._lease.id)
+            except HttpResponseError as exc:
+                code = error_code(exc)
+                if code in _LOST:
+                    raise JournalLocked(self._lost_message(code)) from None
+                if code == "BlockCountExceedsLimit":
+                    raise InputError(f"{self.location}: the journal reached Azure's 50,000 appends") from None
+                if code != "AppendPositionConditionNotMet":
+                    raise
+                self.refresh()  # someone appended (or our retried append landed): read, then decide
+                if record_id in self._log.ids:
+                    return
+                continue
+            self._length += len(data)
+            for record in decode(data):
+                self._log.apply(record)
+            return
+
+    def _lost_message(self, why: str) -> str:
+        return (
+            f"this runner lost the lease of {self.location} ({why}): another runner may have taken the run "
+            "over; this one stops without writing. See `udroll status --journal " + self.location + "`"
+        )
+
+    @contextlib.contextmanager
+    def _leased_once(self) -> Iterator[None]:
+        try:
+            self._take(0)
+        except JournalLocked:
+            raise JournalLocked(
+                f"a runner holds {self.location} right now: ask it with `udroll pause`, `abort` or `skip`"
+            ) from None
+        try:
+            yield
+        finally:
+            self.unlock()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Writes inside the block become one record (one append): for copying a whole run."""
+        with self._mutex:
+            self._batch = []
+            try:
+                yield
+                ops, self._batch = self._batch, None
+                if ops:
+                    self._write(ops)
+            finally:
+                self._batch = None
+
+    # --- meta ----------------------------------------------------------------------------------
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        return self._log.meta.get(key, default)
+
+    def all_meta(self) -> dict[str, str]:
+        return dict(self._log.meta)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write([["meta", {key: value}]])
+
+    @property
+    def run_state(self) -> str:
+        return self.meta("state", "new") or "new"
+
+    def set_run_state(self, state: str, at: dt.datetime, message: str = "") -> None:
+        self._write([["meta", {"state": state, "state_at": ts(at), "state_message": message}]])
+
+    # --- steps and VMs ---------------------------------------------------------------------------
+
+    def steps(self) -> list[StepRow]:
+        with self._mutex:
+            return self._log.step_rows()
+
+    def step(self, step_id: str) -> StepRow:
+        for row in self.steps():
+            if row.id == step_id:
+                return row
+        raise KeyError(step_id)
+
+    def update_step(self, step_id: str, **fields: Any) -> None:
+        if fields:
+            self._write([["step", step_id, columns(fields)]])
+
+    def set_waiting(self, step_id: str, reason: str | None, until: dt.datetime | None) -> None:
+        self.update_step(step_id, waiting_for=reason, waiting_until=until)
+
+    def vms(self, step_id: str | None = None) -> list[VMRow]:
+        with self._mutex:
+            return self._log.vm_rows(step_id)
+
+    def vm(self, vm: str) -> VMRow:
+        for row in self.vms():
+            if row.vm == vm:
+                return row
+        raise KeyError(vm)
+
+    def update_vm(self, vm: str, **fields: Any) -> None:
+        if fields:
+            self._write([["vm", vm, columns(fields)]])
+
+    def record_intent(self, vm: str, at: dt.datetime) -> None:
+        self._write([["intent", vm, ts(at)]])
+
+    def record_trigger(self, vm: str, step: str, token: str, at: dt.datetime) -> None:
+        self._write([["trigger", vm, step, token, ts(at)]])
+
+    def triggers(self) -> list[tuple[str, str, dt.datetime]]:
+        with self._mutex:
+            return [(vm, step, dt.datetime.fromisoformat(at)) for vm, step, at, _ in self._log.triggers]
+
+    # --- evidence --------------------------------------------------------------------------------
+
+    def record_transition(
+        self,
+        at: dt.datetime,
+        kind: str,
+        step: str | None,
+        vm: str | None,
+        message: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        payload = json.loads(json.dumps(data or {}, default=str))
+        row = {"at": ts(at), "kind": kind, "step": step, "vm": vm, "message": message, "data": payload}
+        self._write([["transition", row]])
+
+    def transitions(self) -> list[dict[str, Any]]:
+        with self._mutex:
+            return [dict(row) for row in self._log.transitions]
+
+    def record_gates(
+        self, at: dt.datetime, step: str, rows: Sequence[tuple[str | None, str, str, bool, str]]
+    ) -> None:
+        out = [
+            {
+                "at": ts(at),
+                "step": step,
+                "vm": vm,
+                "kind": kind,
+                "target": target,
+                "ok": bool(ok),
+                "detail": d,
+            }
+            for vm, kind, target, ok, d in rows
+        ]
+        if out:
+            self._write([["gates", out]])
+
+    def gates(self, step: str | None = None) -> list[dict[str, Any]]:
+        with self._mutex:
+            return [dict(g) for g in self._log.gates if step is None or g["step"] == step]
+
+    def record_hook(
+        self, at: dt.datetime, step: str, which: str, argv: list[str], rc: int | None, output: str
+    ) -> None:
+        row = {"at": ts(at), "step": step, "which": which, "argv": list(argv), "rc": rc, "output": output}
+        self._write([["hook", row]])
+
+    def hooks(self, step: str | None = None) -> list[dict[str, Any]]:
+        with self._mutex:
+            return [dict(h) for h in self._log.hooks if step is None or h["step"] == step]
+
+    # --- control ---------------------------------------------------------------------------------
+
+    def request(self, command: str, arg: str | None, at: dt.datetime) -> None:
+        line = json.dumps({"at": ts(at), "command": command, "arg": arg}) + "\n"
+        with _storage_errors(self._where):
+            try:
+                self._control.append_block(line.encode())
+            except ResourceNotFoundError:
+                self._control.create_append_blob(if_none_match="*")
+                self._control.append_block(line.encode())
+
+    def pending_controls(self) -> list[Control]:
+        with self._mutex:
+            self._refresh_controls()
+            return self._log.pending(self._requests)
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every control request, handled or not (for `journal export`)."""
+        with self._mutex:
+            return [
+                dict(r, seq=i, handled_at=self._log.handled.get(i)) for i, r in enumerate(self._requests, 1)
+            ]
+
+    def handled(self, control: Control, at: dt.datetime) -> None:
+        self._write([["handled", control.seq, ts(at)]])

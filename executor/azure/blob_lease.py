@@ -1,0 +1,117 @@
+"""Blob leases held for as long as a process lives: the run's runner lock and the per-group fleet locks.
+
+A lease lasts ``LEASE_SECONDS`` (≤ 60 s, Azure's longest finite lease) and a background thread renews it
+every third of that, so a runner killed with SIGKILL frees its run within a minute and another machine's
+`udroll resume` takes over; a live holder's lease is never broken. The holder (run, host, pid, since)
+is written to the blob's metadata under the lease, so a refusal names who has it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, BlobLeaseClient
+
+LEASE_SECONDS = int(os.environ.get("UDROLL_LEASE_SECONDS", "60"))  # 15..60; tests use 15
+_RETRY_EVERY = 1.0
+
+
+def error_code(exc: BaseException) -> str:
+    """Azure Storage's error code of an SDK error ('' when it has none)."""
+    code = getattr(exc, "error_code", None)
+    return str(getattr(code, "value", code) or "")
+
+
+def holder_info(run: str) -> dict[str, str]:
+    """Who takes a lease: written to the blob's metadata so a refused process can name it."""
+    since = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return {"run": run, "host": socket.gethostname(), "pid": str(os.getpid()), "since": since}
+
+
+def describe_holder(meta: dict[str, str]) -> str:
+    if not meta.get("host"):
+        return "another udroll process"
+    who = f"pid {meta.get('pid', '?')} on {meta['host']}, since {meta.get('since')}"
+    return f"run {meta.get('run', '?')} ({who})"
+
+
+class LeaseHeld(Exception):
+    """Someone else holds the lease; ``holder`` is their metadata."""
+
+    def __init__(self, holder: dict[str, str]):
+        super().__init__(describe_holder(holder))
+        self.holder = holder
+
+
+class HeldLease:
+    """A lease on one blob, renewed by a daemon thread until :meth:`release` (or the process dies)."""
+
+    def __init__(self, blob: BlobClient, client: BlobLeaseClient, seconds: int):
+        self.blob = blob
+        self.client = client
+        self.seconds = seconds
+        self.lost: str | None = None  # why renewal failed: writes under this lease must stop
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="udroll-lease", daemon=True)
+        self._thread.start()
+
+    @property
+    def id(self) -> str:
+        return str(self.client.id)
+
+    @classmethod
+    def take(
+        cls, blob: BlobClient, holder: dict[str, str], wait: float = 0.0, seconds: int | None = None
+    ) -> HeldLease:
+        """Acquire the blob's lease, waiting up to ``wait`` s for a dead holder's lease to expire."""
+        seconds = seconds or LEASE_SECONDS
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                client = blob.acquire_lease(lease_duration=seconds)
+                break
+            except ResourceExistsError as exc:
+                if error_code(exc) != "LeaseAlreadyPresent" or time.monotonic() >= deadline:
+                    raise LeaseHeld(read_holder(blob)) from None
+                time.sleep(_RETRY_EVERY)
+        blob.set_blob_metadata(holder, lease=client)
+        return cls(blob, client, seconds)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.seconds / 3):
+            try:
+                self.client.renew()
+            except HttpResponseError as exc:
+                # a transient error is retried at the next tick; a lost lease is final
+                if exc.status_code in (409, 412) or isinstance(exc, ResourceNotFoundError):
+                    self.lost = f"the lease on {self.blob.blob_name} was lost ({error_code(exc)})"
+                    return
+
+    def release(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if self.lost is None:
+            with contextlib.suppress(HttpResponseError):  # else it expires within a lease period
+                self.client.release()
+
+
+def read_holder(blob: BlobClient) -> dict[str, str]:
+    try:
+        return dict(blob.get_blob_properties().metadata or {})
+    except ResourceNotFoundError:
+        return {}
+
+
+def is_leased(blob: BlobClient) -> bool:
+    try:
+        props: Any = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        return False
+    return str(props.lease.state) == "leased"
