@@ -301,6 +301,27 @@ def execute(
     return runner.run()
 
 
+def export_run(source: str | Path, target: str | Path) -> JournalStore:
+    """Copy the run at ``source`` to a new journal at ``target`` (directories or URLs, either way round)."""
+    from executor.run.export import copy_rows, layout
+
+    original = open_store(source)
+    try:
+        if original.is_locked():
+            raise InputError(
+                f"a runner is running {original.location}: pause it first (`udroll pause --journal "
+                f"{original.location}`), then export"
+            )
+        copy = create_store(target, original.all_meta(), layout(original))
+        try:
+            copy_rows(original, copy)
+        finally:
+            copy.close()
+        return copy
+    finally:
+        original.close()
+
+
 def _workdir(journal: JournalStore, loaded: LoadedSpec) -> str:
     """Hooks run in the spec's directory; a run resumed on another machine (a blob journal) runs them
     in the current directory when that directory does not exist here."""

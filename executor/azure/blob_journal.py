@@ -53,6 +53,7 @@ from planner.errors import InputError
 JOURNAL_BLOB = "journal.jsonl"
 CONTROL_BLOB = "control.jsonl"
 MAX_RECORD = 4 * 1024 * 1024  # Azure's smallest append-block limit across service versions
+BATCH_BYTES = 1024 * 1024  # a batch is flushed as one record once it holds about this much
 _LOST = ("LeaseIdMismatchWithBlobOperation", "LeaseNotPresentWithBlobOperation", "LeaseLost")
 
 
@@ -81,6 +82,16 @@ def _storage_errors(location: BlobLocation) -> Iterator[None]:
         ) from None
 
 
+def _read_from(blob: BlobClient, offset: int) -> bytes:
+    """The blob's bytes from ``offset`` (one GET; nothing when there are none yet)."""
+    try:
+        return bytes(blob.download_blob(offset=offset).readall())
+    except HttpResponseError as exc:
+        if error_code(exc) == "InvalidRange":  # an empty blob has no range to read
+            return b""
+        raise
+
+
 class BlobJournal:
     """One run's journal in Azure Storage. Open with :meth:`create` (new run) or :meth:`open`."""
 
@@ -95,6 +106,7 @@ class BlobJournal:
         self._control_length = 0
         self._lease: HeldLease | None = None
         self._batch: list[Op] | None = None
+        self._batch_bytes = 0
         self._mutex = threading.RLock()
 
     @property
@@ -192,7 +204,7 @@ class BlobJournal:
     def refresh(self) -> None:
         """Fold in what others appended since (journal and control requests)."""
         with self._mutex:
-            data = self._blob.download_blob(offset=self._length).readall()
+            data = _read_from(self._blob, self._length)
             for record in decode(data):
                 self._log.apply(record)
             self._length += len(data)
@@ -200,7 +212,7 @@ class BlobJournal:
 
     def _refresh_controls(self) -> None:
         try:
-            data = self._control.download_blob(offset=self._control_length).readall()
+            data = _read_from(self._control, self._control_length)
         except ResourceNotFoundError:
             return
         self._requests += [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
@@ -211,6 +223,9 @@ class BlobJournal:
         with self._mutex:
             if self._batch is not None:
                 self._batch.extend(ops)
+                self._batch_bytes += len(json.dumps(list(ops), default=str))
+                if self._batch_bytes >= BATCH_BYTES:
+                    self._flush()
                 return
             if self._lease is None:
                 with self._leased_once():
@@ -269,14 +284,20 @@ class BlobJournal:
     def batch(self) -> Iterator[None]:
         """Writes inside the block become one record (one append): for copying a whole run."""
         with self._mutex:
-            self._batch = []
+            self._batch, self._batch_bytes = [], 0
             try:
                 yield
-                ops, self._batch = self._batch, None
-                if ops:
-                    self._write(ops)
+                self._flush()
             finally:
                 self._batch = None
+
+    def _flush(self) -> None:
+        ops, self._batch, self._batch_bytes = self._batch or [], None, 0
+        try:
+            if ops:
+                self._write(ops)
+        finally:
+            self._batch = []
 
     # --- meta ----------------------------------------------------------------------------------
 

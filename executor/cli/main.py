@@ -87,6 +87,9 @@ def _register_commands() -> None:
     from executor.cli.emulator import emulator
 
     cli.add_command(emulator)
+    from executor.cli.journal import journal
+
+    cli.add_command(journal)
     from executor.cli.control import abort, pause, skip
     from executor.cli.run import resume, run
     from executor.cli.status import report, status
