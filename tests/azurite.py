@@ -2,7 +2,7 @@
 
 The binary is found through ``UDROLL_AZURITE`` (what .ci/run exports), then ``node_modules/.bin/azurite``
 under the repository, then ``/work/azurite/node_modules/.bin/azurite``; without one the test is skipped,
-visibly. Each use starts Azurite on free loopback ports with an in-memory store and stops it afterwards.
+visibly. Each use starts Azurite (blob, queue and table services) on free loopback ports with an in-memory store and stops it afterwards.
 """
 
 from __future__ import annotations
@@ -67,10 +67,11 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if binary is None:
         pytest.skip("azurite is not installed: npm install azurite@3 (or set UDROLL_AZURITE)")
     where = tmp_path_factory.mktemp("azurite")
-    blob, queue = _free_port(), _free_port()
+    blob, queue, table = _free_port(), _free_port(), _free_port()
     log = where / "azurite.log"
     args = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1"]
-    args += ["--queuePort", str(queue), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"]
+    args += ["--queuePort", str(queue), "--tableHost", "127.0.0.1", "--tablePort", str(table)]
+    args += ["--inMemoryPersistence", "--skipApiVersionCheck", "--loose"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             args + ["--silent"], cwd=where, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL

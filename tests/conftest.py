@@ -67,3 +67,8 @@ def compute_client() -> Iterator[Callable[..., Any]]:
     yield make
     for client in clients:
         client.close()
+
+
+# --- Azure Storage (owner: storage) --------------------------------------------------------------
+
+from azurite import azurite  # noqa: E402,F401  (the fixture: Azurite on free ports, see tests/azurite.py)

@@ -37,13 +37,13 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobClient
 
 from executor.azure.blob_lease import (
-    LEASE_SECONDS,
     HeldLease,
     LeaseHeld,
     describe_holder,
     error_code,
     holder_info,
     is_leased,
+    lease_seconds,
 )
 from executor.azure.blob_store import BlobLocation, container_client, parse_location
 from executor.run.journal import Control, JournalLocked, StepRow, VMRow, ts
@@ -170,7 +170,7 @@ class BlobJournal:
     def lock(self, wait: float | None = None) -> None:
         """Take the run's lease (waiting up to one lease period for a dead runner's to expire), or say who
         has it; then read whatever the previous holder wrote."""
-        self._take(LEASE_SECONDS + 5 if wait is None else wait)
+        self._take(lease_seconds() + 5 if wait is None else wait)
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def _take(self, wait: float) -> None:

@@ -19,8 +19,13 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient
 
-LEASE_SECONDS = int(os.environ.get("UDROLL_LEASE_SECONDS", "60"))  # 15..60; tests use 15
+LEASE_SECONDS = 60  # Azure's longest finite lease: a dead holder's lease is gone within a minute
 _RETRY_EVERY = 1.0
+
+
+def lease_seconds() -> int:
+    """The lease duration: 60 s, or UDROLL_LEASE_SECONDS (15..60; tests use 15 for quick takeovers)."""
+    return min(60, max(15, int(os.environ.get("UDROLL_LEASE_SECONDS", LEASE_SECONDS))))
 
 
 def error_code(exc: BaseException) -> str:
@@ -71,7 +76,7 @@ class HeldLease:
         cls, blob: BlobClient, holder: dict[str, str], wait: float = 0.0, seconds: int | None = None
     ) -> HeldLease:
         """Acquire the blob's lease, waiting up to ``wait`` s for a dead holder's lease to expire."""
-        seconds = seconds or LEASE_SECONDS
+        seconds = seconds or lease_seconds()
         deadline = time.monotonic() + wait
         while True:
             try:
