@@ -81,6 +81,11 @@ def service_client(location: BlobLocation) -> BlobServiceClient:
                 f"{location.account_url}: unset it to sign in with Entra ID, or use its account's URL"
             )
         return client
+    if not location.account_url.startswith("https://"):
+        raise InputError(
+            f"--journal {location.url}: signing in with Entra ID needs https; for Azurite set "
+            f"{CONNECTION_STRING} (or add a SAS token to the URL)"
+        )
     from azure.identity import DefaultAzureCredential
 
     return BlobServiceClient(location.account_url, credential=DefaultAzureCredential())
