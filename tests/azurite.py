@@ -7,6 +7,7 @@ visibly. Each use starts Azurite (blob, queue and table services) on free loopba
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -60,21 +61,22 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"azurite did not listen on {port} within 30 s")
 
 
-@pytest.fixture
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A running Azurite (blob and queue services) on free loopback ports; yields its connection string."""
+@contextlib.contextmanager
+def running_azurite(where: Path, debug_log: Path | None = None) -> Iterator[str]:
+    """Azurite on free loopback ports with an in-memory store, until the block ends: its connection string.
+    ``debug_log`` keeps Azurite's request log (one line per storage transaction: how cost is measured)."""
     binary = azurite_binary()
     if binary is None:
-        pytest.skip("azurite is not installed: npm install azurite@3 (or set UDROLL_AZURITE)")
-    where = tmp_path_factory.mktemp("azurite")
+        raise FileNotFoundError("azurite is not installed: npm install azurite@3 (or set UDROLL_AZURITE)")
     blob, queue, table = _free_port(), _free_port(), _free_port()
     log = where / "azurite.log"
     args = [binary, "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1"]
     args += ["--queuePort", str(queue), "--tableHost", "127.0.0.1", "--tablePort", str(table)]
     args += ["--inMemoryPersistence", "--skipApiVersionCheck", "--loose"]
+    args += ["--debug", str(debug_log)] if debug_log else ["--silent"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            args + ["--silent"], cwd=where, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            args, cwd=where, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
     try:
         _wait_for(blob, proc, log)
@@ -86,3 +88,12 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A running Azurite (blob, queue and table services) on free loopback ports; yields its connection string."""
+    if azurite_binary() is None:
+        pytest.skip("azurite is not installed: npm install azurite@3 (or set UDROLL_AZURITE)")
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as connection:
+        yield connection

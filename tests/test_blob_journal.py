@@ -53,6 +53,8 @@ def test_urls_name_account_container_and_run() -> None:
     )
     with pytest.raises(InputError, match="CONTAINER/RUN"):
         parse_location("https://acct.blob.core.windows.net/only-a-container")
+    with pytest.raises(InputError, match="'Runs' is not a valid name"):
+        parse_location("https://acct.blob.core.windows.net/Runs/shop")
 
 
 # one operation on a journal: (method, args) drawn by hypothesis, applied to SQLite and to the blob alike

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from planner.errors import InputError
 
 CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
+_CONTAINER = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,11 @@ def parse_location(url: str) -> BlobLocation:
         raise InputError(
             f"--journal {url}: expected https://ACCOUNT.blob.core.windows.net/CONTAINER/RUN "
             "(or http://127.0.0.1:10000/devstoreaccount1/CONTAINER/RUN for Azurite)"
+        )
+    if not _CONTAINER.fullmatch(segments[0]) or "--" in segments[0]:
+        raise InputError(
+            f"--journal {url}: container {segments[0]!r} is not a valid name: 3-63 lower-case letters, "
+            "digits and single hyphens, starting with a letter or digit"
         )
     return BlobLocation(base, segments[0], "/".join(segments[1:]), parts.query)
 

@@ -33,8 +33,9 @@ journal_option = click.option(
     "journal_dir",
     required=True,
     metavar="DIR|URL",
+    envvar="UDROLL_JOURNAL",
     help="The run's journal: a directory, or an Azure Storage URL "
-    "(https://ACCOUNT.blob.core.windows.net/CONTAINER/RUN).",
+    "(https://ACCOUNT.blob.core.windows.net/CONTAINER/RUN); default: $UDROLL_JOURNAL.",
 )
 
 until_idle_option = click.option(

@@ -153,6 +153,7 @@ def _emulated(azure: AzureOptions, clock: Clock) -> tuple[ChecksFor | None, floa
     "--journal",
     "journal_dir",
     metavar="DIR|URL",
+    envvar="UDROLL_JOURNAL",
     help="Journal directory (default: .udroll/<name>/; simulations get a fresh one below it), or an "
     "Azure Storage URL https://ACCOUNT.blob.core.windows.net/CONTAINER/RUN for runs on several machines.",
 )
