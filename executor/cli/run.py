@@ -209,14 +209,7 @@ def run(
       udroll run plan.json --spec shop.yaml --yes --journal /var/lib/udroll/shop
       udroll run shop.yaml --yes --until-idle --journal https://acct.blob.core.windows.net/udroll/shop
     """
-    if source is None:
-        if not simulate:
-            raise click.UsageError("give a SPEC or PLAN to run (or --simulate to run the bundled example)")
-        source = rollout.bundled_example()
-    if (faults or speed != DEFAULT_SPEED) and not simulate:
-        raise click.UsageError("--speed and --faults go with --simulate")
-    if simulate and until_idle:
-        raise click.UsageError("--until-idle cannot go with --simulate (a simulation cannot be resumed)")
+    source = _source(source, simulate, bool(faults) or speed != DEFAULT_SPEED, until_idle)
     loaded, given = rollout.load(source, spec_path)
     refuse_without_tty(obj, confirm, yes)
     if simulate:
@@ -243,6 +236,17 @@ def run(
     )
     run_ = rollout.Run(journal, loaded, plan, fleet)
     _execute(obj, journal, run_, backend, clock, confirm, yes, checks, control=control, until_idle=until_idle)
+
+
+def _source(source: str | None, simulate: bool, simulation_options: bool, until_idle: bool) -> str:
+    """The SPEC or PLAN to run (the bundled example for a bare --simulate); usage errors first."""
+    if source is None and not simulate:
+        raise click.UsageError("give a SPEC or PLAN to run (or --simulate to run the bundled example)")
+    if simulation_options and not simulate:
+        raise click.UsageError("--speed and --faults go with --simulate")
+    if simulate and until_idle:
+        raise click.UsageError("--until-idle cannot go with --simulate (a simulation cannot be resumed)")
+    return source or rollout.bundled_example()
 
 
 def _run_simulated(
