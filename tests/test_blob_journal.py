@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import HttpResponseError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from executor import rollout
+from executor.azure import blob_log
 from executor.azure.blob_journal import BlobJournal
 from executor.azure.blob_locks import BlobGroupLocks
 from executor.azure.blob_store import parse_location
@@ -120,11 +122,36 @@ def test_a_retried_append_that_had_landed_is_not_doubled(storage: str) -> None:
     journal = BlobJournal.create(url, {}, STEPS)
     record_id = "retried-record"
     data = encode(record_id, [["intent", "vm-a", T0.isoformat()]])
-    journal._blob.append_block(data, lease=journal._lease.id if journal._lease else None)  # the first try
-    journal._append(record_id, data)  # the retry, from the position before the first try
+    assert journal._store.lease is not None
+    journal._store.blob.append_block(data, lease=journal._store.lease.id)  # the first try
+    journal._store.append(record_id, data)  # the retry, from the position before the first try
     journal.close()
     row = BlobJournal.open(url).vm("vm-a")
     assert (row.state, row.attempts) == ("intent", 1)
+
+
+def test_the_log_goes_on_in_the_next_blob_under_the_same_lease(
+    storage: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its append limit the journal continues in journal.2.jsonl, …: read back whole from elsewhere,
+    every generation fenced by the run's lease, and a later holder writes on."""
+    monkeypatch.setattr(blob_log, "ROLL_AT", 3)
+    local, url = Journal.create(tmp_path / "j", {}, STEPS), _url(storage)
+    runner = BlobJournal.create(url, {}, STEPS)
+    for i in range(10):
+        for journal in (local, runner):
+            journal.record_transition(T0 + dt.timedelta(seconds=i), "x", "db/0", None, f"n{i}")
+    assert runner._store.number >= 3
+    other = BlobJournal.open(url)
+    assert _reads(other) == _reads(local)
+    with pytest.raises(HttpResponseError):
+        other._store.blob.append_block(b"{}\n")  # the generation written now is leased too
+    runner.close()
+    other.lock(wait=0)
+    for journal in (local, other):
+        journal.record_transition(T0, "y", "web/1", None, "after the takeover")
+    other.close()
+    assert _reads(BlobJournal.open(url)) == _reads(local)
 
 
 def test_second_runner_is_refused_naming_the_holder(storage: str) -> None:
@@ -142,19 +169,23 @@ def test_second_runner_is_refused_naming_the_holder(storage: str) -> None:
     runner.close()
     other.update_step("db/0", state="skipped")  # no runner: a one-off lease for the write
     assert BlobJournal.open(url).step("db/0").state == "skipped"
+    assert not other.is_locked()
 
 
 def test_a_runner_whose_lease_was_taken_over_writes_nothing(storage: str) -> None:
     """Fencing: once another process holds the lease, the old runner's next write fails and is not appended."""
     url = _url(storage)
     old = BlobJournal.create(url, {}, STEPS)
-    assert old._lease is not None
-    old._lease.client.break_lease(lease_break_period=0)  # what expiry does to a frozen runner's lease
+    assert old._store.lease is not None
+    old._store.lease.clients[0].break_lease(
+        lease_break_period=0
+    )  # what expiry does to a frozen runner's lease
     new = BlobJournal.open(url)
     new.lock(wait=0)
     with pytest.raises(JournalLocked, match="lost the lease"):
         old.record_intent("vm-a", T0)
     new.close()
+    old.close()
     assert BlobJournal.open(url).vm("vm-a").attempts == 0
 
 

@@ -1,10 +1,11 @@
 """The run journal in Azure Blob Storage: runs that outlive one machine (DESIGN §7, issue 16).
 
-A run at ``…/CONTAINER/RUN`` is two append blobs::
+A run at ``…/CONTAINER/RUN`` is append blobs::
 
     RUN/journal.jsonl   the journal: one JSON line per transaction (executor.run.journal_log), written
                         only under the run's blob lease, each append conditioned on the append position
                         last seen — on a conflict the writer reads what it missed and appends again
+                        (executor.azure.blob_log); past 49,000 appends it goes on in journal.2.jsonl, …
     RUN/control.jsonl   pause / abort / skip requests, appended by anyone with write access
 
 The same guarantees as the SQLite journal: an append returns only once Azure Storage has it
@@ -34,7 +35,7 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobClient
+from azure.storage.blob import ContainerClient
 
 from executor.azure.blob_lease import (
     HeldLease,
@@ -45,16 +46,15 @@ from executor.azure.blob_lease import (
     is_leased,
     lease_seconds,
 )
+from executor.azure.blob_log import BlobLog, LeaseLost, read_from
 from executor.azure.blob_store import BlobLocation, container_client, parse_location
 from executor.run.journal import Control, JournalLocked, StepRow, VMRow, ts
-from executor.run.journal_log import JournalLog, Op, columns, decode, encode
+from executor.run.journal_log import JournalLog, Op, columns, encode
 from planner.errors import InputError
 
-JOURNAL_BLOB = "journal.jsonl"
 CONTROL_BLOB = "control.jsonl"
 MAX_RECORD = 4 * 1024 * 1024  # Azure's smallest append-block limit across service versions
 BATCH_BYTES = 1024 * 1024  # a batch is flushed as one record once it holds about this much
-_LOST = ("LeaseIdMismatchWithBlobOperation", "LeaseNotPresentWithBlobOperation", "LeaseLost")
 
 
 def local_dir(location: BlobLocation) -> Path:
@@ -82,29 +82,17 @@ def _storage_errors(location: BlobLocation) -> Iterator[None]:
         ) from None
 
 
-def _read_from(blob: BlobClient, offset: int) -> bytes:
-    """The blob's bytes from ``offset`` (one GET; nothing when there are none yet)."""
-    try:
-        return bytes(blob.download_blob(offset=offset).readall())
-    except HttpResponseError as exc:
-        if error_code(exc) == "InvalidRange":  # an empty blob has no range to read
-            return b""
-        raise
-
-
 class BlobJournal:
     """One run's journal in Azure Storage. Open with :meth:`create` (new run) or :meth:`open`."""
 
-    def __init__(self, location: BlobLocation, journal: BlobClient, control: BlobClient):
+    def __init__(self, location: BlobLocation, container: ContainerClient):
         self._where = location
-        self._blob = journal
-        self._control = control
-        self.dir = local_dir(location)
         self._log = JournalLog()
-        self._length = 0  # bytes of journal.jsonl folded into _log
+        self._store = BlobLog(container, location, self._log.apply)
+        self._control = container.get_blob_client(location.blob(CONTROL_BLOB))
+        self.dir = local_dir(location)
         self._requests: list[dict[str, Any]] = []
         self._control_length = 0
-        self._lease: HeldLease | None = None
         self._batch: list[Op] | None = None
         self._batch_bytes = 0
         self._mutex = threading.RLock()
@@ -120,15 +108,14 @@ class BlobJournal:
         where = parse_location(url)
         with _storage_errors(where):
             container = container_client(where, create=create)
-        blob = container.get_blob_client(where.blob(JOURNAL_BLOB))
-        return cls(where, blob, container.get_blob_client(where.blob(CONTROL_BLOB)))
+        return cls(where, container)
 
     @classmethod
     def exists(cls, url: str) -> bool:
         journal = cls._at(url)
         with _storage_errors(journal._where):
             try:
-                return int(journal._blob.get_blob_properties().size) > 0
+                return int(journal._store.lock_blob.get_blob_properties().size) > 0
             except ResourceNotFoundError:
                 return False
 
@@ -137,11 +124,11 @@ class BlobJournal:
         """A new run at ``url``, leased by this process (a concurrent creator is refused)."""
         journal = cls._at(url, create=True)
         with _storage_errors(journal._where):
-            for blob in (journal._blob, journal._control):
+            for blob in (journal._store.lock_blob, journal._control):
                 # an empty one left by a crashed creator is taken over below
                 with contextlib.suppress(ResourceExistsError):
                     blob.create_append_blob(if_none_match="*")
-            if journal._blob.get_blob_properties().size:
+            if journal._store.lock_blob.get_blob_properties().size:
                 raise InputError(
                     f"{url} already holds a run's journal: continue it with `udroll resume --journal {url}`, "
                     "look at it with `udroll status`, or pass another --journal URL"
@@ -175,26 +162,26 @@ class BlobJournal:
 
     def _take(self, wait: float) -> None:
         try:
-            self._lease = HeldLease.take(self._blob, holder_info(self._where.run), wait)
+            lease = HeldLease.take(self._store.lock_blob, holder_info(self._where.run), wait)
         except LeaseHeld as held:
             raise JournalLocked(
                 f"another udroll runner, {describe_holder(held.holder)}, holds the lease of {self.location}: "
                 f"watch it with `udroll status --journal {self.location}`, or stop it with "
                 f"`udroll pause` / `udroll abort --journal {self.location}`"
             ) from None
+        with self._mutex:
+            self._store.lease = lease
+            if self._store.number > 1:  # the generation written now is leased with the same id
+                lease.extend(self._store.blob, wait + lease_seconds())
         self.refresh()
 
     def is_locked(self) -> bool:
-        return self._lease is not None or is_leased(self._blob)
-
-    def holder(self) -> str:
-        """Who holds the run's lease, in words (for messages while waiting for it)."""
-        return describe_holder(dict(self._blob.get_blob_properties().metadata or {}))
+        return self._store.lease is not None or is_leased(self._store.lock_blob)
 
     def unlock(self) -> None:
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
+        if self._store.lease is not None:
+            self._store.lease.release()
+            self._store.lease = None
 
     def close(self) -> None:
         self.unlock()
@@ -204,15 +191,12 @@ class BlobJournal:
     def refresh(self) -> None:
         """Fold in what others appended since (journal and control requests)."""
         with self._mutex:
-            data = _read_from(self._blob, self._length)
-            for record in decode(data):
-                self._log.apply(record)
-            self._length += len(data)
+            self._store.catch_up()
             self._refresh_controls()
 
     def _refresh_controls(self) -> None:
         try:
-            data = _read_from(self._control, self._control_length)
+            data = read_from(self._control, self._control_length)
         except ResourceNotFoundError:
             return
         self._requests += [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
@@ -227,39 +211,18 @@ class BlobJournal:
                 if self._batch_bytes >= BATCH_BYTES:
                     self._flush()
                 return
-            if self._lease is None:
+            if self._store.lease is None:
                 with self._leased_once():
                     self._write(ops)
                 return
-            if self._lease.lost:
-                raise JournalLocked(self._lost_message(self._lease.lost))
             record_id = uuid.uuid4().hex
             data = encode(record_id, ops)
             if len(data) > MAX_RECORD:
                 raise InputError(f"a journal record of {len(data)} bytes exceeds Azure's 4 MiB append block")
-            self._append(record_id, data)
-
-    def _append(self, record_id: str, data: bytes) -> None:
-        assert self._lease is not None
-        while True:
             try:
-                self._blob.append_block(data, appendpos_condition=self._length, lease=self._lease.id)
-            except HttpResponseError as exc:
-                code = error_code(exc)
-                if code in _LOST:
-                    raise JournalLocked(self._lost_message(code)) from None
-                if code == "BlockCountExceedsLimit":
-                    raise InputError(f"{self.location}: the journal reached Azure's 50,000 appends") from None
-                if code != "AppendPositionConditionNotMet":
-                    raise
-                self.refresh()  # someone appended (or our retried append landed): read, then decide
-                if record_id in self._log.ids:
-                    return
-                continue
-            self._length += len(data)
-            for record in decode(data):
-                self._log.apply(record)
-            return
+                self._store.append(record_id, data)
+            except LeaseLost as lost:
+                raise JournalLocked(self._lost_message(str(lost))) from None
 
     def _lost_message(self, why: str) -> str:
         return (

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient
 
 LEASE_SECONDS = 60  # Azure's longest finite lease: a dead holder's lease is gone within a minute
@@ -56,11 +56,13 @@ class LeaseHeld(Exception):
 
 
 class HeldLease:
-    """A lease on one blob, renewed by a daemon thread until :meth:`release` (or the process dies)."""
+    """A lease on a blob (and, with :meth:`extend`, on more blobs under the same id), renewed by a daemon
+    thread until :meth:`release` (or the process dies)."""
 
     def __init__(self, blob: BlobClient, client: BlobLeaseClient, seconds: int):
         self.blob = blob
-        self.client = client
+        self.clients = [client]
+        self._names = {blob.blob_name}
         self.seconds = seconds
         self.lost: str | None = None  # why renewal failed: writes under this lease must stop
         self._stop = threading.Event()
@@ -69,7 +71,7 @@ class HeldLease:
 
     @property
     def id(self) -> str:
-        return str(self.client.id)
+        return str(self.clients[0].id)
 
     @classmethod
     def take(
@@ -77,34 +79,53 @@ class HeldLease:
     ) -> HeldLease:
         """Acquire the blob's lease, waiting up to ``wait`` s for a dead holder's lease to expire."""
         seconds = seconds or lease_seconds()
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                client = blob.acquire_lease(lease_duration=seconds)
-                break
-            except ResourceExistsError as exc:
-                if error_code(exc) != "LeaseAlreadyPresent" or time.monotonic() >= deadline:
-                    raise LeaseHeld(read_holder(blob)) from None
-                time.sleep(_RETRY_EVERY)
+        client = _acquire(blob, BlobLeaseClient(blob), seconds, wait)
         blob.set_blob_metadata(holder, lease=client)
         return cls(blob, client, seconds)
 
+    def extend(self, blob: BlobClient, wait: float = 0.0) -> None:
+        """Lease another blob with this lease's id (LeaseHeld if someone else has it after ``wait`` s)."""
+        if blob.blob_name in self._names:
+            return
+        self.clients.append(_acquire(blob, BlobLeaseClient(blob, lease_id=self.id), self.seconds, wait))
+        self._names.add(blob.blob_name)
+
     def _renew(self) -> None:
+        renewed = time.monotonic()
         while not self._stop.wait(self.seconds / 3):
             try:
-                self.client.renew()
+                for client in list(self.clients):
+                    client.renew()
+                renewed = time.monotonic()
             except HttpResponseError as exc:
-                # a transient error is retried at the next tick; a lost lease is final
                 if exc.status_code in (409, 412) or isinstance(exc, ResourceNotFoundError):
                     self.lost = f"the lease on {self.blob.blob_name} was lost ({error_code(exc)})"
                     return
+            except AzureError:
+                pass  # unreachable for now: retried at the next tick, until a lease period has passed
+            if time.monotonic() - renewed >= self.seconds:
+                self.lost = f"the lease on {self.blob.blob_name} could not be renewed for {self.seconds} s"
+                return
 
     def release(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
         if self.lost is None:
-            with contextlib.suppress(HttpResponseError):  # else it expires within a lease period
-                self.client.release()
+            for client in self.clients:
+                with contextlib.suppress(HttpResponseError):  # else it expires within a lease period
+                    client.release()
+
+
+def _acquire(blob: BlobClient, client: BlobLeaseClient, seconds: int, wait: float) -> BlobLeaseClient:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            client.acquire(lease_duration=seconds)
+            return client
+        except ResourceExistsError as exc:
+            if error_code(exc) != "LeaseAlreadyPresent" or time.monotonic() >= deadline:
+                raise LeaseHeld(read_holder(blob)) from None
+            time.sleep(_RETRY_EVERY)
 
 
 def read_holder(blob: BlobClient) -> dict[str, str]:

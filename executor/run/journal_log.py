@@ -112,6 +112,9 @@ class JournalLog:
     def _handled(self, seq: int, at: str) -> None:
         self.handled[seq] = at
 
+    def _next(self, number: int) -> None:
+        """The log goes on in its next blob (executor.azure.blob_log): nothing to fold."""
+
     # --- reads, as the SQLite journal returns them ---------------------------------------------------
 
     def step_rows(self) -> list[StepRow]:
