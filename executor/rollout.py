@@ -333,6 +333,8 @@ def _workdir(journal: JournalStore, loaded: LoadedSpec) -> str:
 
 def simulation_dir(loaded: LoadedSpec, journal_dir: str | None) -> Path:
     """A fresh journal directory for a simulation (a given one must not hold a journal yet)."""
+    if journal_dir and is_url(journal_dir):
+        raise InputError("a --simulate run keeps its journal in a directory: pass a directory to --journal")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     directory = Path(journal_dir) if journal_dir else default_dir(loaded.spec.name) / "simulations" / stamp
     if Journal.exists(directory):

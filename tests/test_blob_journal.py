@@ -4,6 +4,7 @@ own retried append, refuses a second runner naming it, and stops a runner whose 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -218,3 +219,14 @@ def test_export_round_trip_keeps_status_and_report(storage: str, tmp_path: Path)
     assert _reads(back) == _reads(original)
     assert back.requests() == original.requests()
     assert back.run_state == "paused" and back.triggers()[0][0] == "vm-a"
+
+
+def test_storage_that_refuses_the_key_is_a_clear_error(azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A storage account that refuses the credentials: exit 5 naming the role to grant, not a traceback."""
+    from azurite import KEY
+    from executor_support import invoke
+
+    wrong = base64.b64encode(b"not the account key" * 3).decode()
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.replace(KEY, wrong))
+    code, output = invoke(["status", "--journal", _url(azurite.split("BlobEndpoint=")[1].rstrip(";"))])
+    assert code == 5 and "Storage Blob Data Contributor" in output, output

@@ -34,6 +34,8 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
 )
 from azure.storage.blob import ContainerClient
 
@@ -50,6 +52,7 @@ from executor.azure.blob_log import BlobLog, LeaseLost, read_from
 from executor.azure.blob_store import BlobLocation, container_client, parse_location
 from executor.run.journal import Control, JournalLocked, StepRow, VMRow, ts
 from executor.run.journal_log import JournalLog, Op, columns, encode
+from planner import errors
 from planner.errors import InputError
 
 CONTROL_BLOB = "control.jsonl"
@@ -64,21 +67,26 @@ def local_dir(location: BlobLocation) -> Path:
 
 @contextlib.contextmanager
 def _storage_errors(location: BlobLocation) -> Iterator[None]:
-    """Sign-in and permission problems as clear errors (exit 2), not tracebacks."""
+    """Sign-in, permission and network problems as clear errors (exit 5), not tracebacks."""
     try:
         yield
     except ClientAuthenticationError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(
+        raise errors.AuthenticationError(
             f"cannot sign in to {location.account_url}: {first}. Set AZURE_STORAGE_CONNECTION_STRING, "
             "or sign in (az login, a pipeline's OIDC login, a managed identity)"
         ) from None
     except HttpResponseError as exc:
         if exc.status_code != 403:
             raise
-        raise InputError(
+        raise errors.AuthorizationError(
             f"{location.url}: access denied ({error_code(exc) or 403}); the identity needs the "
             "'Storage Blob Data Contributor' role on the container (Reader for status and report)"
+        ) from None
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise errors.AzureError(
+            f"cannot reach {location.account_url} ({type(exc).__name__}): what was journalled is safe; "
+            f"`udroll resume --journal {location.url}` goes on once storage answers"
         ) from None
 
 
@@ -190,7 +198,7 @@ class BlobJournal:
 
     def refresh(self) -> None:
         """Fold in what others appended since (journal and control requests)."""
-        with self._mutex:
+        with self._mutex, _storage_errors(self._where):
             self._store.catch_up()
             self._refresh_controls()
 
@@ -220,7 +228,8 @@ class BlobJournal:
             if len(data) > MAX_RECORD:
                 raise InputError(f"a journal record of {len(data)} bytes exceeds Azure's 4 MiB append block")
             try:
-                self._store.append(record_id, data)
+                with _storage_errors(self._where):
+                    self._store.append(record_id, data)
             except LeaseLost as lost:
                 raise JournalLocked(self._lost_message(str(lost))) from None
 
