@@ -230,3 +230,21 @@ def test_storage_that_refuses_the_key_is_a_clear_error(azurite: str, monkeypatch
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.replace(KEY, wrong))
     code, output = invoke(["status", "--journal", _url(azurite.split("BlobEndpoint=")[1].rstrip(";"))])
     assert code == 5 and "Storage Blob Data Contributor" in output, output
+
+
+def test_export_command_refuses_a_running_run_and_copies_a_stopped_one(tmp_path: Path) -> None:
+    """`udroll journal export` refuses a run a runner holds (pause it first) and copies a stopped one."""
+    from executor_support import invoke
+
+    source = Journal.create(tmp_path / "home", {"plan": "{}"}, STEPS)  # created locked, like a runner
+    source.update_step("db/0", state="done", ended_at=T0)
+    code, output = invoke(
+        ["journal", "export", "--journal", str(tmp_path / "home"), "--to", str(tmp_path / "c")]
+    )
+    assert code == 2 and "pause it first" in output, output
+    source.close()
+    code, output = invoke(
+        ["journal", "export", "--journal", str(tmp_path / "home"), "--to", str(tmp_path / "c")]
+    )
+    assert code == 0 and "udroll resume --journal" in output, output
+    assert _reads(Journal.open(tmp_path / "c")) == _reads(Journal.open(tmp_path / "home"))
