@@ -35,6 +35,7 @@ from executor.run.events import FanOut, NullReporter, Reporter
 from executor.run.gates import Check
 from executor.run.journal import Journal, default_dir
 from executor.run.runner import RunConfig, Runner, RunOutcome
+from executor.run.store import JournalStore, is_url
 from planner.build import build_plan
 from planner.errors import InputError, UnschedulableError
 from planner.fingerprint import fingerprint
@@ -55,16 +56,19 @@ __all__ = [
     "bundled_example",
     "check_plan_matches",
     "create_run",
+    "create_store",
     "execute",
     "live_fleet",
     "load",
     "make_plan",
     "open_journal",
     "open_run",
+    "open_store",
     "planned_start",
     "simulate",
     "simulation_fleet",
     "status",
+    "store_exists",
 ]
 
 
@@ -179,7 +183,7 @@ def refuse_unschedulable(plan: Plan, allow_partial: bool) -> None:
 class Run:
     """A run restored from its journal: what it was planned from."""
 
-    journal: Journal
+    journal: JournalStore
     loaded: LoadedSpec
     plan: Plan
     fleet: Fleet
@@ -187,6 +191,35 @@ class Run:
     @property
     def simulated(self) -> bool:
         return self.journal.meta("simulated") == "1"
+
+
+def store_exists(location: str | Path) -> bool:
+    """Whether ``--journal`` (a directory or a blob URL) holds a run already."""
+    if is_url(location):
+        from executor.azure.blob_journal import BlobJournal
+
+        return BlobJournal.exists(str(location))
+    return Journal.exists(location)
+
+
+def create_store(
+    location: str | Path, meta: dict[str, str], steps: list[tuple[str, str, list[str]]]
+) -> JournalStore:
+    """A new journal at ``location``, locked by this process: SQLite in a directory, or Azure Blob Storage."""
+    if is_url(location):
+        from executor.azure.blob_journal import BlobJournal
+
+        return BlobJournal.create(str(location), meta, steps)
+    return Journal.create(Path(location), meta, steps)
+
+
+def open_store(location: str | Path) -> JournalStore:
+    """An existing run's journal: a directory (SQLite) or a URL (Azure Blob Storage, issue 16)."""
+    if is_url(location):
+        from executor.azure.blob_journal import BlobJournal
+
+        return BlobJournal.open(str(location))
+    return Journal.open(location)
 
 
 def create_run(
@@ -199,7 +232,7 @@ def create_run(
     simulated: bool = False,
     emulator: str | None = None,
     subscription: str | None = None,
-) -> Journal:
+) -> JournalStore:
     """A new journal holding everything a later `resume` needs (spec text, plan, fleet)."""
     meta = {
         "plan": plan.to_json(),
@@ -215,23 +248,23 @@ def create_run(
         meta["emulator"] = str(Path(emulator).resolve())
     if subscription:
         meta["subscription"] = subscription
-    return Journal.create(Path(directory), meta, [(s.id, s.tier, list(s.vms)) for s in plan.steps])
+    return create_store(directory, meta, [(s.id, s.tier, list(s.vms)) for s in plan.steps])
 
 
-def open_journal(directory: str | Path) -> Journal:
-    return Journal.open(directory)
+def open_journal(directory: str | Path) -> JournalStore:
+    return open_store(directory)
 
 
-def open_run(journal: Journal) -> Run:
+def open_run(journal: JournalStore) -> Run:
     """The spec, plan and fleet a journal was created with."""
     loaded = parse_spec(journal.meta("spec_text") or "", journal.meta("spec_file") or "<spec>")
     plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
-    fleet = parse_fleet(journal.meta("fleet") or "{}", f"{journal.dir}/fleet")
+    fleet = parse_fleet(journal.meta("fleet") or "{}", f"{journal.location}/fleet")
     return Run(journal, loaded, plan, fleet)
 
 
 def execute(
-    journal: Journal,
+    journal: JournalStore,
     plan: Plan,
     loaded: LoadedSpec,
     fleet: Fleet,
@@ -245,12 +278,13 @@ def execute(
     control_interval: float = 5.0,
     prober: Prober | None = None,
     notify_drain: float = 10.0,
+    until_idle: bool = False,
 ) -> RunOutcome:
     """Execute (or continue) the run in ``journal`` with ``backend`` on ``clock``; how it ended.
 
     The spec's `notify:` sinks get the run's events in the background (executor.notify); deliveries
     still pending when the run ends get ``notify_drain`` seconds (wall time) to finish."""
-    workdir = journal.meta("spec_dir") or str(Path(loaded.file).resolve().parent)
+    workdir = _workdir(journal, loaded)
     notifications = notify.start(loaded.spec, plan, fleet, journal, clock, loaded.file, workdir)
     if notifications is not None:
         reporter = FanOut(reporter or NullReporter(), notifications.notifier)
@@ -269,6 +303,7 @@ def execute(
             retry_failed=retry_failed,
             control_interval=control_interval,
             workdir=workdir,
+            until_idle=until_idle,
         ),
         prober=prober,
         step_events=notifications.gate if notifications else None,
@@ -280,8 +315,40 @@ def execute(
             notifications.close(notify_drain)
 
 
+def export_run(source: str | Path, target: str | Path) -> JournalStore:
+    """Copy the run at ``source`` to a new journal at ``target`` (directories or URLs, either way round)."""
+    from executor.run.export import copy_rows, layout
+
+    original = open_store(source)
+    try:
+        if original.is_locked():
+            raise InputError(
+                f"a runner is running {original.location}: pause it first (`udroll pause --journal "
+                f"{original.location}`), then export"
+            )
+        copy = create_store(target, original.all_meta(), layout(original))
+        try:
+            copy_rows(original, copy)
+        finally:
+            copy.close()
+        return copy
+    finally:
+        original.close()
+
+
+def _workdir(journal: JournalStore, loaded: LoadedSpec) -> str:
+    """Hooks run in the spec's directory; a run resumed on another machine (a blob journal) runs them
+    in the current directory when that directory does not exist here."""
+    for candidate in (journal.meta("spec_dir"), str(Path(loaded.file).resolve().parent)):
+        if candidate and Path(candidate).is_dir():
+            return candidate
+    return str(Path.cwd())
+
+
 def simulation_dir(loaded: LoadedSpec, journal_dir: str | None) -> Path:
     """A fresh journal directory for a simulation (a given one must not hold a journal yet)."""
+    if journal_dir and is_url(journal_dir):
+        raise InputError("a --simulate run keeps its journal in a directory: pass a directory to --journal")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     directory = Path(journal_dir) if journal_dir else default_dir(loaded.spec.name) / "simulations" / stamp
     if Journal.exists(directory):
@@ -330,7 +397,7 @@ def simulate(
 STOPPED = ("halted", "paused", "aborted", "completed")
 
 
-def status(journal: Journal, clock: Clock | None = None) -> dict[str, Any]:
+def status(journal: JournalStore, clock: Clock | None = None) -> dict[str, Any]:
     """A run's state as data: per step what is done, running, or waiting for what and until when."""
     from executor.run.status import run_status
 

@@ -9,12 +9,14 @@ that need Azurite are skipped, with the reason in pytest's summary.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ PINNED = "3.35.0"
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key (public, in Azurite's README), not a secret
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-SERVICES = ("blob", "queue", "table")
+SERVICES = ("queue", "table", "blob")  # BlobEndpoint last: tests read it off the end
 
 
 def find_binary() -> str | None:
@@ -76,11 +78,13 @@ class Azurite:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start(binary: str, timeout: float = 60.0) -> Azurite:
+def start(binary: str, timeout: float = 60.0, debug_log: Path | None = None) -> Azurite:
     """Start Azurite and wait until every service listens (RuntimeError with its log if it does not)."""
     directory = Path(tempfile.mkdtemp(prefix="udroll-azurite-"))
     ports = {s: _free_port() for s in SERVICES}
-    argv = [binary, "--location", str(directory), "--skipApiVersionCheck", "--loose", "--silent"]
+    argv = [binary, "--location", str(directory), "--skipApiVersionCheck", "--loose"]
+    # --debug keeps Azurite's request log: one line per storage transaction, how cost is measured
+    argv += ["--debug", str(debug_log)] if debug_log else ["--silent"]
     for service, port in ports.items():
         argv += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]
     with (directory / "azurite.log").open("wb") as log:  # the child keeps its own descriptor
@@ -94,3 +98,21 @@ def start(binary: str, timeout: float = 60.0) -> Azurite:
             raise RuntimeError(f"azurite did not start ({binary}): {text}")
         time.sleep(0.1)
     return found
+
+
+azurite_binary = find_binary
+
+
+@contextlib.contextmanager
+def running_azurite(where: Path | None = None, debug_log: Path | None = None) -> Iterator[str]:
+    """Azurite until the block ends, for scripts outside pytest (benchmarks): its connection string."""
+    binary = find_binary()
+    if binary is None:
+        raise FileNotFoundError(
+            f"azurite is not installed: npm install azurite@{PINNED} (or set UDROLL_AZURITE)"
+        )
+    server = start(binary, debug_log=debug_log)
+    try:
+        yield server.connection_string
+    finally:
+        server.stop()

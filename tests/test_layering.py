@@ -65,7 +65,13 @@ ALLOWED = {
     "executor.report": {"executor.run"},
     "executor.simulation": {"executor.run", "executor.azure", "executor.emulator"},
     "executor.notify": {"executor.run", "executor.azure"},
-    "executor.rollout": {"executor.run", "executor.simulation", "executor.emulator", "executor.notify"},
+    "executor.rollout": {
+        "executor.run",
+        "executor.simulation",
+        "executor.emulator",
+        "executor.notify",
+        "executor.azure",
+    },
     "executor.cli": {
         "executor.run",
         "executor.azure",

@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
+from executor import rollout
 from executor.cli.common import clock_of, journal_option
-from executor.run.journal import Journal, refuse_skip
+from executor.run.store import WAITING, refuse_skip
 
 
 @click.command()
@@ -20,8 +21,15 @@ def pause(obj: Any, journal_dir: str) -> None:
     Example:
       udroll pause --journal .udroll/shop-prod     # then: udroll resume --journal .udroll/shop-prod
     """
-    journal = Journal.open(journal_dir)
+    journal = rollout.open_store(journal_dir)
     try:
+        if not journal.is_locked() and journal.run_state == WAITING:
+            # a run between two nights: the next scheduled `resume --until-idle` must leave it alone
+            journal.set_run_state("paused", clock_of(obj).now(), "paused with `udroll pause` while waiting")
+            click.echo(
+                f"Paused: scheduled resumes leave it alone; continue: udroll resume --journal {journal_dir}"
+            )
+            return
         if not journal.is_locked():
             click.echo(f"No runner is running this journal (state: {journal.run_state}); nothing to pause.")
             return
@@ -41,7 +49,7 @@ def abort(obj: Any, journal_dir: str) -> None:
     Example:
       udroll abort --journal .udroll/shop-prod
     """
-    journal = Journal.open(journal_dir)
+    journal = rollout.open_store(journal_dir)
     try:
         now = clock_of(obj).now()
         if journal.is_locked():
@@ -71,7 +79,7 @@ def skip(obj: Any, step: str, journal_dir: str) -> None:
     Example:
       udroll skip web/zonal/zone2 --journal .udroll/shop-prod && udroll resume --journal .udroll/shop-prod
     """
-    journal = Journal.open(journal_dir)
+    journal = rollout.open_store(journal_dir)
     try:
         refuse_skip(journal, step)  # running, done, skipped or unknown: exit 2 with the reason
         now = clock_of(obj).now()

@@ -97,6 +97,10 @@ def _register_commands() -> None:
     from executor.cli.notify import notify
 
     cli.add_command(notify)
+
+    from executor.cli.journal import journal
+
+    cli.add_command(journal)
     from executor.cli.control import abort, pause, skip
     from executor.cli.run import resume, run
     from executor.cli.status import report, status

@@ -23,7 +23,7 @@ from executor.notify.gate import POLL, MaintenanceGate
 from executor.notify.payload import RunInfo
 from executor.notify.sinks import deliverer
 from executor.run.clock import Clock
-from executor.run.journal import Journal
+from executor.run.store import JournalStore
 from planner.fleet import Fleet
 from planner.plan import Plan
 from planner.spec import Spec
@@ -58,7 +58,7 @@ def start(
     spec: Spec,
     plan: Plan,
     fleet: Fleet,
-    journal: Journal,
+    journal: JournalStore,
     clock: Clock,
     spec_file: str,
     workdir: str | None = None,

@@ -21,7 +21,7 @@ from executor.notify.payload import Notification, RunInfo, translate
 from executor.notify.sinks import Deliver, DeliveryError, describe
 from executor.run.clock import Clock
 from executor.run.events import Event
-from executor.run.journal import Journal
+from executor.run.store import JournalStore
 
 QUEUE_SIZE = 1000  # per sink; beyond it new events are dropped (and journalled as such)
 DELIVERED, FAILED = "notify-delivered", "notify-failed"
@@ -87,7 +87,7 @@ class _Worker:
 class Notifier:
     """A Reporter that sends run events to the spec's sinks, in the background."""
 
-    def __init__(self, targets: Sequence[Target], run: RunInfo, journal: Journal | None, clock: Clock):
+    def __init__(self, targets: Sequence[Target], run: RunInfo, journal: JournalStore | None, clock: Clock):
         self.run = run
         self.journal = journal
         self.clock = clock

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from executor.report.html import render_html
-from executor.run.journal import Journal
+from executor.run.store import JournalStore
 from planner.plan import Plan
 from planner.render.markdown import plain
 from planner.values import format_duration, format_timestamp
@@ -27,7 +27,7 @@ def _delta(actual: dt.datetime | None, planned: dt.datetime) -> int | None:
     return int((actual - planned).total_seconds()) if actual else None
 
 
-def build_report(journal: Journal) -> dict[str, Any]:
+def build_report(journal: JournalStore) -> dict[str, Any]:
     """The report as plain data (what ``-o json`` prints)."""
     plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
     rows = {r.id: r for r in journal.steps()}

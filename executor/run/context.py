@@ -19,7 +19,8 @@ from executor.run.clock import Clock, FakeClock
 from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.run.gates import Check, Probe, Target, probe_all
 from executor.run.guard import GroupGuard, Hold
-from executor.run.journal import EVENTS_NAME, Journal
+from executor.run.journal import EVENTS_NAME
+from executor.run.store import JournalStore
 from planner.errors import AuthenticationError, AuthorizationError, AzureError
 from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
@@ -47,11 +48,12 @@ class RunConfig:
     workers: int = 16  # threads running step turns (and status reads) side by side; 1: one thread
     retry_failed: bool = False
     workdir: str | None = None  # hooks and command checks run here: the spec's directory
+    until_idle: bool = False  # stop ("waiting") once nothing can start before the open window closes
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    state: str  # completed | halted | aborted | paused
+    state: str  # completed | halted | aborted | paused | waiting (--until-idle)
     message: str
     failed_steps: tuple[str, ...] = ()
     reschedule: tuple[str, ...] = ()  # VMs Azure will reschedule (MaintenanceAborted)
@@ -85,7 +87,7 @@ class RunContext:
 
     def __init__(
         self,
-        journal: Journal,
+        journal: JournalStore,
         plan: Plan,
         spec: Spec,
         fleet: Fleet,

@@ -7,7 +7,7 @@
 - :class:`FanOut` — sends each event to several reporters.
 
 Event kinds (``kind``): run-started, run-resumed, run-finished, run-paused, run-halted, step-waiting,
-step-started, step-ended, step-failed, step-skipped, vm-skipped, vm-intent, vm-triggered,
+run-waiting, step-started, step-ended, step-failed, step-skipped, vm-skipped, vm-intent, vm-triggered,
 vm-polled, vm-result, vm-retry, vm-running, vm-reconciled, gate, vm-healthy, vm-failed, hook,
 baseline, control, warning, azure-retry.
 """

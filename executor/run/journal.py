@@ -207,6 +207,14 @@ class Journal:
         conn.executescript(SCHEMA)  # idempotent: tolerates a journal created before a new table
         return cls(path, conn)
 
+    @property
+    def location(self) -> str:
+        """What `--journal` takes to reach this run again."""
+        return str(self.dir)
+
+    def refresh(self) -> None:
+        """Nothing to do: every read of SQLite sees what other processes committed."""
+
     def lock(self) -> None:
         """Take the runner lock, or say who has it (a second runner is refused, exit 2)."""
         fd = open_private(self.dir / LOCK_NAME, os.O_RDWR)
@@ -268,6 +276,9 @@ class Journal:
     def meta(self, key: str, default: str | None = None) -> str | None:
         rows = self._all("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else default
+
+    def all_meta(self) -> dict[str, str]:
+        return dict(self._all("SELECT key, value FROM meta ORDER BY key"))  # type: ignore[arg-type]
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as c:
@@ -476,32 +487,11 @@ class Journal:
         rows = self._all("SELECT seq, command, arg FROM control WHERE handled_at IS NULL ORDER BY seq")
         return [Control(r[0], r[1], r[2]) for r in rows]
 
+    def requests(self) -> list[dict[str, Any]]:
+        """Every control request, handled or not (for `journal export`)."""
+        rows = self._all("SELECT seq, at, command, arg, handled_at FROM control ORDER BY seq")
+        return [{"seq": r[0], "at": r[1], "command": r[2], "arg": r[3], "handled_at": r[4]} for r in rows]
+
     def handled(self, control: Control, at: dt.datetime) -> None:
         with self._tx() as c:
             c.execute("UPDATE control SET handled_at = ? WHERE seq = ?", (ts(at), control.seq))
-
-
-SKIPPABLE = ("waiting", "failed")
-
-
-def refuse_skip(journal: Journal, step_id: str) -> None:
-    """Raise InputError (exit 2) unless ``step_id`` may be skipped: it must be a step of this run
-    that is waiting or failed. A running step is never skipped (its VMs are under maintenance or
-    being checked), a done or skipped one has nothing left to skip. Checked before a skip is
-    written or requested from a live runner, so the operator hears the refusal, not a log line."""
-    known = {s.id: s for s in journal.steps()}
-    row = known.get(step_id)
-    where = f"--journal {journal.dir}"
-    if row is None:
-        raise InputError(f"no step {step_id!r} in this run; steps are: {', '.join(known)}")
-    if row.state == "running":
-        raise InputError(
-            f"step {step_id} is running: a running step cannot be skipped (its VMs are in maintenance "
-            f"or being checked); wait until it ends, or stop the run with `udroll pause {where}` or "
-            f"`udroll abort {where}` (in-flight VMs finish and are recorded)"
-        )
-    if row.state not in SKIPPABLE:
-        raise InputError(
-            f"step {step_id} is {row.state}: only a waiting or failed step can be skipped; "
-            f"see `udroll status {where}`"
-        )

@@ -23,9 +23,9 @@ from executor.run.clock import Clock
 from executor.run.context import Prober, RunConfig, RunContext, RunOutcome, StepEvents, StepFailed
 from executor.run.events import Reporter
 from executor.run.gates import Check, close_connections
-from executor.run.journal import Journal
-from executor.run.scheduling import HORIZON, Schedule, operator_intervals
+from executor.run.scheduling import HORIZON, Schedule, idle_until, operator_intervals
 from executor.run.step import Baselines, StepWorker
+from executor.run.store import WAITING, JournalStore
 from executor.run.vm import Wake
 from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
@@ -41,7 +41,7 @@ _TOUCHED = ("intent", "triggered", "retry", "completed", "gating", "healthy", "f
 class Runner:
     def __init__(
         self,
-        journal: Journal,
+        journal: JournalStore,
         plan: Plan,
         spec: Spec,
         fleet: Fleet,
@@ -166,6 +166,10 @@ class Runner:
                 ready = self._next_ready_time()
                 if ready is not None:
                     wakes.append(ready)
+                    if self.ctx.config.until_idle and not workers and not busy:
+                        idle = self._idle(ready)
+                        if idle:
+                            return idle
             wakes.append(next_control)
             sleep = (min(wakes) - self.ctx.clock.now()).total_seconds()
             if busy:
@@ -264,9 +268,10 @@ class Runner:
             self.ctx.emit("run-halted", message="aborted", failed=list(failed))
             return RunOutcome("aborted", self.ctx.halting or "aborted", failed, reschedule)
         if self.ctx.halting:
+            where = self.ctx.journal.location
             message = (
-                f"{self.ctx.halting}; fix the cause, then `udroll resume --journal {self.ctx.journal.dir} "
-                f"--retry-failed` or `udroll skip STEP --journal {self.ctx.journal.dir}`"
+                f"{self.ctx.halting}; fix the cause, then `udroll resume --journal {where} "
+                f"--retry-failed` or `udroll skip STEP --journal {where}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
@@ -283,8 +288,8 @@ class Runner:
                 return None
             message = (
                 f"{len(failed)} failed step(s) ({', '.join(failed)}) block {len(blocked)} "
-                f"waiting step(s); `udroll resume --journal {self.ctx.journal.dir} --retry-failed` "
-                f"or `udroll skip STEP --journal {self.ctx.journal.dir}`"
+                f"waiting step(s); `udroll resume --journal {self.ctx.journal.location} --retry-failed` "
+                f"or `udroll skip STEP --journal {self.ctx.journal.location}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
@@ -297,6 +302,16 @@ class Runner:
         self.ctx.journal.set_run_state("completed", self.ctx.clock.now(), "every step done")
         self.ctx.emit("run-finished", message="every step done", reschedule=list(reschedule))
         return RunOutcome("completed", "every step done", (), reschedule)
+
+    def _idle(self, ready: dt.datetime) -> RunOutcome | None:
+        """--until-idle: nothing runs and nothing can start before the open window closes, so stop."""
+        now = self.ctx.clock.now()
+        if not idle_until(self.schedule.intervals, now, ready):
+            return None
+        message = f"waiting until {ready:%Y-%m-%d %H:%M:%S}Z: nothing can start before the window closes"
+        self.ctx.journal.set_run_state(WAITING, now, message)
+        self.ctx.emit("run-waiting", message=message, until=ready.isoformat())
+        return RunOutcome(WAITING, message)
 
     def _waiting(self, step_id: str, reason: str | None, until: dt.datetime | None) -> None:
         if self.ctx.live.waiting.get(step_id) != (reason, until):

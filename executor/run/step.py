@@ -156,7 +156,7 @@ class StepWorker:
             [f.name for f in facts],
             list(step.vms),
             [f.resource_group for f in facts],
-            str(ctx.journal.dir),
+            ctx.journal.location,
             cwd=ctx.config.workdir,
             pass_env=self.settings.hook_env,
         )
