@@ -101,11 +101,11 @@ def _register_commands() -> None:
     from executor.cli.journal import journal
 
     cli.add_command(journal)
-    from executor.cli.control import abort, pause, skip
+    from executor.cli.control import abort, approve, pause, skip
     from executor.cli.run import resume, run
     from executor.cli.status import report, status
 
-    for command in (run, resume, status, pause, abort, skip, report):
+    for command in (run, resume, status, pause, abort, skip, approve, report):
         cli.add_command(command)
 
 

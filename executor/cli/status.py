@@ -88,6 +88,8 @@ def _footer(data: dict[str, Any], now: dt.datetime) -> list[str]:
     eta, state, where = _at(data["next_step_eta"]), data["state"], f"--journal {data['journal']}"
     if eta:
         out.append(f"\nnext step: {eta:%Y-%m-%d %H:%M:%S}Z ({countdown(eta, now)})")
+    for key in data.get("pending_approvals", []):
+        out.append(f"waiting for approval of {key}: udroll approve {key} {where}")
     if state == WAITING and not data["runner_active"]:
         out.append(f"waiting: no runner; the next `udroll resume {where} --until-idle` continues the run")
     elif data["stopped"] and state in ("halted", "paused") and data["simulated"]:

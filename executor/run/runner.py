@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from executor.run.approvals import Approvals
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock
 from executor.run.context import Prober, RunConfig, RunContext, RunOutcome, StepEvents, StepFailed
@@ -58,8 +59,7 @@ class Runner:
             journal, plan, spec, fleet, backend, clock, reporter, checks_for, config or RunConfig(), prober
         )
         self.ctx.step_events = step_events
-        self.confirm = confirm
-        self.confirmed_tiers: set[str] = set()
+        self.approvals = Approvals(self.ctx, confirm)
         totals = {tier: len(vms) for tier, vms in selection(spec, fleet.vms).items()}
         capacity = {t: s.max_unavailable.of(max(1, totals.get(t, 0))) for t, s in self.ctx.settings.items()}
         now = clock.now()
@@ -132,9 +132,12 @@ class Runner:
             self._check_failures()
             if not self.ctx.halting and not self.ctx.pausing:
                 for step in self._startable(now):
-                    if not self._confirmed(step):
-                        self.ctx.pausing = f"the operator declined step {step.id}"
-                        break
+                    if not self.approvals.approved(step):  # asked, never waited on: the loop goes on
+                        if self.approvals.declined:
+                            self.ctx.pausing = f"the operator declined step {step.id}"
+                            break
+                        self._waiting(step.id, self.approvals.waiting_reason(step), None)
+                        continue
                     self._start_step(step)
                     workers[step.id] = (self._worker(step), self.ctx.clock.now())
             for step_id, future in list(busy.items()):
@@ -213,6 +216,10 @@ class Runner:
                 self.ctx.halting = "aborted from another terminal (`udroll abort`)"
             elif control.command == "skip" and control.arg:
                 self._skip(control.arg)
+            elif control.command in ("approve", "decline"):
+                self.approvals.answer(control.command, control.arg)
+                if self.approvals.declined:
+                    self.ctx.pausing = f"the operator declined {self.approvals.declined}"
             self.ctx.journal.handled(control, now)
             self.ctx.emit(
                 "control",
@@ -336,21 +343,6 @@ class Runner:
             step.id, state="failed", error=message, waiting_for=None, waiting_until=None
         )
         self.ctx.emit("step-failed", step.id, message=message)
-
-    def _confirmed(self, step: Step) -> bool:
-        mode = self.ctx.config.confirm
-        if mode == "never" or self.confirm is None:
-            return True
-        if mode == "tier":
-            if step.tier in self.confirmed_tiers:
-                return True
-            ok = self.confirm(f"Start tier {step.tier} with step {step.id} ({len(step.vms)} VMs)?")
-            if ok:
-                self.confirmed_tiers.add(step.tier)
-            return ok
-        return self.confirm(
-            f"Start step {step.id} ({len(step.vms)} VMs: {', '.join(self.ctx.name(v) for v in step.vms)})?"
-        )
 
     def _start_step(self, step: Step) -> None:
         now = self.ctx.clock.now()

@@ -100,6 +100,7 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
             for s in steps
         ],
         "warnings": notify_warnings(journal),
+        "pending_approvals": json.loads(journal.meta("pending_approvals") or "[]") if active else [],
         "failed_vms": [
             {"vm": v.vm, "step": v.step, "message": v.message, "reschedule": v.reschedule}
             for v in vms
