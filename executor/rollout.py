@@ -285,6 +285,48 @@ def execute(
     The spec's `notify:` sinks get the run's events in the background (executor.notify); deliveries
     still pending when the run ends get ``notify_drain`` seconds (wall time) to finish."""
     workdir = _workdir(journal, loaded)
+    held = lock_groups(journal, plan, clock)  # refused (exit 2) before anything is started
+    try:
+        return _execute(
+            journal,
+            plan,
+            loaded,
+            fleet,
+            backend,
+            clock,
+            reporter,
+            confirm,
+            confirm_mode,
+            checks_for,
+            retry_failed,
+            control_interval,
+            prober,
+            notify_drain,
+            until_idle,
+            workdir,
+        )
+    finally:
+        held.release()
+
+
+def _execute(
+    journal: JournalStore,
+    plan: Plan,
+    loaded: LoadedSpec,
+    fleet: Fleet,
+    backend: ComputeBackend,
+    clock: Clock,
+    reporter: Reporter | None,
+    confirm: Callable[[str], bool] | None,
+    confirm_mode: str,
+    checks_for: ChecksFor | None,
+    retry_failed: bool,
+    control_interval: float,
+    prober: Prober | None,
+    notify_drain: float,
+    until_idle: bool,
+    workdir: str,
+) -> RunOutcome:
     notifications = notify.start(loaded.spec, plan, fleet, journal, clock, loaded.file, workdir)
     if notifications is not None:
         reporter = FanOut(reporter or NullReporter(), notifications.notifier)
@@ -313,6 +355,29 @@ def execute(
     finally:
         if notifications is not None:
             notifications.close(notify_drain)
+
+
+class _NoLocks:
+    def release(self) -> None:
+        pass
+
+
+def lock_groups(journal: JournalStore, plan: Plan, clock: Clock) -> Any:
+    """The fleet lock: the run holds every group it walks, machine-wide for a local journal, in the
+    journal's storage account for a blob journal, so a second run that would walk one of them is
+    refused (exit 2, naming the holder). A simulation walks an emulated fleet and takes none."""
+    if journal.meta("simulated") == "1":
+        return _NoLocks()
+    from executor.run.locks import group_keys, lock_plan_groups
+
+    location = journal.location
+    if "://" not in location:
+        return lock_plan_groups(plan, location, since=clock.now())
+    from executor.azure.blob_locks import BlobGroupLocks
+
+    locks = BlobGroupLocks(location)
+    locks.acquire(sorted(group_keys(plan)), f"{location}")
+    return locks
 
 
 def export_run(source: str | Path, target: str | Path) -> JournalStore:

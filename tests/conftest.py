@@ -95,3 +95,9 @@ def azurite_server() -> Iterator[Any]:
 def azurite(azurite_server: Any) -> str:
     """The connection string of a running Azurite (blob, queue and table on loopback ports)."""
     return str(azurite_server.connection_string)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's fleet locks live in a state directory of its own (never the user's)."""
+    monkeypatch.setenv("UDROLL_STATE_DIR", str(tmp_path_factory.mktemp("state")))

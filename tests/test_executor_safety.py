@@ -158,3 +158,26 @@ def test_a_run_waits_while_someone_else_maintains_another_domain(tmp_path: Path)
     gap = next(s for s in h.plan.steps if db2 in s.vms).gap_after_s
     assert trigger_at >= came_back + dt.timedelta(seconds=gap)
     assert [vm for _, kind, vm in h.backend.calls if kind == "trigger"].count(db0) == 0
+
+
+def test_a_second_run_that_would_walk_a_held_group_is_refused(tmp_path: Path) -> None:
+    """The fleet lock: while one run holds the shop's groups, `udroll run` on another journal is
+    refused at start (exit 2) with the holder named, before anything is triggered."""
+    from executor_support import SHOP, fakes, invoke
+
+    from executor.run.locks import lock_plan_groups
+
+    loaded = shop()
+    assert loaded.inventory is not None
+    plan = build_plan(loaded.spec, loaded.inventory, NOW)
+    held = lock_plan_groups(plan, tmp_path / "first-run")
+    try:
+        deps = fakes()
+        code, out = invoke(["run", str(SHOP), "--journal", str(tmp_path / "second"), "--yes"], deps)
+        assert code == 2
+        assert "first-run" in out and "pid" in out
+        assert deps["backend"].triggers() == []
+    finally:
+        held.release()
+    code, _ = invoke(["run", str(SHOP), "--journal", str(tmp_path / "third"), "--yes"], fakes())
+    assert code == 0
