@@ -4,6 +4,7 @@ the runner's terminal or `udroll approve`, while running steps keep being served
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,6 @@ def test_a_question_left_open_for_a_whole_step_does_not_stop_supervision(tmp_pat
     )
     gating = [t for t in probes if a_step.started_at <= t <= a_step.ended_at]
     assert len(gating) >= 10
-    gaps = [(b - a).total_seconds() for a, b in zip(gating, gating[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(gating)]
     longest = max(gaps[1:])  # the first gap holds the reboot and the gate's wait
     assert longest <= 60
