@@ -57,6 +57,37 @@ class Warning:
 
 
 @dataclass(frozen=True)
+class Relaxed:
+    """A dependency a tier no longer waits for in full: ``depends_on`` keeps ``vms`` unschedulable
+    VMs (Azure maintains them later), and ``tier`` runs after its planned steps only."""
+
+    tier: str
+    depends_on: str
+    vms: int
+
+
+@dataclass(frozen=True)
+class Optimality:
+    """What is proven about a plan. ``status``: "optimal" (no valid plan covers more VMs, and none
+    covering as many ends sooner than ``lower_bound_s``, which the plan meets), "bounded" (coverage
+    proven; the makespan is within a gap of ``lower_bound_s``) or "coverage unproven" (a plan
+    covering more VMs may exist). ``bound_basis`` says where ``lower_bound_s`` comes from."""
+
+    status: str = "coverage unproven"
+    bound_basis: str = "critical path"
+    method: str = "greedy"
+    budget_s: float = 0.0
+
+    def describe(self, makespan_s: int, lower_bound_s: int) -> str:
+        """ "optimal", or "within X% of the best bound" (with the coverage caveat when unproven)."""
+        if self.status == "optimal":
+            return "optimal"
+        gap = 100.0 * (makespan_s - lower_bound_s) / lower_bound_s if lower_bound_s else 0.0
+        text = f"within {gap:.1f}% of the best bound"
+        return text if self.status == "bounded" else text + "; more VMs might fit (not proven)"
+
+
+@dataclass(frozen=True)
 class Plan:
     name: str
     fingerprint: str
@@ -67,6 +98,8 @@ class Plan:
     skipped: tuple[Skipped, ...] = ()
     unschedulable: tuple[Unschedulable, ...] = ()
     warnings: tuple[Warning, ...] = ()
+    relaxed: tuple[Relaxed, ...] = ()
+    optimality: Optimality = Optimality()
     format: str = PLAN_FORMAT
 
     def step(self, step_id: str) -> Step:
@@ -99,6 +132,13 @@ class Plan:
             "skipped": [{"vm": s.vm, "reason": s.reason} for s in self.skipped],
             "unschedulable": [{"vm": u.vm, "reason": u.reason} for u in self.unschedulable],
             "warnings": [{"code": w.code, "message": w.message, "vms": list(w.vms)} for w in self.warnings],
+            "relaxed": [{"tier": r.tier, "depends_on": r.depends_on, "vms": r.vms} for r in self.relaxed],
+            "optimality": {
+                "status": self.optimality.status,
+                "bound_basis": self.optimality.bound_basis,
+                "method": self.optimality.method,
+                "budget_s": self.optimality.budget_s,
+            },
         }
 
     def to_json(self) -> str:
@@ -134,4 +174,8 @@ class Plan:
             warnings=tuple(
                 Warning(w["code"], w["message"], tuple(w["vms"])) for w in data.get("warnings", ())
             ),
+            relaxed=tuple(
+                Relaxed(r["tier"], r["depends_on"], int(r["vms"])) for r in data.get("relaxed", ())
+            ),
+            optimality=Optimality(**data["optimality"]) if "optimality" in data else Optimality(),
         )
