@@ -132,18 +132,18 @@ def proof(
     windows: dict[str, VMWindow],
     solved: Solved | None = None,
     budget: float = 0.0,
+    lost: set[str] | None = None,
+    method: str = "greedy",
 ) -> Evidence:
     """The lower bound of ``outcome``'s makespan and what is proven about it."""
     plain, bound = window_bound(outcome.tiers, spans, windows)
     basis = "critical path inside the windows" if bound > plain else "critical path"
-    covered = set(outcome.unplaced) <= hopeless(tiers, spans, windows)
-    method = "greedy"
-    if solved is not None:
-        method = "greedy + CP-SAT"
-        if solved.outcome.covered() == outcome.covered() and solved.coverage_proven:
-            covered = True
-            if solved.bound is not None and solved.bound > bound:
-                bound, basis = solved.bound, "solver"
+    lost = hopeless(tiers, spans, windows) if lost is None else lost
+    covered = set(outcome.unplaced) <= lost
+    if solved is not None and outcome.covered() >= solved.need:  # what it proved holds here
+        covered = covered or solved.coverage_proven
+        if solved.bound is not None and solved.bound > bound:
+            bound, basis = solved.bound, "solver"
     makespan = outcome.makespan()
     status = "optimal" if covered and bound == makespan else "bounded" if covered else "coverage unproven"
     return Evidence(bound, Optimality(status, basis, method, budget))

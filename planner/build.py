@@ -97,12 +97,15 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
     spans = Spans([(a, b - cutoff) for a, b in allowed])
     limit = spec.limits.max_parallel_steps
 
-    best = _greedy(tiers, spans, windows, limit)
-    solved = None
-    if budget > 0 and not proof(best, tiers, spans, windows).optimal:
-        solved = optimize.improve(tiers, spans, windows, limit, best, budget, seed)
+    lost = hopeless(tiers, spans, windows)
+    best = _greedy(tiers, spans, windows, limit, lost)
+    solved, method = None, "greedy"
+    if budget > 0 and not proof(best, tiers, spans, windows, lost=lost).optimal:
+        method = optimize.unavailable(tiers) or "greedy + CP-SAT"
+        known = set(best.unplaced) <= lost
+        solved = optimize.improve(tiers, spans, windows, limit, best, budget, seed, known)
     final = solved.outcome if solved is not None and solved.better else best
-    evidence = proof(final, tiers, spans, windows, solved, budget)
+    evidence = proof(final, tiers, spans, windows, solved, budget, lost, method)
 
     placed = final.placed()
     link(final.tiers)
@@ -157,12 +160,13 @@ def _sort_out(
     return skipped, refused, pending, candidates
 
 
-def _greedy(tiers: list[TierInput], spans: Spans, windows: dict[str, VMWindow], limit: int | None) -> Outcome:
+def _greedy(
+    tiers: list[TierInput], spans: Spans, windows: dict[str, VMWindow], limit: int | None, lost: set[str]
+) -> Outcome:
     """The best greedy schedule: the longest-path order with look-ahead, and when that leaves VMs
     out, the other orders too (earliest deadline first, without look-ahead); most VMs covered,
     then the shortest makespan, then the first order wins."""
     priority = tails(tiers)
-    lost = hopeless(tiers, spans, windows)
     best: Outcome | None = None
     for order, look_ahead in _GREEDY_PASSES:
         attempt = fresh(tiers)

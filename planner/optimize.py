@@ -6,13 +6,13 @@ and the rules of DESIGN §6 as constraints: allowed start domains from the opera
 precedence with the gap along each group (R3; a step runs only if the step before it covers all its
 VMs, so a group is walked in order), one "tier done" time per tier that dependents' first steps wait
 for (R4; a tier with nothing planned passes its own dependencies on), a cumulative per tier over the
-VMs its steps cover (R5) and one over all steps (R6). The objective is lexicographic, as one weighted
-sum: uncovered VMs times (horizon + 1), plus the makespan.
+VMs its steps cover (R5) and one over all steps (R6). The objective is lexicographic, as a
+solve in two phases: the most VMs covered, then, covering at least as many, the shortest makespan.
 
 The greedy's plan is the hint (warm start), so the answer is never worse than it. The search runs on
 one worker with a fixed seed and stops after ``budget`` of CP-SAT's *deterministic* time, so the same
-inputs, budget and seed give the same plan on any machine (a wall-clock stop at four times the budget
-plus two seconds guards against a pathological model; hitting it is the one non-deterministic case).
+inputs, budget and seed give the same plan on any machine (a wall-clock stop at thirty times the budget
+plus ten seconds guards against a pathological model; hitting it is the one non-deterministic case).
 Without OR-Tools installed ``improve`` returns None and the greedy's plan stands.
 """
 
@@ -36,9 +36,21 @@ MAX_STEPS = 2000
 class Solved:
     outcome: Outcome
     better: bool  # lexicographically better than the greedy's
-    status: str  # "optimal" or "feasible"
-    coverage_proven: bool  # no plan covers more VMs
-    bound: int | None  # no plan covering as many VMs ends sooner (None when coverage is unproven)
+    need: int  # the plan covers at least this many VMs ...
+    coverage_proven: bool  # ... and no plan covers more
+    bound: int | None  # no plan covering at least ``need`` VMs ends sooner
+
+
+def unavailable(tiers: Sequence[TierInput]) -> str | None:
+    """Why the solver cannot run on this problem (the plan's ``optimality.method`` says it), or None."""
+    steps = sum(len(c) for t in tiers for c in t.chains)
+    if steps > MAX_STEPS:
+        return f"greedy (CP-SAT not run: {steps} steps, more than {MAX_STEPS})"
+    try:
+        import ortools.sat.python.cp_model  # noqa: F401
+    except ImportError:  # pragma: no cover - the greedy still plans without it
+        return "greedy (CP-SAT not run: OR-Tools is not installed)"
+    return None
 
 
 def improve(
@@ -49,9 +61,12 @@ def improve(
     greedy: Outcome,
     budget: float,
     seed: int,
+    coverage_known: bool,
 ) -> Solved | None:
     """The best plan CP-SAT finds within ``budget`` deterministic seconds, or None when OR-Tools is
-    missing or the problem is too large for it."""
+    missing or the problem is too large for it. Two phases: the most VMs covered (skipped when
+    ``coverage_known``: the greedy already covers every VM that can fit), then, covering at least
+    as many, the shortest makespan."""
     try:
         from ortools.sat.python import cp_model
     except ImportError:  # pragma: no cover - the greedy still plans without it
@@ -60,33 +75,46 @@ def improve(
     if steps == 0 or steps > MAX_STEPS:
         return None
     unit = _unit(tiers, spans, windows)
-    model = _Model(
-        cp_model, _scaled(tiers, unit), _scaled_spans(spans, unit), _scaled_windows(windows, unit), limit
-    )
-    model.hint(greedy, unit)
-    solver = cp_model.CpSolver()
+    scaled = (_scaled_spans(spans, unit), _scaled_windows(windows, unit))
+
+    def model() -> _Model:
+        return _Model(cp_model, _scaled(tiers, unit), *scaled, limit)
+
+    best, proven, left = greedy, coverage_known, budget
+    if not coverage_known:
+        first = model()
+        first.hint(greedy, unit)
+        first.m.maximize(sum(first.literals))
+        code, solver = _solve(cp_model, first, budget / 2, seed)
+        left = budget / 2
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            found = first.read(solver, unit)
+            best = found if found.key() < greedy.key() else greedy
+            proven = code == cp_model.OPTIMAL
+    need = best.covered()
+    second = model()
+    second.hint(best, unit)
+    second.m.add(sum(second.literals) >= need)
+    second.m.minimize(second.makespan)
+    code, solver = _solve(cp_model, second, left, seed)
+    bound = None
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        found = second.read(solver, unit)
+        best = found if found.key() < best.key() else best
+        bound = math.ceil(solver.best_objective_bound - 1e-6) * unit
+    return Solved(best, best.key() < greedy.key(), need, proven, bound)
+
+
+def _solve(cp: Any, model: _Model, budget: float, seed: int) -> tuple[Any, Any]:
+    """Solve deterministically: one worker, a fixed seed, a budget of deterministic time (plus a
+    generous wall-clock guard)."""
+    solver = cp.CpSolver()
     params = solver.parameters
     params.num_workers = 1
     params.random_seed = seed
     params.max_deterministic_time = budget
-    params.max_time_in_seconds = 4 * budget + 2
-    code = solver.solve(model.m)
-    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None
-    outcome = model.read(solver, unit)
-    weight, uncovered = model.weight, model.total - outcome.covered()
-    floor = math.ceil(solver.best_objective_bound - 1e-6)
-    proven = code == cp_model.OPTIMAL or floor // weight >= uncovered
-    bound = (floor - weight * uncovered) * unit if proven else None
-    if code == cp_model.OPTIMAL:
-        bound = outcome.makespan()
-    return Solved(
-        outcome=outcome,
-        better=outcome.key() < greedy.key(),
-        status="optimal" if code == cp_model.OPTIMAL else "feasible",
-        coverage_proven=proven,
-        bound=bound,
-    )
+    params.max_time_in_seconds = 30 * budget + 10
+    return solver.solve(model.m), solver
 
 
 class _Model:
@@ -103,13 +131,12 @@ class _Model:
         self.cp, self.tiers, self.spans, self.windows = cp, tiers, spans, windows
         m = self.m = cp.CpModel()
         self.horizon = max(0, max((w.hi for w in windows.values()), default=0))
-        self.weight = self.horizon + 1
         self.start: dict[int, Any] = {}
         self.present: dict[int, Any] = {}
         self.interval: dict[int, Any] = {}
         self.covers: dict[int, list[tuple[str, Any]]] = {}  # id(draft) -> (vm id, literal or None)
         done: dict[str, Any] = {}
-        makespan = m.new_int_var(0, self.horizon, "makespan")
+        makespan = self.makespan = m.new_int_var(0, self.horizon, "makespan")
         every: list[Any] = []
         for t in tiers:
             done[t.name] = m.new_int_var(0, self.horizon + t.gap, f"done:{t.name}")
@@ -124,9 +151,7 @@ class _Model:
                 m.add_no_overlap(every)
             else:
                 m.add_cumulative(every, [1] * len(every), limit)
-        literals = [x for xs in self.covers.values() for _, x in xs if x is not None]
-        self.total = sum(len(xs) for xs in self.covers.values())
-        m.minimize(self.weight * (self.total - sum(literals)) + makespan)
+        self.literals = [x for xs in self.covers.values() for _, x in xs if x is not None]
 
     def _chain(self, chain: list[Draft], tier: TierInput, done: dict[str, Any], makespan: Any) -> None:
         m = self.m
