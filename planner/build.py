@@ -292,8 +292,8 @@ def _reason(kind: str, vm: VM, draft: Draft, blocker: str, origin: dt.datetime) 
     if kind == "group":
         return f"waits for step {blocker} of its group, which cannot be scheduled in full; {later}"
     assert vm.maintenance is not None and vm.maintenance.self_service_window is not None
-    end = format_timestamp(vm.maintenance.self_service_window[1])
+    deadline = format_timestamp(vm.maintenance.self_service_window[1])
     return (
-        f"no room before its self-service window ends {end} once the steps that cover more VMs are "
+        f"no room before its self-service window ends {deadline} once the steps that cover more VMs are "
         f"placed (capacity, parallelism and windows); {later}"
     )

@@ -65,6 +65,13 @@ class Relaxed:
     depends_on: str
     vms: int
 
+    def describe(self) -> str:
+        n = f"{self.vms} VM{'s' if self.vms != 1 else ''}"
+        return (
+            f"tier {self.tier!r} runs after the planned steps of tier {self.depends_on!r}, which leaves "
+            f"{n} to Azure's own maintenance later"
+        )
+
 
 @dataclass(frozen=True)
 class Optimality:
