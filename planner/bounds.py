@@ -7,6 +7,7 @@
   to its earliest fit in the operator window and its VMs' self-service windows (R3, R4, R7; capacity
   and parallelism ignored). Both are lower bounds of the makespan of any plan of those steps: a
   step's earliest fit never comes sooner when what it waits for ends later.
+- ``load_bound``: the planned work over the room for it (tier capacity, parallelism).
 - ``proof``: the plan's ``lower_bound_s`` (the tightest of those bounds and the solver's) and its
   ``optimality``: coverage is proven when every VM left out cannot fit even alone in an empty
   rollout (or the solver proved it), and the plan is optimal when it also meets its bound.
@@ -109,6 +110,20 @@ def window_bound(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VM
     return plain_end, windowed_end
 
 
+def load_bound(tiers: Sequence[TierInput], limit: int | None) -> tuple[int, str]:
+    """The work of the planned steps over the room for it: a tier's VM-seconds over its capacity
+    (R5), all steps' seconds over ``max_parallel_steps`` (R6); the larger, and which it is."""
+    best, what = 0, "tier capacity"
+    total = 0
+    for t in tiers:
+        work = sum(d.duration * len(d.vms) for c in t.chains for d in c if d.start is not None and d.vms)
+        best = max(best, -(-work // max(1, t.capacity)))
+        total += sum(d.duration for c in t.chains for d in c if d.start is not None and d.vms)
+    if limit is not None and -(-total // limit) > best:
+        best, what = -(-total // limit), "parallelism"
+    return best, what
+
+
 def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWindow]) -> set[str]:
     """VMs no plan can cover: they do not fit alone anywhere in their self-service window, or an
     earlier step of their group holds such a VM (the group's walk stops there)."""
@@ -134,10 +149,14 @@ def proof(
     budget: float = 0.0,
     lost: set[str] | None = None,
     method: str = "greedy",
+    limit: int | None = None,
 ) -> Evidence:
     """The lower bound of ``outcome``'s makespan and what is proven about it."""
     plain, bound = window_bound(outcome.tiers, spans, windows)
     basis = "critical path inside the windows" if bound > plain else "critical path"
+    load, what = load_bound(outcome.tiers, limit)
+    if load > bound:
+        bound, basis = load, what
     lost = hopeless(tiers, spans, windows) if lost is None else lost
     covered = set(outcome.unplaced) <= lost
     if solved is not None and outcome.covered() >= solved.need:  # what it proved holds here

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+from dataclasses import replace
 
 from planner import optimize
 from planner.bounds import Outcome, hopeless, link, proof, relaxed_dependencies, tails
@@ -99,13 +100,17 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
 
     lost = hopeless(tiers, spans, windows)
     best = _greedy(tiers, spans, windows, limit, lost)
-    solved, method = None, "greedy"
-    if budget > 0 and not proof(best, tiers, spans, windows, lost=lost).optimal:
-        method = optimize.unavailable(tiers) or "greedy + CP-SAT"
-        known = set(best.unplaced) <= lost
-        solved = optimize.improve(tiers, spans, windows, limit, best, budget, seed, known)
-    final = solved.outcome if solved is not None and solved.better else best
-    evidence = proof(final, tiers, spans, windows, solved, budget, lost, method)
+    evidence = proof(best, tiers, spans, windows, None, budget, lost, limit=limit)
+    final = best
+    if budget > 0 and not evidence.optimal:
+        why_not = optimize.unavailable(tiers)
+        if why_not is not None:  # the greedy's plan and proof stand, saying why
+            evidence = replace(evidence, optimality=replace(evidence.optimality, method=why_not))
+        else:
+            known = set(best.unplaced) <= lost
+            solved = optimize.improve(tiers, spans, windows, limit, best, budget, seed, known)
+            final = solved.outcome if solved is not None and solved.better else best
+            evidence = proof(final, tiers, spans, windows, solved, budget, lost, "greedy + CP-SAT", limit)
 
     placed = final.placed()
     link(final.tiers)

@@ -67,12 +67,12 @@ def improve(
     missing or the problem is too large for it. Two phases: the most VMs covered (skipped when
     ``coverage_known``: the greedy already covers every VM that can fit), then, covering at least
     as many, the shortest makespan."""
+    steps = sum(len(c) for t in tiers for c in t.chains)
+    if steps == 0 or steps > MAX_STEPS:
+        return None
     try:
         from ortools.sat.python import cp_model
     except ImportError:  # pragma: no cover - the greedy still plans without it
-        return None
-    steps = sum(len(c) for t in tiers for c in t.chains)
-    if steps == 0 or steps > MAX_STEPS:
         return None
     unit = _unit(tiers, spans, windows)
     scaled = (_scaled_spans(spans, unit), _scaled_windows(windows, unit))

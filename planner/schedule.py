@@ -161,6 +161,9 @@ class Scheduler:
         else:
             self.by_rank = sorted(drafts, key=lambda d: (-tails[d.id], d.hi, d.seq))
         self.rank = {id(d): r for r, d in enumerate(self.by_rank)}
+        self.longest = max((d.duration for d in drafts), default=0)
+        self._soon: list[tuple[int, int]] | None = None  # look-ahead: (rank, ready) by rank
+        self._memo: dict[tuple[int, str | None], int] = {}  # look-ahead: running at an instant
         self.radix = max(1, len(drafts))
         self.pending: list[int] = []
         self.available: dict[str, list[int]] = {t: [] for t in self.order}
@@ -251,6 +254,7 @@ class Scheduler:
     # --- the simulation ---------------------------------------------------------------------------
 
     def _start(self, draft: Draft, now: int) -> None:
+        self._memo = {}
         draft.start = now
         size = len(draft.vms)
         tier = draft.tier
@@ -267,6 +271,7 @@ class Scheduler:
         self._tier_progress(tier)
 
     def _start_available(self, now: int) -> None:
+        self._soon, self._memo = None, {}
         limit = self.max_parallel
         if limit is not None and len(self.running) >= limit:
             return
@@ -341,12 +346,16 @@ class Scheduler:
         tight5 = self.usage[tier] + size + 1 > self.tiers[tier].capacity
         if not (tight5 or tight6):
             return False
-        end_key = (now + draft.duration) * self.radix
-        for key in _below(self.pending, end_key):
-            other = key % self.radix
+        if self._soon is None:  # the steps becoming ready soon, by priority (once per instant)
+            reach = (now + self.longest) * self.radix
+            self._soon = sorted((k % self.radix, k // self.radix) for k in _below(self.pending, reach))
+        ends = now + draft.duration
+        for other, at in self._soon:
             if other >= rank:
+                break
+            if at >= ends:
                 continue
-            rival, at = self.by_rank[other], key // self.radix
+            rival = self.by_rank[other]
             if tight6 and self._running_at(at, None) + 2 > limit:  # type: ignore[operator]
                 return True
             if rival.tier == tier and tight5:
@@ -358,13 +367,18 @@ class Scheduler:
     def _running_at(self, at: int, tier: str | None) -> int:
         """Steps (``tier`` None) or VMs of ``tier`` still running at ``at`` (those now running
         minus those ending by then)."""
+        found = self._memo.get((at, tier))
+        if found is not None:
+            return found
         ending = 0
         for _, _, t, size in _below_items(self.running, at):
             if tier is None:
                 ending += 1
             elif t == tier:
                 ending += size
-        return len(self.running) - ending if tier is None else self.usage[tier] - ending
+        found = len(self.running) - ending if tier is None else self.usage[tier] - ending
+        self._memo[(at, tier)] = found
+        return found
 
 
 def _below(heap: list[int], bound: int) -> list[int]:

@@ -41,7 +41,7 @@ def select(selectors: Iterable[Selector], vms: Iterable[VM]) -> list[VM]:
 def selection(spec: Spec, vms: Iterable[VM]) -> dict[str, list[VM]]:
     """Each tier's VMs in fleet order. A VM claimed by two tiers appears under both: callers report it."""
     pool = tuple(vms)
-    index = _Index(pool)
+    index = _Index(pool, {key for tier in spec.tiers for s in tier.select for key in _kinds(s)})
     chosen: dict[str, list[VM]] = {}
     for tier in spec.tiers:
         picked: set[int] = set()
@@ -62,21 +62,30 @@ def claimed_twice(by_tier: dict[str, list[VM]]) -> dict[str, list[str]]:
 
 
 class _Index:
-    """Fleet positions by each key a selector can name (all keys lower-case)."""
+    """Fleet positions by each key a selector can name (all keys lower-case); only the kinds of key
+    the spec's selectors use are indexed."""
 
-    def __init__(self, pool: Sequence[VM]):
+    def __init__(self, pool: Sequence[VM], kinds: set[str]):
         self.size = len(pool)
         self.by: dict[tuple[str, ...], list[int]] = {}
+        by = self.by
         for i, vm in enumerate(pool):
             rg = vm.resource_group.lower()
-            keys: list[tuple[str, ...]] = [("rg", rg), ("ref", vm.ref.lower())]
-            if vm.availability_set:
+            keys: list[tuple[str, ...]] = [("rg", rg)] if "rg" in kinds else []
+            if "ref" in kinds:
+                keys.append(("ref", vm.ref.lower()))
+            if vm.availability_set and "as" in kinds:
                 keys.append(("as", rg, vm.availability_set.lower()))
-            if vm.scale_set:
+            if vm.scale_set and "ss" in kinds:
                 keys.append(("ss", rg, vm.scale_set.lower()))
-            keys += [("tag", k, v) for k, v in vm.tags.items()]
+            if vm.tags and "tag" in kinds:
+                keys += [("tag", k, v) for k, v in vm.tags.items()]
             for key in keys:
-                self.by.setdefault(key, []).append(i)
+                found = by.get(key)
+                if found is None:
+                    by[key] = [i]
+                else:
+                    found.append(i)
 
     def candidates(self, selector: Selector) -> Sequence[int]:
         """The smallest position list that surely holds every VM ``selector`` matches."""
@@ -102,3 +111,15 @@ def _fast(selector: Selector) -> Callable[[VM], bool]:
     refs = {r.lower() for r in selector.vms}
     rest = selector.model_copy(update={"vms": None})
     return lambda vm: vm.ref.lower() in refs and matches(rest, vm)
+
+
+def _kinds(selector: Selector) -> list[str]:
+    """The kinds of index key ``selector`` looks up."""
+    named = {
+        "as": selector.availability_set,
+        "ss": selector.scale_set,
+        "rg": selector.resource_group,
+        "ref": selector.vms,
+        "tag": selector.tags,
+    }
+    return [kind for kind, value in named.items() if value is not None]
