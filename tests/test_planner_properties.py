@@ -3,6 +3,7 @@ independent implementation of DESIGN §6's rules (tests/plan_rules.py)."""
 
 from __future__ import annotations
 
+import json
 import random
 
 from hypothesis import HealthCheck, given, settings
@@ -12,6 +13,7 @@ from strategies import PlanningCase, plan_inputs
 
 from planner.build import build_plan
 from planner.fleet import Fleet
+from planner.plan import Plan
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -73,3 +75,13 @@ def test_a_planned_tier_names_every_dependency_it_no_longer_waits_for_in_full(pr
                 if dep not in planned:
                     todo += deps[dep]
     assert {(r.tier, r.depends_on, r.vms) for r in plan.relaxed} == expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan_inputs())
+def test_the_fast_plan_writer_matches_the_stdlib_encoder(problem: PlanningCase) -> None:
+    """Plan.to_json writes exactly what json.dumps(indent=2) writes for the plan's dict, and reads back."""
+    plan = build_plan(problem.spec, problem.fleet, problem.start, optimize_s=0)
+    text = plan.to_json()
+    assert text == json.dumps(plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    assert Plan.from_dict(json.loads(text)) == plan
