@@ -98,9 +98,7 @@ def window_bound(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VM
             for d in chain:
                 if d.start is None or not d.vms:
                     break
-                lo = max(windows[vm.id].lo for vm in d.vms)
-                hi = min(windows[vm.id].hi for vm in d.vms)
-                fit = spans.earliest(windowed, d.duration, lo, hi)
+                fit = spans.earliest(windowed, d.duration, d.lo, d.hi)  # lo, hi: of its VMs
                 windowed = (windowed if fit is None else fit) + d.duration
                 plain += d.duration
                 plain_end, windowed_end = max(plain_end, plain), max(windowed_end, windowed)
@@ -128,13 +126,18 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
     """VMs no plan can cover: they do not fit alone anywhere in their self-service window, or an
     earlier step of their group holds such a VM (the group's walk stops there)."""
     out: set[str] = set()
+    fits: dict[tuple[int, VMWindow], bool] = {}  # a wave of VMs shares its window
     for t in tiers:
         for chain in t.chains:
             blocked = False
             for d in chain:
                 for vm in d.vms:
                     w = windows[vm.id]
-                    if blocked or spans.earliest(0, d.duration, w.lo, w.hi) is None:
+                    key = (d.duration, w)
+                    fit = fits.get(key)
+                    if fit is None:
+                        fit = fits[key] = spans.earliest(0, d.duration, w.lo, w.hi) is not None
+                    if blocked or not fit:
                         out.add(vm.id)
                 blocked = blocked or any(vm.id in out for vm in d.vms)
     return out

@@ -259,6 +259,9 @@ class _Model:
                 for d in chain:
                     d.duration, d.gap = d.duration * unit, d.gap * unit
                     d.start = None if d.start is None else d.start * unit
+                    if d.vms:  # the common window of its VMs, as the scheduler keeps it
+                        d.lo = max(self.windows[vm.id].lo for vm in d.vms) * unit
+                        d.hi = min(self.windows[vm.id].hi for vm in d.vms) * unit
         return Outcome(self.tiers, unplaced)
 
     def _why(self, vm: str, d: Draft, blocker: Draft | None) -> tuple[str, Draft, str]:
