@@ -49,8 +49,10 @@ UTC = dt.timezone.utc
 _DAY = 86400
 # the solver's budget when none is given, in its deterministic seconds (about a second each here)
 DEFAULT_OPTIMIZE_S = 3.0
-# the greedy's priority orders, tried in turn when the first leaves VMs out
+# the greedy's priority orders, tried in turn when the first leaves VMs out (up to this many steps:
+# beyond, one pass keeps planning linear in the fleet)
 _GREEDY_PASSES = (("path", True), ("deadline", True), ("path", False), ("deadline", False))
+_PASSES_MAX_STEPS = 20000
 
 
 def build_plan(
@@ -169,11 +171,13 @@ def _greedy(
     tiers: list[TierInput], spans: Spans, windows: dict[str, VMWindow], limit: int | None, lost: set[str]
 ) -> Outcome:
     """The best greedy schedule: the longest-path order with look-ahead, and when that leaves VMs
-    out, the other orders too (earliest deadline first, without look-ahead); most VMs covered,
-    then the shortest makespan, then the first order wins."""
+    out (and the plan has at most _PASSES_MAX_STEPS steps), the other orders too (earliest deadline
+    first, without look-ahead); most VMs covered, then the shortest makespan, then the first order
+    wins."""
     priority = tails(tiers)
     best: Outcome | None = None
-    for order, look_ahead in _GREEDY_PASSES:
+    passes = _GREEDY_PASSES if len(priority) <= _PASSES_MAX_STEPS else _GREEDY_PASSES[:1]
+    for order, look_ahead in passes:
         attempt = fresh(tiers)
         scheduler = Scheduler(attempt, spans, windows, priority, limit, order=order, look_ahead=look_ahead)
         scheduler.run()
