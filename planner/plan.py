@@ -194,8 +194,19 @@ class Plan:
             relaxed=tuple(
                 Relaxed(r["tier"], r["depends_on"], int(r["vms"])) for r in data.get("relaxed", ())
             ),
-            optimality=Optimality(**data["optimality"]) if "optimality" in data else Optimality(),
+            optimality=_optimality(data.get("optimality") or {}),
         )
+
+
+def _optimality(data: dict[str, Any]) -> Optimality:
+    """The ``optimality`` block; a plan written before it existed has none (the defaults)."""
+    default = Optimality()
+    return Optimality(
+        status=str(data.get("status", default.status)),
+        bound_basis=str(data.get("bound_basis", default.bound_basis)),
+        method=str(data.get("method", default.method)),
+        budget_s=float(data.get("budget_s", default.budget_s)),
+    )
 
 
 def _steps_json(steps: tuple[Step, ...]) -> str:
