@@ -272,6 +272,7 @@ class Scheduler:
 
     def _start_available(self, now: int) -> None:
         self._soon, self._memo = None, {}
+        still_open: dict[tuple[int, int, int], bool] = {}
         limit = self.max_parallel
         if limit is not None and len(self.running) >= limit:
             return
@@ -284,7 +285,11 @@ class Scheduler:
             rank = heapq.heappop(queue)
             draft = self.by_rank[rank]
             capacity = self.tiers[tier].capacity
-            if self.spans.earliest(now, draft.duration, draft.lo, draft.hi) != now:
+            key = (draft.duration, draft.lo, draft.hi)  # many waiting steps share their windows
+            open_now = still_open.get(key)
+            if open_now is None:
+                open_now = still_open[key] = self.spans.earliest(now, *key) == now
+            if not open_now:
                 self._place(draft, now)  # the window closed while it waited: next opening
             elif self.usage[tier] + len(draft.vms) > capacity or (
                 self.look_ahead and self._inverts(draft, rank, now)
