@@ -1,5 +1,5 @@
 """build_plan by example: grouping and step ids, splitting, reasons for skipped and unschedulable VMs,
-what blocks what, the two-tier error, the fingerprint, the critical path and the summary."""
+what no longer blocks what, the two-tier error, the fingerprint, the critical path and the summary."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from planner.errors import SpecError
 from planner.fleet import VM, Fleet
 from planner.graph import critical_path
 from planner.load import load_spec
+from planner.plan import Relaxed
 from planner.spec import Spec
 from planner.summary import summarize
 
@@ -218,8 +219,9 @@ def test_skipped_and_not_allowed_vms_have_reasons_and_a_warning() -> None:
     assert [w.code for w in plan.warnings] == ["not-allowed"]
 
 
-def test_a_tier_with_unschedulable_vms_holds_back_its_dependents() -> None:
-    """web depends on app, app has a VM Azure will not let us touch: web is unschedulable, naming app."""
+def test_a_tier_with_unschedulable_vms_no_longer_holds_back_its_dependents() -> None:
+    """app keeps a VM Azure will not let us touch: web still runs after app's planned step, and the
+    plan names the relaxed dependency."""
     refused = {**WINDOW, "customer_initiated_allowed": False}
     s = spec(
         {"name": "app", "select": {"resource_group": "rg-app"}},
@@ -231,11 +233,12 @@ def test_a_tier_with_unschedulable_vms_holds_back_its_dependents() -> None:
         vm("app-1", rg="rg-app"),
         vm("web-0", rg="rg-web", zone="1"),
     )
-    assert [st.id for st in plan.steps] == ["app/app-1"]
-    reasons = {u.vm.rsplit("/", 1)[1]: u.reason for u in plan.unschedulable}
-    assert reasons["web-0"].startswith(
-        "tier 'web' depends on tier 'app', which has VMs that cannot be scheduled"
-    )
+    app, web = plan.steps
+    assert (app.id, web.id) == ("app/app-1", "web/zonal/zone1")
+    assert web.after == (app.id,) and web.start_offset_s >= app.end_offset_s + 45 * 60
+    assert [u.vm.rsplit("/", 1)[1] for u in plan.unschedulable] == ["app-0"]
+    assert plan.relaxed == (Relaxed("web", "app", 1),)
+    assert plan.to_dict()["relaxed"] == [{"tier": "web", "depends_on": "app", "vms": 1}]
 
 
 def test_a_group_stops_at_its_first_step_that_cannot_fit() -> None:
