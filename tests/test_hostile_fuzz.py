@@ -5,7 +5,7 @@ accepts it or refuses it with located problems; never a traceback. (benchmarks/f
 from __future__ import annotations
 
 from hostile import MUTATIONS, Base, Mutation, attempt, bases, mutate
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 BASES = bases()
@@ -18,9 +18,6 @@ def test_mutated_inputs_are_accepted_or_refused_with_positions(
 ) -> None:
     """Any of the 44 mutations of any base input ends in a plan or in located problems."""
     outcome = attempt(base, mutate(base, mutation, seed))
-    # issue 7's recursion over chained empty tiers is fixed on another branch; tracked by the strict
-    # xfail test_400_chained_tiers_with_nothing_to_do_plan (drop this line when that is merged)
-    assume(not outcome.where.startswith("RecursionError at schedule.py"))
     assert outcome.status in ("ok", "refused"), outcome.where
     assert outcome.unlocated == []
 

@@ -206,12 +206,6 @@ def test_400_chained_tiers_with_vms_plan() -> None:
     assert len(plan.steps) == 400 and not plan.unschedulable
 
 
-@pytest.mark.xfail(
-    raises=RecursionError,
-    strict=True,
-    reason="#7: planner/schedule.py releases tiers with nothing to do recursively; the planner-optimizer "
-    "branch rewrites it (remove this mark when it is merged)",
-)
 def test_400_chained_tiers_with_nothing_to_do_plan() -> None:
     """#7: 400 chained tiers that select no VM give an empty plan, not a RecursionError."""
     spec = parse_spec(chain(400), "s.yaml").spec

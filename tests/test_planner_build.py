@@ -167,7 +167,8 @@ def test_a_vm_whose_domain_is_unknown_is_unschedulable_never_put_in_domain_0(
 
 def test_a_zonal_flexible_member_without_a_zone_is_unschedulable() -> None:
     """In a flexible scale set whose members are zonal, a member with no zone is not walked by its
-    fault domain: its zone is unknown, so it is unschedulable and holds back dependent tiers."""
+    fault domain: its zone is unknown, so it is unschedulable; its dependent tier still runs (coverage
+    first) after the planned steps, and the plan names the relaxed dependency."""
     s = spec(
         {"name": "app", "select": {"resource_group": "rg"}},
         {"name": "web", "select": {"resource_group": "rg-web"}, "depends_on": ["app"]},
@@ -176,8 +177,9 @@ def test_a_zonal_flexible_member_without_a_zone_is_unschedulable() -> None:
     plan = plan_of(s, vm("z1", zone="1", **flex), vm("z-lost", fault_domain=1, **flex), vm("w", rg="rg-web"))
     reasons = {u.vm.rsplit("/", 1)[1]: u.reason for u in plan.unschedulable}
     assert reasons["z-lost"].startswith("zone unknown (its scale set's other members are zonal)")
-    assert [s.id for s in plan.steps] == ["app/fz/zone1"]
-    assert "w" in reasons
+    assert [s.id for s in plan.steps] == ["app/fz/zone1", "web/w"]
+    assert "w" not in reasons
+    assert [(r.tier, r.depends_on, r.vms) for r in plan.relaxed] == [("web", "app", 1)]
 
 
 def test_a_vm_that_cannot_fit_names_its_deadline_and_when_azure_does_it() -> None:
