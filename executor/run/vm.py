@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from executor.run.backend import BatchMaintenance, Operation, VMStatus
-from executor.run.context import RunContext, StepFailed
+from executor.run.context import AzureUnavailable, RunContext, StepFailed
 from executor.run.gates import HealthGate
 from executor.run.guard import in_progress
 from planner.errors import (
@@ -61,7 +61,6 @@ class VMWork:
     expected_at: dt.datetime | None = None  # when a started maintenance should be done
     early: bool = False  # the next status read is the early look after a trigger
     ready: bool = False  # checked and eligible: to be triggered this turn
-    reconciling: bool = False  # "under way: waiting" already journalled for this VM
 
 
 class StepVMs:
@@ -169,12 +168,17 @@ class StepVMs:
             return
         w.backoff = min(300.0, w.backoff * 2 if w.backoff else self.ctx.config.azure_backoff)
         if self.ctx.later(w.backoff) > deadline:
-            self._fail_vm(w, f"Azure kept failing while {doing} until the step's timeout: {exc}")
-            return
+            # an outage is not the VM's fault: pause the run (DESIGN §8), never fail or guess
+            raise AzureUnavailable(f"Azure kept failing while {doing} until the step's timeout: {exc}")
         w.due = self.ctx.later(w.backoff)
         self.ctx.emit(
             "azure-retry", self.step.id, w.vm.id, f"{doing}: {exc}; again in {w.backoff:.0f}s", journal=False
         )
+
+    def _audit_trigger(self, w: VMWork) -> None:
+        """A trigger accepted by Azure but found only by reconciliation (a crash or a lost answer
+        between the call and its handle) still gets its row in the audit of triggers."""
+        self.ctx.journal.record_trigger(w.vm.id, self.step.id, "", self.ctx.clock.now())
 
     def _fail_vm(self, w: VMWork, message: str, reschedule: bool = False) -> None:
         w.state = "failed"
@@ -270,17 +274,12 @@ class StepVMs:
         step = self.step.id
         if m is None or result == "MaintenanceCompleted":
             self.ctx.emit("vm-reconciled", step, w.vm.id, "Azure shows the maintenance completed")
+            self._audit_trigger(w)
             return self._completed(w, s)
         if in_progress(s):
-            # journalled once per VM, not on every read while it lasts
-            self.ctx.emit(
-                "vm-reconciled",
-                step,
-                w.vm.id,
-                "Azure shows the maintenance under way: waiting",
-                journal=not w.reconciling,
-            )
-            w.reconciling = True
+            self.ctx.emit("vm-reconciled", step, w.vm.id, "Azure shows the maintenance under way: waiting")
+            self._audit_trigger(w)  # followed from its status from now on: no handle to poll
+            w.state, w.token, w.early, w.op_done = "triggered", None, False, False
             w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
             return None
         if w.refused:
@@ -306,6 +305,8 @@ class StepVMs:
                 w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
             elif w.op_done:
                 return self._fail_vm(w, f"the operation ended but Azure reports {result}")
+            elif not w.token:  # found under way by reconciliation: its status is all there is
+                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
             else:
                 w.due = self.ctx.later(self.ctx.config.poll_interval)  # poll from the handle next
             w.early = False
