@@ -81,6 +81,18 @@ class Runner:
     def _worker(self, step: Step) -> Wake:
         return StepWorker(self.ctx, step, self.baselines).run()
 
+    def _start_what_may(self, now: dt.datetime, workers: dict[str, tuple[Wake, dt.datetime]]) -> None:
+        """Start every step the schedule, the live guard and the approvals allow now."""
+        for step in self._startable(now):
+            if not self.approvals.approved(step):  # asked, never waited on: the loop goes on
+                if self.approvals.declined:
+                    self.ctx.pausing = f"the operator declined step {step.id}"
+                    return
+                self._waiting(step.id, self.approvals.waiting_reason(step), None)
+                continue
+            self._start_step(step)
+            workers[step.id] = (self._worker(step), self.ctx.clock.now())
+
     def _wake(self, step_id: str, turn: Callable[[], dt.datetime | None]) -> dt.datetime | None:
         """A worker's next wake-up; an Azure outage ends its turns and pauses the run (resume goes on
         from the journal), any other exception stops the run."""
@@ -152,15 +164,7 @@ class Runner:
                 next_control = now + dt.timedelta(seconds=self.ctx.config.control_interval)
             self._check_failures()
             if not self.ctx.halting and not self.ctx.pausing:
-                for step in self._startable(now):
-                    if not self.approvals.approved(step):  # asked, never waited on: the loop goes on
-                        if self.approvals.declined:
-                            self.ctx.pausing = f"the operator declined step {step.id}"
-                            break
-                        self._waiting(step.id, self.approvals.waiting_reason(step), None)
-                        continue
-                    self._start_step(step)
-                    workers[step.id] = (self._worker(step), self.ctx.clock.now())
+                self._start_what_may(now, workers)
             for step_id, future in list(busy.items()):
                 if future.done():
                     del busy[step_id]
