@@ -169,6 +169,14 @@ def placement(tier: str, vm: VM) -> tuple[str, Domain | None]:
     return key.lower(), _domain(kind, vm)
 
 
+def group_and_domain(tier: str, vm: VM) -> tuple[str, str] | None:
+    """The group key (as in a step's ``group``) and domain label (``ud0``, ``fd1``, ``zone2``) of
+    ``vm`` in ``tier``; None when its domain is unknown."""
+    kind, key, _ = _group_of(tier, vm)
+    domain = _domain(kind, vm)
+    return None if domain is None else (key, _label(kind, domain) if kind != "standalone" else "vm")
+
+
 def _group_of(tier: str, vm: VM) -> tuple[str, str, str]:
     """(kind, key, label) of the group of ``vm`` in ``tier``."""
     rg = vm.resource_group

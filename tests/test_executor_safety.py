@@ -17,6 +17,7 @@ from executor.run.scheduling import Schedule
 from executor.run.scripted import VMScript
 from planner.build import build_plan
 from planner.fleet import Maintenance
+from planner.select import selection
 
 NOW = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
 
@@ -99,7 +100,8 @@ def _guard() -> tuple[GroupGuard, list[str], object]:
     loaded = shop()
     assert loaded.inventory is not None
     plan = build_plan(loaded.spec, loaded.inventory, NOW)
-    guard = GroupGuard(plan, {vm.id: vm for vm in loaded.inventory.vms}, recheck_s=30)
+    fleet = {vm.id: vm for vm in loaded.inventory.vms}
+    guard = GroupGuard(selection(loaded.spec, loaded.inventory.vms), fleet, NOW, recheck_s=30)
     db = [s for s in plan.steps if s.tier == "db"]
     return guard, [vm for s in db for vm in s.vms], db
 

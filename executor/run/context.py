@@ -24,6 +24,7 @@ from executor.run.store import JournalStore
 from planner.errors import AuthenticationError, AuthorizationError, AzureError
 from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
+from planner.select import selection
 from planner.spec import Spec, TierSettings
 
 GUARD_LIST_MIN = 4  # from this many VMs of other domains to read, the guard lists their resource groups
@@ -122,7 +123,9 @@ class RunContext:
         self.pausing: str | None = None
         self.aborted = False
         self.resumed_at = clock.now()
-        self.guard = GroupGuard(plan, self.fleet, self.config.status_interval)
+        self.guard = GroupGuard(
+            selection(spec, fleet.vms), self.fleet, fleet.captured_at, self.config.status_interval
+        )
         # whether a step still fits its windows if its VMs are triggered at a time (set by the runner)
         self.fits_now: Callable[[Step, dt.datetime], bool] = lambda step, at: True
         self.step_events: StepEvents | None = None  # set by the Runner when the spec has pre/post events
@@ -202,15 +205,16 @@ class RunContext:
                     baseline=baseline,
                 )
 
-    def group_hold(self, step: Step) -> Hold | None:
-        """The live guard's verdict for a step: other domains of its group read fresh (reusing any
-        status read within the recheck interval), a reason to wait or None."""
+    def group_hold(self, step: Step, fresh: bool = False) -> Hold | None:
+        """The live guard's verdict for a step: other domains of its group read (reusing a read within
+        the recheck interval, or none at all when ``fresh``: right before a trigger, where another
+        runner's trigger of a moment ago must show), a reason to wait or None."""
         guard = self.guard
         others = guard.others(step)
         if not others:
             return None
         now = self.clock.now()
-        stale = guard.stale(others, now)
+        stale = others if fresh else guard.stale(others, now)
         unread = self._list_for_guard(stale, now) if len(stale) >= GUARD_LIST_MIN else stale
         found_all = self.each(_read_or_error(self.backend), unread, "udroll-guard")
         for vm, found in zip(unread, found_all, strict=True):

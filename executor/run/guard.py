@@ -13,12 +13,13 @@ else's maintenance done and waits a full gap from there (conservative: wait rath
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from executor.run.backend import VMStatus
 from planner.fleet import VM
-from planner.plan import Plan, Step
+from planner.grouping import group_and_domain
+from planner.plan import Step
 
 # journal VM states that mean this run itself has touched the VM (its gap is the scheduler's business)
 OURS = ("intent", "triggered", "retry", "completed", "gating", "healthy", "failed")
@@ -43,16 +44,27 @@ def in_progress(s: VMStatus) -> bool:
 class GroupGuard:
     """Remembers what it saw of each group's VMs and says whether a step of the group may act now."""
 
-    def __init__(self, plan: Plan, fleet: Mapping[str, VM], recheck_s: float):
+    def __init__(
+        self,
+        by_tier: Mapping[str, Sequence[VM]],
+        fleet: Mapping[str, VM],
+        captured_at: dt.datetime,
+        recheck_s: float,
+    ):
+        """``by_tier``: every VM each tier selects, planned or not (a VM someone else maintained
+        before the run was planned is in no step, but it is still a domain of its group)."""
         self.recheck = dt.timedelta(seconds=recheck_s)
-        # each planned VM's maintenance as planned: a change since is someone else's doing
+        # each VM's maintenance as planned: a change since is someone else's doing
         self.planned = {vm.lower(): f.maintenance for vm, f in fleet.items() if f.maintenance}
+        self.captured_at = captured_at
         self.domain_of: dict[str, tuple[str, str]] = {}  # vm -> (group, domain label)
-        self.members: dict[str, list[str]] = {}  # group -> its planned VMs
-        for step in plan.steps:
-            for vm in step.vms:
-                self.domain_of[vm] = (step.group, _domain(step))
-                self.members.setdefault(step.group, []).append(vm)
+        self.members: dict[str, list[str]] = {}  # group (lower case) -> its VMs
+        for tier, vms in by_tier.items():
+            for vm in vms:
+                found = group_and_domain(tier, vm)
+                if found is not None:
+                    self.domain_of[vm.id] = found
+                    self.members.setdefault(found[0].lower(), []).append(vm.id)
         # keyed by lower-case id: when each VM was last seen under way, and first seen done
         self.busy_seen: dict[str, dt.datetime] = {}
         self.done_seen: dict[str, dt.datetime] = {}
@@ -67,7 +79,7 @@ class GroupGuard:
             self.busy_seen[vm] = at
             self.done_seen.pop(vm, None)
         elif self._acted(vm, status) or vm in self.busy_seen:
-            self.done_seen.setdefault(vm, at)
+            self.done_seen.setdefault(vm, self._earliest_end(vm, at))
 
     def stale(self, vms: list[str], now: dt.datetime) -> list[str]:
         """Which of ``vms`` were not read within the recheck interval."""
@@ -84,7 +96,7 @@ class GroupGuard:
     def others(self, step: Step) -> list[str]:
         """The group's VMs in other domains than the step's."""
         mine = set(step.vms)
-        return [vm for vm in self.members.get(step.group, []) if vm not in mine]
+        return [vm for vm in self.members.get(step.group.lower(), []) if vm not in mine]
 
     def hold(
         self, step: Step, journal_states: Mapping[str, str], names: Mapping[str, str], now: dt.datetime
@@ -110,6 +122,13 @@ class GroupGuard:
                 why = f"{who} maintained by someone else; its recovery gap runs until {until:%H:%M:%S}Z"
                 holds.append(Hold(why, until))
         return max(holds, key=lambda h: h.until) if holds else None
+
+    def _earliest_end(self, vm: str, at: dt.datetime) -> dt.datetime:
+        """Done already when the fleet was read: it may have ended just before (Azure documents no
+        time for it); done since: no earlier than the first read that shows it."""
+        planned = self.planned.get(vm)
+        done_before = planned is not None and planned.last_result == "MaintenanceCompleted"
+        return self.captured_at if done_before and vm not in self.busy_seen else at
 
     def _busy(self, vm: str, status: VMStatus) -> bool:
         """Under way (still stopped after being seen going down), or started and not yet shown down: a
@@ -141,8 +160,3 @@ def under_way(s: VMStatus) -> bool:
     return bool(
         s.power_state == "stopped" and m and not m.customer_initiated_allowed and m.last_result == "None"
     )
-
-
-def _domain(step: Step) -> str:
-    parts = step.id.split("/")
-    return parts[2] if len(parts) > 2 else "vm"

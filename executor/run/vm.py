@@ -25,7 +25,7 @@ from typing import TypeVar
 from executor.run.backend import BatchMaintenance, Operation, VMStatus
 from executor.run.context import AzureUnavailable, RunContext, StepFailed
 from executor.run.gates import HealthGate
-from executor.run.guard import in_progress
+from executor.run.guard import in_progress, under_way
 from planner.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -140,7 +140,7 @@ class StepVMs:
         window, are not triggered at all."""
         if not ready:
             return ready
-        hold = self.ctx.group_hold(self.step)
+        hold = self.ctx.group_hold(self.step, fresh=True)
         if hold is None:
             if self.held:
                 self.ctx.journal.set_waiting(self.step.id, None, None)
@@ -248,6 +248,17 @@ class StepVMs:
             return self._skip_vm(w, "nothing pending: Azure shows no maintenance for this VM")
         if m.last_result == "MaintenanceCompleted":
             return self._skip_vm(w, "maintenance already completed")
+        if under_way(s):
+            # someone else's maintenance is under way on it: wait for its outcome, never trigger
+            self.ctx.emit(
+                "vm-held",
+                self.step.id,
+                w.vm.id,
+                "Azure shows a maintenance under way: waiting",
+                journal=False,
+            )
+            w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+            return None
         if not m.customer_initiated_allowed:
             return self._skip_vm(
                 w,
