@@ -133,3 +133,50 @@ def test_two_runners_on_two_journals_never_take_two_domains_down(
     assert len(spans) == 3
     for (_, ended), (next_start, _) in itertools.pairwise(spans):
         assert next_start >= ended + GAP, (ended, next_start)
+
+
+def test_a_skipped_step_keeps_its_gap_against_the_emulator(tmp_path: Path) -> None:
+    """db-0 is maintained but healthy only after 40 minutes: its step fails, the run halts, the
+    operator skips the step and resumes. Judged from the emulator: db-1 is triggered no earlier than
+    db-0 came back plus the full gap (the skip did not drop it), and each VM is triggered once."""
+    loaded = parse_spec(SPEC, "shared.yaml")
+    assert loaded.inventory is not None
+    fleet = loaded.inventory
+    plan = build_plan(loaded.spec, fleet, loaded.spec.window.not_before or fleet.captured_at, optimize_s=0)
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("version: 1\nvms: {rg-db/db-0: {warmup: 40m}}\n")
+    with simulation(fleet, plan, SPEED, faults) as sim:
+        journal = Journal.create(
+            tmp_path / "j", {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
+        )
+
+        def run() -> RunOutcome:
+            return Runner(
+                journal,
+                plan,
+                loaded.spec,
+                fleet,
+                sim.backend,
+                sim.clock,
+                RecordingReporter(),
+                checks_for=sim.checks_for,
+                config=RunConfig(control_interval=control_interval(SPEED)),
+            ).run()
+
+        assert run().state == "halted"
+        failed = next(s.id for s in journal.steps() if s.state == "failed")
+        journal.request("skip", failed, sim.clock.now())
+        assert run().state == "completed"
+        emu: Any = sim.emulator
+        requests, state = emu.requests(), emu.state()
+    accepted = [
+        (r["vm"].rsplit("/", 1)[-1], _at(r["sim"]))
+        for r in requests
+        if r["method"] == "POST" and "performMaintenance" in r["path"] and r["status"] == 202
+    ]
+    assert sorted(vm for vm, _ in accepted) == ["db-0", "db-1", "db-2"]
+    came_back = {vm["ref"].rsplit("/", 1)[-1]: _at(vm["operation"]["ends"]) for vm in state["vms"]}
+    order = [vm for vm, _ in sorted(accepted, key=lambda a: a[1])]
+    assert order[0] == "db-0"
+    second = dict(accepted)[order[1]]
+    assert second >= came_back["db-0"] + GAP
