@@ -71,11 +71,11 @@ def simulation(
     faults: str | Path | Faults | None = None,
     log_path: str | Path | None = None,
 ) -> Iterator[Simulation]:
-    from executor.azure.backend import AzureBackend
+    from executor.azure.connect import for_emulator
     from executor.emulator import Emulator
 
     with Emulator(fleet, speed=speed, epoch=plan.start, faults=faults, log_path=log_path) as emu:
-        backend = AzureBackend.for_emulator(emu, clock=emu.clock)
+        backend = for_emulator(emu, clock=emu.clock)
         try:
             yield Simulation(
                 emu, backend, emu.clock, emulator_checks(emu.base_url, emu.ca_bundle, emu.health_url)

@@ -11,7 +11,7 @@ import pytest
 from backend_support import EPOCH, arm_requests, as_reported, by_id, mixed_fleet
 from click.testing import CliRunner
 
-from executor.azure.backend import AzureBackend
+from executor.azure.connect import for_emulator
 from executor.cli.main import cli
 from executor.emulator import Faults
 from executor.run.clock import FakeClock
@@ -25,7 +25,7 @@ def test_discovery_equals_the_seeded_fleet(make_emulator: Callable[..., Any]) ->
     """Every field of every kind of VM (availability set, uniform, flexible, standalone) comes back as seeded."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    found = AzureBackend.for_emulator(emu).list_vms()
+    found = for_emulator(emu).list_vms()
     assert len(found) == len(fleet.vms)
     assert by_id(found) == as_reported(fleet.vms)
 
@@ -33,7 +33,7 @@ def test_discovery_equals_the_seeded_fleet(make_emulator: Callable[..., Any]) ->
 def test_discovery_of_named_groups_and_tags(make_emulator: Callable[..., Any]) -> None:
     """--resource-group narrows to those groups (scale sets included) and tags must all match."""
     fleet = mixed_fleet()
-    backend = AzureBackend.for_emulator(make_emulator(fleet, epoch=EPOCH))
+    backend = for_emulator(make_emulator(fleet, epoch=EPOCH))
     data = [vm for vm in fleet.vms if vm.resource_group == "rg-data"]
     assert by_id(backend.list_vms(["rg-data"])) == as_reported(data)
     web = list(backend.iter_vms(["rg-web", "rg-data"], {"role": "web", "owner": "shop"}))
@@ -50,7 +50,7 @@ def test_discovery_of_groups_uses_only_documented_calls(make_emulator: Callable[
     $expand without $filter (VirtualMachine.tsp)."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH, faults=Faults(page_size=2))
-    backend = AzureBackend.for_emulator(emu)
+    backend = for_emulator(emu)
     assert by_id(backend.list_vms(["rg-data", "rg-web", "rg-idle"])) == as_reported(fleet.vms)
     log = arm_requests(emu)
     assert all(r["status"] == 200 for r in log)
@@ -76,7 +76,7 @@ def test_discovery_of_the_whole_subscription_lists_each_vm_once_per_kind(
     scale sets once, each uniform set's instances; no per-group list, no GET of a single VM."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    assert by_id(AzureBackend.for_emulator(emu).list_vms()) == as_reported(fleet.vms)
+    assert by_id(for_emulator(emu).list_vms()) == as_reported(fleet.vms)
     paths = [r["path"] for r in arm_requests(emu)]
     assert not any("/resourceGroups/" in p.split("?")[0] and "ScaleSets/" not in p for p in paths), paths
     assert sum("statusOnly=true" in p for p in paths) == 1
@@ -105,7 +105,7 @@ def test_a_vm_in_an_availability_set_and_a_scale_set_is_left_out_with_a_warning(
         return dict(out)
 
     emu._api.render_vm = both
-    backend = AzureBackend.for_emulator(emu)
+    backend = for_emulator(emu)
     heard: list[str] = []
     found = list(backend.iter_vms(["rg-web"], warn=heard.append))
     assert "jump" not in {vm.name for vm in found}
@@ -116,7 +116,7 @@ def test_a_vm_in_an_availability_set_and_a_scale_set_is_left_out_with_a_warning(
 
 def test_unknown_resource_group_is_an_azure_error(make_emulator: Callable[..., Any]) -> None:
     """A resource group that does not exist says so (exit code 5), no traceback."""
-    backend = AzureBackend.for_emulator(make_emulator(mixed_fleet(), epoch=EPOCH))
+    backend = for_emulator(make_emulator(mixed_fleet(), epoch=EPOCH))
     with pytest.raises(AzureError, match=r"rg-nope.*ResourceGroupNotFound") as err:
         backend.list_vms(["rg-nope"])
     assert err.value.exit_code == 5
@@ -143,7 +143,7 @@ def test_fleet_command_shows_the_portal_view(make_emulator: Callable[..., Any]) 
     """`udroll fleet -o json`: soonest self-service deadline first; scale sets Yes / No / - as the portal."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    backend = AzureBackend.for_emulator(emu)
+    backend = for_emulator(emu)
     result = CliRunner().invoke(
         cli, ["fleet", "-o", "json"], obj={"clock": FakeClock(EPOCH), "backend": backend}
     )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from backend_support import EPOCH, arm_requests, mixed_fleet
 
-from executor.azure.backend import AzureBackend
+from executor.azure.connect import for_emulator
 from executor.emulator import Faults, VMFaults
 from executor.run.backend import Operation
 from planner.errors import InputError, NotEligibleError, VMGoneError
@@ -25,7 +25,7 @@ def test_start_poll_and_read_back(make_emulator: Callable[..., Any], ref: str) -
     """A VM, a uniform instance and a flexible member: start, poll to the end, status says completed."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    backend = AzureBackend.for_emulator(emu)
+    backend = for_emulator(emu)
     vm = _ids(fleet)[ref]
     before = backend.status(vm)
     assert before.power_state == "running"
@@ -49,8 +49,8 @@ def test_poll_resumes_from_the_token_on_a_new_client(make_emulator: Callable[...
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
     vm = _ids(fleet)["rg-data/db-0"]
-    operation = AzureBackend.for_emulator(emu).start_maintenance(vm)
-    fresh = AzureBackend.for_emulator(emu)
+    operation = for_emulator(emu).start_maintenance(vm)
+    fresh = for_emulator(emu)
     result = fresh.wait(Operation(vm=vm, token=operation.token), timeout=3600)
     assert result.succeeded
     assert len([r for r in arm_requests(emu) if r["method"] == "POST"]) == 1
@@ -60,7 +60,7 @@ def test_scale_set_batch_is_one_call(make_emulator: Callable[..., Any]) -> None:
     """Several instances of one scale set start in one POST with their instanceIds; one token for all."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    backend = AzureBackend.for_emulator(emu)
+    backend = for_emulator(emu)
     ids = _ids(fleet)
     vms = [ids["rg-data/vmss-app/0"], ids["rg-data/vmss-app/2"]]
     operations = backend.start_scale_set_maintenance(vms)
@@ -78,9 +78,7 @@ def test_batch_refuses_instances_of_two_scale_sets(make_emulator: Callable[..., 
     emu = make_emulator(fleet, epoch=EPOCH)
     ids = _ids(fleet)
     with pytest.raises(InputError, match="one uniform scale set"):
-        AzureBackend.for_emulator(emu).start_scale_set_maintenance(
-            [ids["rg-data/vmss-app/0"], ids["rg-idle/vmss-idle/0"]]
-        )
+        for_emulator(emu).start_scale_set_maintenance([ids["rg-data/vmss-app/0"], ids["rg-idle/vmss-idle/0"]])
     assert arm_requests(emu) == []
 
 
@@ -98,7 +96,7 @@ def test_ineligible_vm_is_not_eligible_with_azures_message(
 ) -> None:
     """409 OperationNotAllowed becomes NotEligibleError (exit code 5) carrying Azure's reason."""
     fleet = mixed_fleet()
-    backend = AzureBackend.for_emulator(make_emulator(fleet, epoch=EPOCH))
+    backend = for_emulator(make_emulator(fleet, epoch=EPOCH))
     with pytest.raises(NotEligibleError, match=why) as err:
         backend.start_maintenance(_ids(fleet)[ref])
     assert err.value.exit_code == 5
@@ -109,7 +107,7 @@ def test_aborted_maintenance_is_a_failed_operation(make_emulator: Callable[..., 
     """MaintenanceAborted ends the operation failed, with Azure's message; the status says aborted."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH, faults=Faults(vms={"rg-data/db-2": VMFaults(abort=1)}))
-    backend = AzureBackend.for_emulator(emu)
+    backend = for_emulator(emu)
     vm = _ids(fleet)["rg-data/db-2"]
     result = backend.wait(backend.start_maintenance(vm), timeout=3600)
     assert result.done and not result.succeeded
@@ -120,7 +118,7 @@ def test_aborted_maintenance_is_a_failed_operation(make_emulator: Callable[..., 
 def test_missing_vm_is_gone(make_emulator: Callable[..., Any]) -> None:
     """404 on a VM the plan names becomes VMGoneError (exit code 5)."""
     fleet = mixed_fleet()
-    backend = AzureBackend.for_emulator(make_emulator(fleet, epoch=EPOCH))
+    backend = for_emulator(make_emulator(fleet, epoch=EPOCH))
     gone = _ids(fleet)["rg-data/db-0"].replace("db-0", "db-9")
     with pytest.raises(VMGoneError, match="404 ResourceNotFound"):
         backend.status(gone)
@@ -134,4 +132,4 @@ def test_vm_of_another_subscription_is_refused(make_emulator: Callable[..., Any]
     emu = make_emulator(fleet, epoch=EPOCH)
     other = _ids(fleet)["rg-data/db-0"].replace(emu.subscription, "33333333-0000-0000-0000-000000000000")
     with pytest.raises(InputError, match="pass --subscription"):
-        AzureBackend.for_emulator(emu).status(other)
+        for_emulator(emu).status(other)

@@ -99,22 +99,6 @@ class AzureBackend:
         self.endpoint = endpoint
         self.warnings: list[str] = []  # VMs discovery left out, and why
 
-    @classmethod
-    def for_emulator(
-        cls, emulator: Any, *, polling_interval: float = 15.0, clock: Clock | None = None
-    ) -> AzureBackend:
-        """A backend for an in-process :class:`executor.emulator.Emulator` (tests, ``run --simulate``)."""
-        from executor.azure.connect import connect_emulator
-
-        return connect_emulator(
-            emulator.base_url,
-            emulator.ca_bundle,
-            emulator.subscription,
-            emulator.credential,
-            clock=clock or emulator.clock,
-            polling_interval=polling_interval,
-        )
-
     def close(self) -> None:
         self.client.close()
 

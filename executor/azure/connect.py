@@ -317,3 +317,17 @@ def backend_from(obj: Any) -> AzureBackend | None:
     """A backend injected through the click context (tests), if any."""
     backend = obj.get("backend") if isinstance(obj, dict) else getattr(obj, "backend", None)
     return backend  # type: ignore[no-any-return]
+
+
+def for_emulator(
+    emulator: Any, *, polling_interval: float = 15.0, clock: Clock | None = None
+) -> AzureBackend:
+    """A backend for an in-process :class:`executor.emulator.Emulator` (tests, ``run --simulate``)."""
+    return connect_emulator(
+        emulator.base_url,
+        emulator.ca_bundle,
+        emulator.subscription,
+        emulator.credential,
+        clock=clock or emulator.clock,
+        polling_interval=polling_interval,
+    )

@@ -87,7 +87,9 @@ def _register_commands() -> None:
     from executor.cli.emulator import emulator
 
     cli.add_command(emulator)
-    from executor.cli.run import abort, pause, report, resume, run, skip, status
+    from executor.cli.control import abort, pause, skip
+    from executor.cli.run import resume, run
+    from executor.cli.status import report, status
 
     for command in (run, resume, status, pause, abort, skip, report):
         cli.add_command(command)

@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from executor.emulator import shapes
 from executor.emulator.messages import ArmError, Request, Response, json_response
@@ -32,12 +32,35 @@ from executor.emulator.throttle import (
     HIGH_COST_GET,
     INSTANCE_VIEW_VM,
     LOW_COST_GET,
+    Limit,
     policy,
 )
-from executor.emulator.world import Group, SimVM, iso
+from executor.emulator.world import Group, SimVM, World, iso
 
-if TYPE_CHECKING:
-    from executor.emulator.api import Api
+
+class Api(Protocol):
+    """What the routes need of the emulator's front door (executor.emulator.api.Api), named here so
+    the routes do not import the module that dispatches to them."""
+
+    world: World
+    base_url: str
+
+    def take(
+        self,
+        response: Response,
+        wanted: list[tuple[Limit, str]],
+        now: dt.datetime,
+        *,
+        arm_level: bool = False,
+    ) -> None: ...
+    def start(
+        self, response: Response, target: str, sims: list[SimVM], req: Request, now: dt.datetime
+    ) -> Response: ...
+    def page(self, req: Request, items: list[Any], render: Callable[[Any], dict[str, Any]]) -> Response: ...
+    def group_id(self, sim: SimVM) -> str | None: ...
+    def render_vm(self, sim: SimVM, now: dt.datetime, expand: bool) -> dict[str, Any]: ...
+    def operation_retry_after(self) -> str: ...
+
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"

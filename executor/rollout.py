@@ -1,0 +1,323 @@
+"""udroll as a library: load a spec and fleet, plan, open or create a run, execute it, read its state.
+
+This is what the CLI calls and what any Python caller uses (the way sqlite-utils is both a CLI and a
+library). The layers below it::
+
+    executor.cli      argument parsing, confirmation, output          (click, rich)
+    executor.rollout  this module: the use cases, in plain Python
+    executor.run      scheduling, a step's phases, a VM's state machine, journal, gates, hooks, clock
+    executor.azure    the only code that imports azure.*; executor.emulator: the ARM emulator
+    planner           pure: spec + fleet + start -> plan
+
+Example::
+
+    from executor import rollout
+
+    outcome = rollout.simulate("plans/three-tier-shop.yaml", journal_dir="/tmp/shop-sim")
+    print(outcome.state)                                   # "completed"
+    print(rollout.status(rollout.open_journal("/tmp/shop-sim"))["state"])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from executor.run.backend import ComputeBackend
+from executor.run.clock import Clock, SystemClock
+from executor.run.context import Prober
+from executor.run.events import Reporter
+from executor.run.gates import Check
+from executor.run.journal import Journal, default_dir
+from executor.run.runner import RunConfig, Runner, RunOutcome
+from planner.build import build_plan
+from planner.errors import InputError, UnschedulableError
+from planner.fingerprint import fingerprint
+from planner.fleet import VM, Fleet, load_fleet, parse_fleet
+from planner.load import LoadedSpec, load_spec, parse_spec
+from planner.plan import PLAN_FORMAT, Plan
+from planner.select import selection
+from planner.spec import TierSettings
+
+if TYPE_CHECKING:
+    from executor.emulator.faults import Faults
+
+ChecksFor = Callable[[VM, TierSettings], Sequence[Check]]
+
+__all__ = [
+    "Run",
+    "RunOutcome",
+    "bundled_example",
+    "check_plan_matches",
+    "create_run",
+    "execute",
+    "live_fleet",
+    "load",
+    "make_plan",
+    "open_journal",
+    "open_run",
+    "planned_start",
+    "simulate",
+    "simulation_fleet",
+    "status",
+]
+
+
+# --- what to run ---------------------------------------------------------------------------------
+
+
+def bundled_example() -> str:
+    """The path of the bundled three-tier example spec (the CLI's embedded default)."""
+    from importlib.resources import files
+
+    return str(files("plans") / "three-tier-shop.yaml")
+
+
+def load(source: str, spec_path: str | None = None) -> tuple[LoadedSpec, Plan | None]:
+    """A spec, or a plan JSON (which needs its spec, for health gates and hooks)."""
+    text = Path(source).read_text(encoding="utf-8") if Path(source).is_file() else ""
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(f"{source}: not a spec (YAML) nor a plan (JSON): {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else None
+            raise InputError(f"{source}: format {found!r} is not a plan ({PLAN_FORMAT})")
+        if not spec_path:
+            raise InputError(
+                f"{source} is a plan: pass --spec SPEC, the spec it was made from "
+                "(its health gates and hooks are not in the plan)"
+            )
+        return load_spec(spec_path), Plan.from_dict(data)
+    return load_spec(source), None
+
+
+def live_fleet(loaded: LoadedSpec, backend: ComputeBackend, clock: Clock) -> Fleet:
+    """The facts of the VMs the spec may select, read from Azure (only the resource groups named)."""
+    groups: set[str] = set()
+    everywhere = False
+    for tier in loaded.spec.tiers:
+        for selector in tier.select:
+            found = selector.resource_groups
+            everywhere |= not found
+            groups |= found
+    vms = backend.list_vms(None if everywhere else sorted(groups))
+    return Fleet(captured_at=clock.now(), vms=tuple(vms))
+
+
+def simulation_fleet(loaded: LoadedSpec, fleet_path: str | None) -> Fleet:
+    """The fleet a simulation serves: a snapshot file, else the spec's inventory."""
+    if fleet_path:
+        return load_fleet(fleet_path)
+    if loaded.inventory is not None:
+        return loaded.inventory
+    raise InputError(f"{loaded.file} has no inventory to simulate: pass --fleet FILE")
+
+
+def what_changed(plan: Plan, loaded: LoadedSpec, fleet: Fleet) -> str:
+    """Which planned VMs are gone or done, and which selected VMs are new, since the plan was made."""
+    live = {vm.id.lower(): vm for vm in fleet.vms}
+    changes: list[str] = []
+    planned = {vm.lower() for s in plan.steps for vm in s.vms}
+    for vm in sorted(planned):
+        facts = live.get(vm)
+        if facts is None:
+            changes.append(f"{vm.rsplit('/', 1)[-1]} is gone")
+        elif facts.maintenance is None or facts.maintenance.last_result == "MaintenanceCompleted":
+            changes.append(f"{facts.ref} has nothing pending any more")
+    known = planned | {s.vm.lower() for s in plan.skipped} | {u.vm.lower() for u in plan.unschedulable}
+    selected = {vm.id.lower(): vm for vms in selection(loaded.spec, fleet.vms).values() for vm in vms}
+    changes += [f"{vm.ref} is new" for key, vm in sorted(selected.items()) if key not in known]
+    shown = "; ".join(changes[:10]) + (f"; and {len(changes) - 10} more" if len(changes) > 10 else "")
+    return shown or "the spec or some VM's facts (domains, windows, tags, power) differ"
+
+
+def check_plan_matches(plan: Plan, loaded: LoadedSpec, fleet: Fleet) -> None:
+    """Refuse a plan made from another spec or fleet than the ones at hand (InputError, exit 2)."""
+    if fingerprint(loaded.spec, fleet) != plan.fingerprint:
+        raise InputError(
+            f"the plan no longer matches the live fleet and spec: {what_changed(plan, loaded, fleet)}. "
+            f"Make a new plan (`udroll plan {loaded.file}`) or run the spec directly"
+        )
+
+
+def planned_start(loaded: LoadedSpec, clock: Clock, simulated: bool) -> dt.datetime:
+    """A simulation starts at the spec's window (bundled examples have fixed dates); a run now."""
+    if simulated and loaded.spec.window.not_before:
+        return loaded.spec.window.not_before
+    now = clock.now().astimezone(dt.timezone.utc).replace(microsecond=0)
+    return now + dt.timedelta(seconds=1)
+
+
+def make_plan(loaded: LoadedSpec, fleet: Fleet, start: dt.datetime, allow_partial: bool = False) -> Plan:
+    """build_plan, refusing a plan with unschedulable VMs unless partial plans are allowed (exit 3)."""
+    plan = build_plan(loaded.spec, fleet, start, source=loaded.file)
+    refuse_unschedulable(plan, allow_partial)
+    return plan
+
+
+def refuse_unschedulable(plan: Plan, allow_partial: bool) -> None:
+    if plan.unschedulable and not allow_partial:
+        count = len(plan.unschedulable)
+        raise UnschedulableError(
+            f"{count} VM{'s' if count != 1 else ''} cannot be scheduled (reasons above); "
+            "Azure will maintain them in its scheduled window. Pass --allow-partial to "
+            "run the plan without them."
+        )
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run restored from its journal: what it was planned from."""
+
+    journal: Journal
+    loaded: LoadedSpec
+    plan: Plan
+    fleet: Fleet
+
+    @property
+    def simulated(self) -> bool:
+        return self.journal.meta("simulated") == "1"
+
+
+def create_run(
+    directory: str | Path,
+    loaded: LoadedSpec,
+    plan: Plan,
+    fleet: Fleet,
+    clock: Clock,
+    confirm: str = "never",
+    simulated: bool = False,
+    emulator: str | None = None,
+    subscription: str | None = None,
+) -> Journal:
+    """A new journal holding everything a later `resume` needs (spec text, plan, fleet)."""
+    meta = {
+        "plan": plan.to_json(),
+        "spec_text": loaded.text,
+        "spec_file": loaded.file,
+        "spec_dir": str(Path(loaded.file).resolve().parent),
+        "fleet": fleet.to_json(),
+        "confirm": confirm,
+        "simulated": "1" if simulated else "0",
+        "created_at": clock.now().isoformat(),
+    }
+    if emulator:
+        meta["emulator"] = str(Path(emulator).resolve())
+    if subscription:
+        meta["subscription"] = subscription
+    return Journal.create(Path(directory), meta, [(s.id, s.tier, list(s.vms)) for s in plan.steps])
+
+
+def open_journal(directory: str | Path) -> Journal:
+    return Journal.open(directory)
+
+
+def open_run(journal: Journal) -> Run:
+    """The spec, plan and fleet a journal was created with."""
+    loaded = parse_spec(journal.meta("spec_text") or "", journal.meta("spec_file") or "<spec>")
+    plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
+    fleet = parse_fleet(journal.meta("fleet") or "{}", f"{journal.dir}/fleet")
+    return Run(journal, loaded, plan, fleet)
+
+
+def execute(
+    journal: Journal,
+    plan: Plan,
+    loaded: LoadedSpec,
+    fleet: Fleet,
+    backend: ComputeBackend,
+    clock: Clock,
+    reporter: Reporter | None = None,
+    confirm: Callable[[str], bool] | None = None,
+    confirm_mode: str = "never",
+    checks_for: ChecksFor | None = None,
+    retry_failed: bool = False,
+    control_interval: float = 5.0,
+    prober: Prober | None = None,
+) -> RunOutcome:
+    """Execute (or continue) the run in ``journal`` with ``backend`` on ``clock``; how it ended."""
+    runner = Runner(
+        journal,
+        plan,
+        loaded.spec,
+        fleet,
+        backend,
+        clock,
+        reporter,
+        confirm=confirm if confirm_mode != "never" else None,
+        checks_for=checks_for,
+        config=RunConfig(
+            confirm=confirm_mode,
+            retry_failed=retry_failed,
+            control_interval=control_interval,
+            workdir=journal.meta("spec_dir") or str(Path(loaded.file).resolve().parent),
+        ),
+        prober=prober,
+    )
+    return runner.run()
+
+
+def simulation_dir(loaded: LoadedSpec, journal_dir: str | None) -> Path:
+    """A fresh journal directory for a simulation (a given one must not hold a journal yet)."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    directory = Path(journal_dir) if journal_dir else default_dir(loaded.spec.name) / "simulations" / stamp
+    if Journal.exists(directory):
+        raise InputError(f"{directory} already holds a run's journal: pass another --journal directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def simulate(
+    spec: str | LoadedSpec,
+    fleet: Fleet | None = None,
+    journal_dir: str | None = None,
+    speed: float | None = None,
+    faults: Faults | None = None,
+    reporter: Reporter | None = None,
+    allow_partial: bool = False,
+) -> RunOutcome:
+    """Plan a spec and run it against an in-process emulator in compressed time, unattended."""
+    from executor.simulation import DEFAULT_SPEED, control_interval, simulation
+
+    loaded = load_spec(spec) if isinstance(spec, str) else spec
+    fleet = fleet or simulation_fleet(loaded, None)
+    plan = make_plan(loaded, fleet, planned_start(loaded, SystemClock(), True), allow_partial)
+    directory = simulation_dir(loaded, journal_dir)
+    speed = speed or DEFAULT_SPEED
+    with simulation(fleet, plan, speed, faults, log_path=directory / "emulator-requests.jsonl") as sim:
+        journal = create_run(directory, loaded, plan, fleet, sim.clock, simulated=True)
+        try:
+            return execute(
+                journal,
+                plan,
+                loaded,
+                fleet,
+                sim.backend,
+                sim.clock,
+                reporter,
+                checks_for=sim.checks_for,
+                control_interval=control_interval(speed),
+            )
+        finally:
+            journal.close()
+
+
+# --- reading a run -------------------------------------------------------------------------------
+
+STOPPED = ("halted", "paused", "aborted", "completed")
+
+
+def status(journal: Journal, clock: Clock | None = None) -> dict[str, Any]:
+    """A run's state as data: per step what is done, running, or waiting for what and until when."""
+    from executor.run.status import run_status
+
+    return run_status(journal, clock)

@@ -1,0 +1,179 @@
+"""What every part of a run shares: its configuration, its outcome, and the context the loop, the step
+phases and the VMs' state machines work in (journal, backend, clock, events, the run's flags).
+
+The journal holds the durable state; :class:`LiveState` is the loop's in-memory view of it, kept in step
+with every write, and the flags (``halting``, ``pausing``, ``aborted``) say why no new step or trigger
+may start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from executor.run.backend import ComputeBackend
+from executor.run.clock import Clock, FakeClock
+from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
+from executor.run.gates import Check, Probe, Target, probe_all
+from executor.run.journal import EVENTS_NAME, Journal
+from planner.fleet import VM, Fleet
+from planner.plan import Plan, Step
+from planner.spec import Spec, TierSettings
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+Prober = Callable[[dict[str, tuple[Target, Sequence[Check]]]], dict[str, list[Probe]]]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Pacing of the runner; the defaults respect Azure's documented limits (DESIGN §9)."""
+
+    confirm: str = "never"  # step | tier | never
+    first_poll: float = 60.0  # after a trigger: RetryLater comes back quickly
+    poll_interval: float = 60.0  # between later polls of one operation
+    status_interval: float = 30.0  # between status reads while waiting for PowerState/running
+    retry_backoff: float = 120.0  # first wait after RetryLater, doubling
+    azure_backoff: float = 15.0  # first wait after a transient Azure error, doubling, capped at 5 min
+    control_interval: float = 5.0  # how often the journal's control rows are read
+    batch_min: int = 20  # from this many VMs, a first status read is one list per resource group
+    workers: int = 16  # threads running step turns (and status reads) side by side; 1: one thread
+    retry_failed: bool = False
+    workdir: str | None = None  # hooks and command checks run here: the spec's directory
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    state: str  # completed | halted | aborted | paused
+    message: str
+    failed_steps: tuple[str, ...] = ()
+    reschedule: tuple[str, ...] = ()  # VMs Azure will reschedule (MaintenanceAborted)
+
+
+class StepFailed(Exception):
+    """A step cannot go on: its message is the step's error in the journal."""
+
+
+@dataclass
+class LiveState:
+    """The loop's view of the run, kept in step with the journal it writes."""
+
+    state: dict[str, str] = field(default_factory=dict)  # step -> waiting|running|done|failed|skipped
+    ended: dict[str, dt.datetime] = field(default_factory=dict)  # ends that impose a recovery gap
+    started: dict[str, dt.datetime] = field(default_factory=dict)
+    waiting: dict[str, tuple[str | None, dt.datetime | None]] = field(default_factory=dict)
+
+
+class RunContext:
+    """The run's shared surroundings: what a step or a VM needs besides its own state."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        plan: Plan,
+        spec: Spec,
+        fleet: Fleet,
+        backend: ComputeBackend,
+        clock: Clock,
+        reporter: Reporter | None,
+        checks_for: Callable[[VM, TierSettings], Sequence[Check]] | None,
+        config: RunConfig,
+        prober: Prober | None,
+    ):
+        self.journal = journal
+        self.plan = plan
+        self.spec = spec
+        self.fleet = {vm.id: vm for vm in fleet.vms}
+        self.backend = backend
+        self.clock = clock
+        self.log = JsonLinesReporter(journal.dir / EVENTS_NAME)
+        self.reporter: Reporter = FanOut(self.log, reporter or NullReporter())
+        self.checks_for = checks_for or (lambda vm, settings: settings.health.checks)
+        self.config = config
+        self.prober: Prober = prober or probe_all  # tests swap in an in-memory prober
+        self.settings = {t.name: spec.settings(t) for t in spec.tiers}
+        self.steps = {s.id: s for s in plan.steps}
+        self.live = LiveState()
+        self.halting: str | None = None  # why no new step or trigger may start
+        self.pausing: str | None = None
+        self.aborted = False
+        self.resumed_at = clock.now()
+
+    def emit(
+        self,
+        kind: str,
+        step: str | None = None,
+        vm: str | None = None,
+        message: str = "",
+        journal: bool = True,
+        **data: object,
+    ) -> None:
+        """Record a transition in the journal (unless ``journal=False``) and tell the reporters."""
+        now = self.clock.now()
+        if journal:
+            self.journal.record_transition(now, kind, step, vm, message, dict(data) or None)
+        self.reporter.emit(Event(kind, now, step, vm, message, dict(data)))
+
+    def name(self, vm: str) -> str:
+        facts = self.fleet.get(vm)
+        return facts.ref if facts else vm.rsplit("/", 1)[-1]
+
+    def later(self, seconds: float) -> dt.datetime:
+        return self.clock.now() + dt.timedelta(seconds=seconds)
+
+    def threaded(self) -> bool:
+        """Each step's turns run in a thread pool, so one step's I/O never delays another's; a
+        FakeClock run stays on one thread, where time moves only between turns (deterministic)."""
+        return self.config.workers > 1 and not isinstance(self.clock, FakeClock)
+
+    def each(self, call: Callable[[_T], _R], items: list[_T], name: str) -> list[_R]:
+        """``call`` over ``items``, side by side when there are several (Azure calls are I/O)."""
+        if len(items) > 1 and self.threaded():
+            with ThreadPoolExecutor(min(8, len(items)), name) as pool:
+                return list(pool.map(call, items))
+        return [call(item) for item in items]
+
+    def step_deadline(self, step: Step) -> dt.datetime:
+        """The step's timeout: its planned duration plus the health timeout, from its start (or resume)."""
+        timeout = self.settings[step.tier].health.timeout
+        span = dt.timedelta(seconds=step.duration_s + timeout)
+        started = self.live.started.get(step.id) or self.clock.now()
+        return max(started + span, self.resumed_at + dt.timedelta(seconds=timeout))
+
+    def targets(
+        self, step: Step, vms: Iterable[str], settings: TierSettings
+    ) -> dict[str, tuple[Target, Sequence[Check]]]:
+        """What to probe for each VM: its names and the tier's checks (or the simulation's)."""
+        names = tuple(self.fleet[v].name if v in self.fleet else v for v in step.vms)
+        out: dict[str, tuple[Target, Sequence[Check]]] = {}
+        for vm in vms:
+            facts = self.fleet[vm]
+            out[vm] = (
+                Target(facts.name, facts.resource_group, names, self.config.workdir),
+                tuple(self.checks_for(facts, settings)),
+            )
+        return out
+
+    def record_probes(self, step: Step, results: dict[str, list[Probe]], baseline: bool = False) -> None:
+        """Probe evidence goes to the journal's gates table; one event per VM to the reporters."""
+        now = self.clock.now()
+        prefix = "baseline:" if baseline else ""
+        rows = [
+            (vm, prefix + p.kind, p.target, p.ok, p.detail) for vm, probes in results.items() for p in probes
+        ]
+        self.journal.record_gates(now, step.id, rows)
+        for vm, probes in results.items():
+            if probes:
+                self.emit(
+                    "gate",
+                    step.id,
+                    vm,
+                    "; ".join(f"{p.kind} {p.detail}" for p in probes),
+                    journal=False,
+                    ok=all(p.ok for p in probes),
+                    baseline=baseline,
+                )

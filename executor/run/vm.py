@@ -1,0 +1,461 @@
+"""The VMs of one step, each through its state machine (DESIGN §7): status, trigger, poll, settle, gate.
+
+Per VM: fresh status (skip nothing-pending and completed; never trigger outside its self-service
+window or when Azure does not allow it), journal the intent, trigger, journal the handle, follow it
+to the end, read the result (RetryLater: back off and trigger again within the step's timeout;
+MaintenanceAborted: fail, "Azure will reschedule this VM"), wait for PowerState/running, then the
+health gate. A VM with an intent but no handle (a crash, or an ambiguous error, between the two) is
+reconciled from Azure's status before anything else: maintenance under way or done is followed,
+never triggered again.
+
+Requests (DESIGN §9 budget): a step's first status read is one list per resource group; after a
+trigger the runner looks at the VM's status once soon (a quick RetryLater) and once when the
+maintenance is expected to be done, and polls the operation from its handle only when the status
+does not settle it — about three requests per VM that behaves, never faster than its buckets refill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import TypeVar
+
+from executor.run.backend import BatchMaintenance, Operation, VMStatus
+from executor.run.context import RunContext, StepFailed
+from executor.run.gates import HealthGate
+from planner.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    AzureError,
+    NotEligibleError,
+    VMGoneError,
+)
+from planner.fleet import VM
+from planner.plan import Step
+
+Wake = Generator[dt.datetime, None, None]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+TERMINAL = ("healthy", "skipped", "failed")
+SETTLED = ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted")
+
+
+@dataclass
+class VMWork:
+    """What the step worker knows about one VM between turns (the journal holds the durable part)."""
+
+    vm: VM
+    state: str
+    due: dt.datetime
+    token: str | None = None
+    needs_status: bool = False  # the next turn reads its status (precheck, reconcile, result, power)
+    op_done: bool = False
+    refused: str | None = None  # a 409 on trigger, kept until the status explains it
+    gate: HealthGate | None = None
+    backoff: float = 0.0
+    retries: int = 0
+    expected_at: dt.datetime | None = None  # when a started maintenance should be done
+    early: bool = False  # the next status read is the early look after a trigger
+    ready: bool = False  # checked and eligible: to be triggered this turn
+    reconciling: bool = False  # "under way: waiting" already journalled for this VM
+
+
+class StepVMs:
+    """The maintenance phase of one step: every VM of it to a terminal state (healthy/skipped/failed)."""
+
+    def __init__(self, ctx: RunContext, step: Step):
+        self.ctx = ctx
+        self.step = step
+        self.settings = ctx.settings[step.tier]
+
+    def run(self) -> Wake:
+        """Turn by turn until every VM is healthy, skipped or failed; a failed VM fails the step."""
+        work = self._load(self.ctx.clock.now())
+        deadline = self.ctx.step_deadline(self.step)
+        while True:
+            now = self.ctx.clock.now()
+            due = [w for w in work.values() if w.state not in TERMINAL and w.due <= now]
+            self._read_statuses([w for w in due if w.needs_status], deadline)
+            ready = [w for w in due if w.ready]
+            if ready:
+                self._trigger(ready, deadline)
+            polls: dict[str, list[VMWork]] = {}  # one look per operation (a scale set call has one)
+            for w in due:
+                if w.state == "triggered" and not w.needs_status and w.due <= now and w.token:
+                    polls.setdefault(w.token, []).append(w)
+            for items in polls.values():
+                self._poll(items, deadline)
+            gating = [w for w in work.values() if w.state == "gating" and w.due <= self.ctx.clock.now()]
+            if gating:
+                self._probe(gating)
+            open_ = [w for w in work.values() if w.state not in TERMINAL]
+            if not open_:
+                break
+            yield min(w.due for w in open_)
+        failed = [(vm, self.ctx.journal.vm(vm).message) for vm, w in work.items() if w.state == "failed"]
+        if failed:
+            shown = "; ".join(f"{self.ctx.name(vm)}: {msg}" for vm, msg in failed[:5])
+            raise StepFailed(f"{len(failed)} of {len(work)} VMs failed: {shown}")
+
+    def _load(self, now: dt.datetime) -> dict[str, VMWork]:
+        """Each VM's work from the journal: a resumed VM continues from what was durably recorded."""
+        work: dict[str, VMWork] = {}
+        for row in self.ctx.journal.vms(self.step.id):
+            facts = self.ctx.fleet.get(row.vm) or VM(
+                id=row.vm, name=row.vm.rsplit("/", 1)[-1], resource_group=""
+            )
+            item = VMWork(facts, row.state, now, token=row.token)
+            if row.state in ("pending", "retry", "intent", "completed"):
+                item.needs_status = True
+                if row.state == "retry" and row.retry_at:
+                    item.due = max(now, row.retry_at)
+            elif row.state == "triggered":
+                # resume: look at Azure's status first (cheap, batched), then poll from the handle
+                item.needs_status, item.early = True, True
+                item.expected_at = (row.triggered_at or now) + dt.timedelta(
+                    seconds=self.settings.expected_duration
+                )
+            elif row.state == "gating":
+                item.state = "completed"  # a gate's streak does not survive a restart: probe afresh
+                item.needs_status = True
+            work[row.vm] = item
+            if row.state in ("intent", "triggered") and row.attempts:
+                self.ctx.emit(
+                    "vm-reconciled",
+                    self.step.id,
+                    row.vm,
+                    "intent without handle: reading Azure's status before anything else"
+                    if row.state == "intent"
+                    else "resuming the operation from its handle",
+                )
+        return work
+
+    def _azure_trouble(self, w: VMWork, exc: AzureError, deadline: dt.datetime, doing: str) -> None:
+        """A transient Azure error: back off and try again, until the step's timeout."""
+        if isinstance(exc, (AuthenticationError, AuthorizationError)):
+            raise exc  # nothing a retry fixes: the run stops (exit 5) and resumes once fixed
+        if isinstance(exc, VMGoneError):
+            self._fail_vm(w, f"the VM no longer exists ({exc})")
+            return
+        w.backoff = min(300.0, w.backoff * 2 if w.backoff else self.ctx.config.azure_backoff)
+        if self.ctx.later(w.backoff) > deadline:
+            self._fail_vm(w, f"Azure kept failing while {doing} until the step's timeout: {exc}")
+            return
+        w.due = self.ctx.later(w.backoff)
+        self.ctx.emit(
+            "azure-retry", self.step.id, w.vm.id, f"{doing}: {exc}; again in {w.backoff:.0f}s", journal=False
+        )
+
+    def _fail_vm(self, w: VMWork, message: str, reschedule: bool = False) -> None:
+        w.state = "failed"
+        self.ctx.journal.update_vm(w.vm.id, state="failed", message=message, reschedule=int(reschedule))
+        self.ctx.emit("vm-failed", self.step.id, w.vm.id, message, reschedule=reschedule)
+
+    def _skip_vm(self, w: VMWork, reason: str) -> None:
+        w.state = "skipped"
+        self.ctx.journal.update_vm(w.vm.id, state="skipped", message=reason)
+        self.ctx.emit("vm-skipped", self.step.id, w.vm.id, reason)
+
+    def _read_statuses(self, items: list[VMWork], deadline: dt.datetime) -> None:
+        if not items:
+            return
+        statuses: dict[str, VMStatus | AzureError] = {}
+        # a step's first look lists its resource groups once (fewer requests); later looks, spread
+        # in time and cheap, read the VMs one by one, side by side (a big list is slow to answer)
+        first = [w for w in items if w.state in ("pending", "retry")]
+        if len(first) >= self.ctx.config.batch_min:
+            with contextlib.suppress(AzureError):  # else: one read per VM below
+                statuses.update(self._list_statuses([w.vm for w in first]))
+        missing = [w.vm.id for w in items if w.vm.id.lower() not in statuses]
+        statuses.update(self._read_each(missing))
+        for w in items:
+            status = statuses.get(w.vm.id.lower())
+            if isinstance(status, AzureError):
+                self._azure_trouble(w, status, deadline, "reading its status")
+                continue
+            if status is None:  # listed, but not there: look at it alone next time
+                w.due = self.ctx.later(self.ctx.config.status_interval)
+                continue
+            w.backoff = 0.0
+            self._on_status(w, status, deadline)
+
+    def _read_each(self, vms: list[str]) -> dict[str, VMStatus | AzureError]:
+        found = self.ctx.each(lambda vm: _answer(self.ctx.backend.status, vm), vms, "udroll-status")
+        return {vm.lower(): status for vm, status in zip(vms, found, strict=True)}
+
+    def _list_statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
+        groups = sorted({vm.resource_group for vm in vms if vm.resource_group})
+        listed = self.ctx.backend.list_vms(groups)
+        return {vm.id.lower(): VMStatus(vm.id, vm.power_state, vm.maintenance) for vm in listed}
+
+    def _on_status(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
+        """Act on a fresh status read, by what the VM was waiting for."""
+        w.needs_status = False
+        if w.state in ("pending", "retry"):
+            self._precheck(w, s)
+        elif w.state == "intent":
+            self._reconcile(w, s, deadline)
+        elif w.state == "triggered":
+            self._follow(w, s, deadline)
+        elif w.state == "completed":
+            self._completed(w, s)
+
+    def _precheck(self, w: VMWork, s: VMStatus) -> None:
+        """Before a trigger: skip what needs nothing or may not be touched, else mark it ready."""
+        m = s.maintenance
+        if m is None:
+            return self._skip_vm(w, "nothing pending: Azure shows no maintenance for this VM")
+        if m.last_result == "MaintenanceCompleted":
+            return self._skip_vm(w, "maintenance already completed")
+        if not m.customer_initiated_allowed:
+            return self._skip_vm(
+                w,
+                "Azure does not allow customer-initiated maintenance on it now; "
+                "Azure will maintain it in its scheduled window",
+            )
+        ssw, now = m.self_service_window, self.ctx.clock.now()
+        if ssw and not ssw[0] <= now <= ssw[1]:
+            return self._skip_vm(
+                w,
+                f"outside its self-service window {ssw[0]:%Y-%m-%d %H:%M}Z.."
+                f"{ssw[1]:%Y-%m-%d %H:%M}Z: not triggered",
+            )
+        if self.ctx.halting or self.ctx.aborted:
+            return self._fail_vm(w, f"not triggered: {self.ctx.halting}")
+        w.ready = True  # triggered with the step's other ready VMs, in this turn
+        return None
+
+    def _reconcile(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
+        """An intent without a handle: the call may or may not have reached Azure. Believe Azure,
+        never trigger on a guess."""
+        m = s.maintenance
+        result = m.last_result if m else None
+        step = self.step.id
+        if m is None or result == "MaintenanceCompleted":
+            self.ctx.emit("vm-reconciled", step, w.vm.id, "Azure shows the maintenance completed")
+            return self._completed(w, s)
+        if in_progress(s):
+            # journalled once per VM, not on every read while it lasts
+            self.ctx.emit(
+                "vm-reconciled",
+                step,
+                w.vm.id,
+                "Azure shows the maintenance under way: waiting",
+                journal=not w.reconciling,
+            )
+            w.reconciling = True
+            w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+            return None
+        if w.refused:
+            return self._fail_vm(w, f"Azure refused perform-maintenance (409): {w.refused}")
+        if result == "MaintenanceAborted":
+            return self._fail_vm(w, "MaintenanceAborted: Azure will reschedule this VM", True)
+        self.ctx.emit("vm-reconciled", step, w.vm.id, "Azure shows nothing started: triggering")
+        w.state = "pending"
+        return self._precheck(w, s)
+
+    def _follow(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
+        """After a trigger: status first, the operation's handle only when the status does not settle
+        it — a VM that behaves costs a look soon after the trigger (a quick RetryLater) and one when
+        it is due."""
+        m = s.maintenance
+        result = m.last_result if m else None
+        now = self.ctx.clock.now()
+        if in_progress(s) or result not in (None, *SETTLED):
+            if w.early:
+                w.needs_status, w.due = True, max(now, w.expected_at or now)
+            elif w.op_done and w.retries < 3:
+                w.retries += 1  # the status can trail the operation by a moment
+                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+            elif w.op_done:
+                return self._fail_vm(w, f"the operation ended but Azure reports {result}")
+            else:
+                w.due = self.ctx.later(self.ctx.config.poll_interval)  # poll from the handle next
+            w.early = False
+            return None
+        if m is None or result == "MaintenanceCompleted":
+            return self._completed(w, s)
+        if result == "MaintenanceAborted":
+            return self._fail_vm(w, "MaintenanceAborted: Azure will reschedule this VM", True)
+        return self._retry_later(w, deadline)
+
+    def _retry_later(self, w: VMWork, deadline: dt.datetime) -> None:
+        row = self.ctx.journal.vm(w.vm.id)
+        wait = self.ctx.config.retry_backoff * (2 ** max(0, row.attempts - 1))
+        retry_at = self.ctx.later(wait)
+        if self.ctx.halting or self.ctx.aborted:
+            return self._fail_vm(w, f"RetryLater, not retried: {self.ctx.halting}")
+        if retry_at + dt.timedelta(seconds=self.settings.expected_duration) > deadline:
+            return self._fail_vm(
+                w,
+                f"Azure answered RetryLater {row.attempts} times until the "
+                "step's timeout: Azure will reschedule this VM",
+                True,
+            )
+        w.state, w.due, w.needs_status = "retry", retry_at, True
+        self.ctx.journal.update_vm(w.vm.id, state="retry", retry_at=retry_at, result="RetryLater")
+        self.ctx.emit(
+            "vm-retry",
+            self.step.id,
+            w.vm.id,
+            f"RetryLater: trying again in {wait:.0f}s",
+            attempt=row.attempts,
+        )
+        return None
+
+    def _trigger(self, items: list[VMWork], deadline: dt.datetime) -> None:
+        """Journal every intent (durably), then call perform-maintenance on each, side by side when
+        threaded, then journal each handle."""
+        for w in items:
+            self.ctx.journal.record_intent(w.vm.id, self.ctx.clock.now())  # durable before the call (STYLE 7)
+            w.state, w.ready = "intent", False
+            self.ctx.emit("vm-intent", self.step.id, w.vm.id, "triggering perform-maintenance", journal=False)
+
+        units = self._trigger_units(items)
+
+        def trigger(unit: list[VMWork]) -> list[Operation]:
+            if len(unit) > 1 and isinstance(self.ctx.backend, BatchMaintenance):
+                # instances of one uniform scale set: one request for them all
+                return list(self.ctx.backend.start_scale_set_maintenance([w.vm.id for w in unit]))
+            return [self.ctx.backend.start_maintenance(unit[0].vm.id)]
+
+        answers = self.ctx.each(lambda unit: _answer(trigger, unit), units, "udroll-trigger")
+        for unit, answer in zip(units, answers, strict=True):
+            if isinstance(answer, NotEligibleError) and len(unit) == 1:
+                w = unit[0]
+                w.refused, w.needs_status, w.due = str(answer), True, self.ctx.clock.now()
+            elif isinstance(answer, AzureError):
+                for w in unit:  # ambiguous: the next look is at Azure's status, never a blind retry
+                    w.needs_status = True
+                    self._azure_trouble(w, answer, deadline, "triggering perform-maintenance")
+            else:
+                for w, op in zip(unit, answer, strict=True):
+                    self._triggered(w, op)
+
+    def _trigger_units(self, items: list[VMWork]) -> list[list[VMWork]]:
+        """One call per VM, except instances of one uniform scale set, started together when the
+        backend can (a refusal of the whole call is then sorted out VM by VM from their status)."""
+        if not isinstance(self.ctx.backend, BatchMaintenance):
+            return [[w] for w in items]
+        units: dict[tuple[str, ...], list[VMWork]] = {}
+        for w in items:
+            vm = w.vm
+            if vm.orchestration == "Uniform" and vm.scale_set:
+                key: tuple[str, ...] = (
+                    vm.subscription.lower(),
+                    vm.resource_group.lower(),
+                    vm.scale_set.lower(),
+                )
+            else:
+                key = (vm.id,)
+            units.setdefault(key, []).append(w)
+        return list(units.values())
+
+    def _triggered(self, w: VMWork, op: Operation) -> None:
+        at = self.ctx.clock.now()
+        self.ctx.journal.record_trigger(w.vm.id, self.step.id, op.token, at)
+        w.state, w.token, w.backoff, w.op_done, w.retries = "triggered", op.token, 0.0, False, 0
+        # an early look at the status catches a quick RetryLater; the operation itself is polled
+        # only if the status does not show it settled once it is expected to be done
+        w.needs_status, w.early = True, True
+        w.due = at + dt.timedelta(seconds=min(self.ctx.config.first_poll, self.settings.expected_duration))
+        w.expected_at = at + dt.timedelta(seconds=self.settings.expected_duration)
+        self.ctx.emit("vm-triggered", self.step.id, w.vm.id, "perform-maintenance accepted")
+
+    def _poll(self, items: list[VMWork], deadline: dt.datetime) -> None:
+        first = items[0]
+        assert first.token is not None
+        try:
+            result = self.ctx.backend.poll(Operation(first.vm.id, first.token))
+        except AzureError as exc:
+            for w in items:
+                self._azure_trouble(w, exc, deadline, "polling the operation")
+            return
+        for w in items:
+            w.backoff = 0.0
+            if not result.done:
+                w.due = max(
+                    self.ctx.later(self.ctx.config.poll_interval), w.expected_at or self.ctx.clock.now()
+                )
+                w.expected_at = None
+                continue
+            self.ctx.emit(
+                "vm-polled",
+                self.step.id,
+                w.vm.id,
+                "operation finished" if result.succeeded else f"operation failed: {result.error}",
+                journal=False,
+                succeeded=result.succeeded,
+            )
+            if not result.succeeded:
+                self.ctx.journal.update_vm(w.vm.id, message=result.error)
+            w.op_done, w.needs_status, w.due = True, True, self.ctx.clock.now()
+
+    def _completed(self, w: VMWork, s: VMStatus) -> None:
+        now = self.ctx.clock.now()
+        if w.state != "completed":
+            w.state = "completed"
+            self.ctx.journal.update_vm(
+                w.vm.id, state="completed", completed_at=now, result="MaintenanceCompleted"
+            )
+            self.ctx.emit("vm-result", self.step.id, w.vm.id, "MaintenanceCompleted")
+        if s.power_state != "running":
+            deadline = self.ctx.step_deadline(self.step)
+            if now >= deadline:
+                return self._fail_vm(
+                    w,
+                    f"maintenance completed but the VM is {s.power_state}, "
+                    "not running, at the step's timeout",
+                )
+            w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+            return None
+        w.state = "gating"
+        w.gate = HealthGate(self.settings.health, now)
+        w.due = w.gate.next_probe
+        self.ctx.journal.update_vm(w.vm.id, state="gating", running_at=now)
+        self.ctx.emit(
+            "vm-running",
+            self.step.id,
+            w.vm.id,
+            "running: health gate starts",
+            wait=self.settings.health.wait,
+            healthy_for=self.settings.health.healthy_for,
+        )
+        return None
+
+    def _probe(self, items: list[VMWork]) -> None:
+        results = self.ctx.prober(self.ctx.targets(self.step, [w.vm.id for w in items], self.settings))
+        self.ctx.record_probes(self.step, results)
+        now = self.ctx.clock.now()
+        for w in items:
+            assert w.gate is not None
+            verdict = w.gate.observe(now, results[w.vm.id])
+            if verdict == "healthy":
+                w.state = "healthy"
+                self.ctx.journal.update_vm(w.vm.id, state="healthy", healthy_at=now)
+                self.ctx.emit("vm-healthy", self.step.id, w.vm.id, "healthy")
+            elif verdict == "failed":
+                self._fail_vm(w, f"{w.vm.name}: {w.gate.why_failed()}")
+            else:
+                w.due = w.gate.next_probe
+
+
+def in_progress(s: VMStatus) -> bool:
+    """Azure shows maintenance under way: the VM is off its feet, or no longer accepts a trigger."""
+    if s.power_state not in ("running", "deallocated"):  # a maintained VM walks stopping/stopped/starting
+        return True
+    m = s.maintenance
+    return bool(m and not m.customer_initiated_allowed and m.last_result == "None")
+
+
+def _answer(call: Callable[[_T], _R], arg: _T) -> _R | AzureError:
+    """An Azure call's result, or its error as a value to sort out per VM; a credential or
+    permission problem is not per VM and stops the run."""
+    try:
+        return call(arg)
+    except (AuthenticationError, AuthorizationError):
+        raise
+    except AzureError as exc:
+        return exc
