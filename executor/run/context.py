@@ -37,6 +37,7 @@ class RunConfig:
     first_poll: float = 60.0  # after a trigger: RetryLater comes back quickly
     poll_interval: float = 60.0  # between later polls of one operation
     status_interval: float = 30.0  # between status reads while waiting for PowerState/running
+    settle_s: float = 900.0  # after the operation ended: how long the VM may take to show it done
     retry_backoff: float = 120.0  # first wait after RetryLater, doubling
     azure_backoff: float = 15.0  # first wait after a transient Azure error, doubling, capped at 5 min
     control_interval: float = 5.0  # how often the journal's control rows are read

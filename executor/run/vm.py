@@ -22,9 +22,10 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from executor.run.backend import BatchMaintenance, Operation, VMStatus
+from executor.run.backend import BatchMaintenance, BatchStatus, Operation, VMStatus
 from executor.run.context import RunContext, StepFailed
 from executor.run.gates import HealthGate
+from executor.run.outcome import after_operation
 from planner.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -60,6 +61,9 @@ class VMWork:
     early: bool = False  # the next status read is the early look after a trigger
     ready: bool = False  # checked and eligible: to be triggered this turn
     reconciling: bool = False  # "under way: waiting" already journalled for this VM
+    op_status: str = ""  # the operation's terminal status, once polled
+    op_ended: dt.datetime | None = None
+    split: bool = False  # its scale set batch was refused: triggered on its own
 
 
 class StepVMs:
@@ -164,10 +168,10 @@ class StepVMs:
         statuses: dict[str, VMStatus | AzureError] = {}
         # a step's first look lists its resource groups once (fewer requests); later looks, spread
         # in time and cheap, read the VMs one by one, side by side (a big list is slow to answer)
-        first = [w for w in items if w.state in ("pending", "retry")]
-        if len(first) >= self.ctx.config.batch_min:
+        # scale set members: one instance list per scale set (only the sets the step needs)
+        if len(items) > 1 and isinstance(self.ctx.backend, BatchStatus):
             with contextlib.suppress(AzureError):  # else: one read per VM below
-                statuses.update(self._list_statuses([w.vm for w in first]))
+                statuses.update(self.ctx.backend.statuses([w.vm for w in items]))
         missing = [w.vm.id for w in items if w.vm.id.lower() not in statuses]
         statuses.update(self._read_each(missing))
         for w in items:
@@ -175,20 +179,20 @@ class StepVMs:
             if isinstance(status, AzureError):
                 self._azure_trouble(w, status, deadline, "reading its status")
                 continue
-            if status is None:  # listed, but not there: look at it alone next time
-                w.due = self.ctx.later(self.ctx.config.status_interval)
-                continue
+            if status is None or not status.known:  # no instance view: look at it alone, never guess
+                if status is not None and not w.reconciling:
+                    self.ctx.emit("vm-unknown", self.step.id, w.vm.id, status.note, journal=False)
+                statuses.update(self._read_each([w.vm.id]) if status is not None else {})
+                status = statuses.get(w.vm.id.lower())
+                if not isinstance(status, VMStatus) or not status.known:
+                    w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+                    continue
             w.backoff = 0.0
             self._on_status(w, status, deadline)
 
     def _read_each(self, vms: list[str]) -> dict[str, VMStatus | AzureError]:
         found = self.ctx.each(lambda vm: _answer(self.ctx.backend.status, vm), vms, "udroll-status")
         return {vm.lower(): status for vm, status in zip(vms, found, strict=True)}
-
-    def _list_statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
-        groups = sorted({vm.resource_group for vm in vms if vm.resource_group})
-        listed = self.ctx.backend.list_vms(groups)
-        return {vm.id.lower(): VMStatus(vm.id, vm.power_state, vm.maintenance) for vm in listed}
 
     def _on_status(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
         """Act on a fresh status read, by what the VM was waiting for."""
@@ -209,13 +213,23 @@ class StepVMs:
             return self._skip_vm(w, "nothing pending: Azure shows no maintenance for this VM")
         if m.last_result == "MaintenanceCompleted":
             return self._skip_vm(w, "maintenance already completed")
+        ssw, now = m.self_service_window, self.ctx.clock.now()
+        if ssw and now < ssw[0]:  # Azure allows it only once its window opens: wait, do not skip
+            w.needs_status, w.due = True, ssw[0]
+            self.ctx.emit(
+                "vm-waiting",
+                self.step.id,
+                w.vm.id,
+                f"its self-service window opens {ssw[0]:%Y-%m-%d %H:%M}Z",
+                journal=False,
+            )
+            return None
         if not m.customer_initiated_allowed:
             return self._skip_vm(
                 w,
                 "Azure does not allow customer-initiated maintenance on it now; "
                 "Azure will maintain it in its scheduled window",
             )
-        ssw, now = m.self_service_window, self.ctx.clock.now()
         if ssw and not ssw[0] <= now <= ssw[1]:
             return self._skip_vm(
                 w,
@@ -263,14 +277,19 @@ class StepVMs:
         m = s.maintenance
         result = m.last_result if m else None
         now = self.ctx.clock.now()
-        if in_progress(s) or result not in (None, *SETTLED):
+        if w.op_done:  # the operation ended: decide from documented facts only (executor.run.outcome)
+            waited = (now - (w.op_ended or now)).total_seconds()
+            verdict = after_operation(s, w.vm.maintenance, w.op_status, waited, self.ctx.config.settle_s)
+            if verdict.verdict == "wait":
+                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+                return None
+            if verdict.verdict == "failed":
+                return self._fail_vm(w, verdict.message)
+            if verdict.verdict == "completed":
+                return self._completed(w, s)
+        if not s.known or in_progress(s) or result not in (None, *SETTLED):
             if w.early:
                 w.needs_status, w.due = True, max(now, w.expected_at or now)
-            elif w.op_done and w.retries < 3:
-                w.retries += 1  # the status can trail the operation by a moment
-                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
-            elif w.op_done:
-                return self._fail_vm(w, f"the operation ended but Azure reports {result}")
             else:
                 w.due = self.ctx.later(self.ctx.config.poll_interval)  # poll from the handle next
             w.early = False
@@ -321,9 +340,29 @@ class StepVMs:
                 return list(self.ctx.backend.start_scale_set_maintenance([w.vm.id for w in unit]))
             return [self.ctx.backend.start_maintenance(unit[0].vm.id)]
 
-        answers = self.ctx.each(lambda unit: _answer(trigger, unit), units, "udroll-trigger")
+        while units:
+            answers = self.ctx.each(lambda unit: _answer(trigger, unit), units, "udroll-trigger")
+            units = self._answered(units, answers, deadline)
+
+    def _answered(
+        self, units: list[list[VMWork]], answers: list[list[Operation] | AzureError], deadline: dt.datetime
+    ) -> list[list[VMWork]]:
+        """Record each trigger's answer; a scale set batch refused with 409 comes back split into
+        per-instance calls, once (each instance's own 409 then fails it with Azure's message)."""
+        split: list[list[VMWork]] = []
         for unit, answer in zip(units, answers, strict=True):
-            if isinstance(answer, NotEligibleError) and len(unit) == 1:
+            if isinstance(answer, NotEligibleError) and len(unit) > 1:
+                self.ctx.emit(
+                    "vm-split",
+                    self.step.id,
+                    unit[0].vm.id,
+                    f"batch refused, one call each: {answer}",
+                    journal=False,
+                )
+                for w in unit:
+                    w.split = True
+                split += [[w] for w in unit]
+            elif isinstance(answer, NotEligibleError) and len(unit) == 1:
                 w = unit[0]
                 w.refused, w.needs_status, w.due = str(answer), True, self.ctx.clock.now()
             elif isinstance(answer, AzureError):
@@ -333,6 +372,7 @@ class StepVMs:
             else:
                 for w, op in zip(unit, answer, strict=True):
                     self._triggered(w, op)
+        return split
 
     def _trigger_units(self, items: list[VMWork]) -> list[list[VMWork]]:
         """One call per VM, except instances of one uniform scale set, started together when the
@@ -342,7 +382,7 @@ class StepVMs:
         units: dict[tuple[str, ...], list[VMWork]] = {}
         for w in items:
             vm = w.vm
-            if vm.orchestration == "Uniform" and vm.scale_set:
+            if vm.orchestration == "Uniform" and vm.scale_set and not w.split:
                 key: tuple[str, ...] = (
                     vm.subscription.lower(),
                     vm.resource_group.lower(),
@@ -391,6 +431,10 @@ class StepVMs:
             )
             if not result.succeeded:
                 self.ctx.journal.update_vm(w.vm.id, message=result.error)
+            w.op_status, w.op_ended = (
+                result.status or ("Succeeded" if result.succeeded else "Failed"),
+                self.ctx.clock.now(),
+            )
             w.op_done, w.needs_status, w.due = True, True, self.ctx.clock.now()
 
     def _completed(self, w: VMWork, s: VMStatus) -> None:
