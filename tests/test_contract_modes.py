@@ -1,0 +1,172 @@
+"""udroll against an emulator that answers in each of the shapes Azure documents (issue 12): the
+backend's decisions per VM, and whole rollouts in each long-running-operation shape."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from backend_support import EPOCH, LATER, as_reported, by_id, mixed_fleet
+from test_executor_e2e import SPEC, simulate
+
+from executor.azure.backend import status_from
+from executor.azure.connect import for_emulator
+from executor.emulator import Faults, VMFaults
+from executor.emulator.contract import timestamp, upper_case_id
+from executor.emulator.faults import Contract, parse_mode
+
+pytestmark = pytest.mark.e2e
+
+MODES = [
+    Contract(),
+    Contract(lro="location"),
+    Contract(lro="sync"),
+    Contract(timestamps="offset"),
+    Contract(timestamps="ticks"),
+    Contract(upper_case_ids=True),
+    Contract(refusals="recorded"),
+    Contract(lro="location", timestamps="ticks", upper_case_ids=True, refusals="recorded"),
+]
+
+
+def _name(mode: Contract) -> str:
+    return (
+        ",".join(f"{k}={v}" for k, v in mode.model_dump().items() if v != Contract().model_dump()[k])
+        or "default"
+    )
+
+
+@pytest.mark.parametrize("mode", MODES, ids=_name)
+def test_backend_decisions_in_every_mode(make_emulator: Callable[..., Any], mode: Contract) -> None:
+    """In every mode: discovery finds the fleet as Azure reports it, a pending VM is triggered and its
+    operation succeeds, a done VM reads as done, a not-eligible VM is refused with Azure's message, and
+    the per-scale-set lists agree with per-VM reads."""
+    fleet = mixed_fleet()
+    faults = Faults(azure=mode, vms={"rg-data/db-2": VMFaults(not_eligible=True)})
+    backend = for_emulator(make_emulator(fleet, epoch=EPOCH, faults=faults))
+    found = by_id(backend.list_vms())
+    assert set(found) == set(as_reported(fleet.vms))
+    if not mode.upper_case_ids:
+        assert found == as_reported(fleet.vms)
+    ids = {vm.ref.lower(): vm.id for vm in found.values()}
+    pending = ids["rg-data/db-0"]
+    done = next(
+        vm.id
+        for vm in found.values()
+        if vm.maintenance and vm.maintenance.last_result == "MaintenanceCompleted"
+    )
+    assert backend.status(done).maintenance.last_result == "MaintenanceCompleted"  # skipped by the runner
+    result = backend.wait(backend.start_maintenance(pending), timeout=3600)
+    assert result.done and result.succeeded and result.synchronous == (mode.lro == "sync")
+    refused = next(vm.id for vm in found.values() if vm.name.lower() == "db-2")
+    with pytest.raises(
+        Exception, match="not eligible" if mode.refusals == "recorded" else "performMaintenance"
+    ):
+        backend.start_maintenance(refused)
+    members = [vm for vm in found.values() if vm.scale_set]
+    listed = backend.statuses(members)
+    assert listed and all(s.known for s in listed.values())
+    for vm in members[:3]:
+        alone = backend.status(vm.id)
+        assert (alone.power_state, alone.maintenance) == (
+            listed[vm.id.lower()].power_state,
+            listed[vm.id.lower()].maintenance,
+        )
+
+
+def test_a_vm_listed_without_an_instance_view_is_unknown() -> None:
+    """No instance view, or a lastOperationResultCode udroll does not know: unknown, never 'None'."""
+    assert not status_from("vm", None).known
+
+    class View:
+        statuses: tuple[Any, ...] = ()
+
+        class maintenance_redeploy_status:
+            last_operation_result_code = "MaintenanceRescheduled"
+            is_customer_initiated_maintenance_allowed = True
+            pre_maintenance_window_start_time = pre_maintenance_window_end_time = None
+            maintenance_window_start_time = maintenance_window_end_time = None
+            last_operation_message = None
+
+    unknown = status_from("vm", View())
+    assert not unknown.known and "MaintenanceRescheduled" in unknown.note
+    View.maintenance_redeploy_status.last_operation_result_code = "maintenancecompleted"
+    assert status_from("vm", View()).maintenance.last_result == "MaintenanceCompleted"  # case-insensitive
+
+
+def test_the_emulator_gives_the_documented_shapes(
+    make_emulator: Callable[..., Any], compute_client: Any
+) -> None:
+    """Timestamps with +00:00 and 7-digit fractions, ids in upper case, allowed=false before the window."""
+    assert timestamp("2026-11-23T22:00:00Z", "offset") == "2026-11-23T22:00:00+00:00"
+    assert timestamp("2026-11-23T22:00:00.5Z", "ticks") == "2026-11-23T22:00:00.5000000+00:00"
+    assert upper_case_id(
+        "/subscriptions/s/resourceGroups/rg-a/providers/Microsoft.Compute/virtualMachines/vm-1"
+    ) == ("/subscriptions/s/resourceGroups/RG-A/providers/Microsoft.Compute/virtualMachines/VM-1")
+    assert parse_mode("lro=location,ids=upper") == Contract(lro="location", upper_case_ids=True)
+    with pytest.raises(ValueError, match="lro"):
+        parse_mode("lro=later")
+    emu = make_emulator(
+        mixed_fleet(), epoch=EPOCH, faults=Faults(azure=Contract(timestamps="ticks", upper_case_ids=True))
+    )
+    raw: list[Any] = []
+    later_vm = next(vm for vm in mixed_fleet().vms if vm.maintenance == LATER)
+    client = compute_client(emu)
+    view = client.virtual_machines.instance_view(
+        later_vm.resource_group, later_vm.name, raw_response_hook=lambda r: raw.append(r.http_response.text())
+    )
+    body = json.loads(raw[0])
+    assert body["maintenanceRedeployStatus"]["preMaintenanceWindowStartTime"].endswith(".0000000+00:00")
+    later = view.maintenance_redeploy_status
+    assert (
+        later.pre_maintenance_window_start_time > EPOCH
+        and not later.is_customer_initiated_maintenance_allowed
+    )
+    assert "RG-WEB" in next(iter(client.virtual_machines.list("rg-web"))).id
+
+
+@pytest.mark.parametrize("lro", ["async", "location", "sync"])
+def test_a_whole_rollout_in_each_lro_shape(tmp_path: Path, lro: str) -> None:
+    """Each LRO shape Azure uses (Azure-AsyncOperation + Location, Location only, synchronous 200): the
+    run completes, every VM maintained once, the rules hold."""
+    result = simulate(tmp_path, f"azure: {{lro: {lro}, timestamps: ticks, upper_case_ids: true}}\n")
+    assert result.outcome.state == "completed", result.outcome
+    assert result.violations == []
+    assert set(result.maintained().values()) == {1}
+    posts = [r for r in result.requests if r["method"] == "POST"]
+    assert {r["status"] for r in posts} == {200 if lro == "sync" else 202}
+
+
+def test_a_refused_scale_set_batch_is_split_once(tmp_path: Path) -> None:
+    """A permanent 409 on a scale set batch: one call per instance, once; the refused instance fails
+    with Azure's recorded message, the others are maintained; no re-POST of the batch."""
+    window = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
+    instances = "\n".join(
+        f"  - {{name: app_{i}, resource_group: rg-app, scale_set: vmss, orchestration: Uniform, "
+        f"instance_id: '{i}', update_domain: 0, maintenance: {{customer_initiated_allowed: true, "
+        f"self_service_window: {window}}}}}"
+        for i in range(3)
+    )
+    spec = (
+        SPEC[: SPEC.index("tiers:")]
+        + "tiers:\n  - {name: app, select: {scale_set: rg-app/vmss}, max_unavailable: 100%}\ninventory:\n"
+        + instances
+        + "\n"
+    )
+    faults = "azure: {refusals: recorded}\nvms: {rg-app/vmss/1: {not_eligible: true}}\n"
+    result = simulate(tmp_path, faults, spec=spec)
+    posts = [r for r in result.requests if r["method"] == "POST"]
+    batch = [r for r in posts if "/virtualMachines/" not in r["path"]]
+    single = [r for r in posts if "/virtualMachines/" in r["path"]]
+    assert len(batch) == 1 and batch[0]["status"] == 409
+    assert len(single) == 3
+    refused = result.vm("1")
+    assert refused.state == "failed" and "not eligible" in (refused.message or "")
+    assert {vm["ref"]: vm["attempts"] for vm in result.state["vms"]} == {
+        "rg-app/vmss/0": 1,
+        "rg-app/vmss/1": 0,
+        "rg-app/vmss/2": 1,
+    }
