@@ -10,13 +10,17 @@ from typing import Any
 
 import pytest
 from backend_support import EPOCH, LATER, as_reported, by_id, mixed_fleet
+from click.testing import CliRunner
+from executor_support import SHOP, invoke
 from test_executor_e2e import SPEC, simulate
 
 from executor.azure.backend import status_from
 from executor.azure.connect import for_emulator
+from executor.cli.main import cli
 from executor.emulator import Faults, VMFaults
 from executor.emulator.contract import timestamp, upper_case_id
 from executor.emulator.faults import Contract, parse_mode
+from planner.load import parse_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -170,3 +174,39 @@ def test_a_refused_scale_set_batch_is_split_once(tmp_path: Path) -> None:
         "rg-app/vmss/1": 0,
         "rg-app/vmss/2": 1,
     }
+
+
+STRICT = "lro=location,timestamps=ticks,ids=upper,refusals=recorded"
+
+
+@pytest.mark.parametrize("mode", [STRICT, "lro=sync,timestamps=offset"])
+def test_discover_fleet_and_run_against_a_strict_emulator(
+    make_emulator: Callable[..., Any], tmp_path: Path, mode: str
+) -> None:
+    """`udroll discover`, `udroll fleet` and `udroll run` against an emulator in the given mode (as
+    `udroll emulator serve --azure-mode` starts it): each exits 0, the run maintains every VM once."""
+    loaded = parse_spec(SPEC, "spec.yaml")
+    assert loaded.inventory is not None
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    start = loaded.spec.window.not_before or loaded.inventory.captured_at
+    emu = make_emulator(loaded.inventory, speed=3000.0, epoch=start, azure_mode=mode)
+    ready = tmp_path / "ready.json"
+    emu.write_ready_file(ready)
+    found = CliRunner().invoke(cli, ["discover", "--emulator", str(ready), "-o", str(tmp_path / "f.json")])
+    assert found.exit_code == 0, found.output
+    assert f"discovered {len(loaded.inventory.vms)} VMs" in found.output
+    shown = CliRunner().invoke(cli, ["fleet", "--emulator", str(ready), "-o", "json"])
+    assert shown.exit_code == 0, shown.output
+    run = CliRunner().invoke(
+        cli, ["run", str(spec), "--emulator", str(ready), "--journal", str(tmp_path / "j"), "--yes"]
+    )
+    assert run.exit_code == 0, run.output
+    assert {vm["attempts"] for vm in emu.state()["vms"]} == {1}
+
+
+def test_a_bad_azure_mode_is_a_clear_error() -> None:
+    """`udroll emulator serve --azure-mode lro=later` names the choices, exit code 2, no traceback."""
+    code, out = invoke(["emulator", "serve", "--spec", str(SHOP), "--azure-mode", "lro=later"])
+    assert code == 2, out
+    assert "lro=async|location|sync" in out and "Traceback" not in out
