@@ -83,7 +83,7 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str) -> Plan:
                 skipped.append(Skipped(vm.id, "maintenance already completed"))
             else:
                 pending[tier].append(vm)
-                if not m.customer_initiated_allowed:
+                if not m.customer_initiated_allowed and not m.opens_later(fleet.captured_at):
                     refused[vm.id] = (
                         "Azure does not allow customer-initiated maintenance on it; " + _azure_later(vm)
                     )

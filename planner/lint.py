@@ -63,7 +63,13 @@ def lint(spec: Spec, pending: Mapping[str, Sequence[VM]], start: dt.datetime) ->
                 "rollout or leave them out",
             )
         )
-    refused = [vm for vm in every if vm.maintenance and not vm.maintenance.customer_initiated_allowed]
+    refused = [
+        vm
+        for vm in every
+        if vm.maintenance
+        and not vm.maintenance.customer_initiated_allowed
+        and not vm.maintenance.opens_later(start)
+    ]
     if refused:
         warnings.append(
             _warning(

@@ -3,6 +3,7 @@ backend's decisions per VM, and whole rollouts in each long-running-operation sh
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from backend_support import EPOCH, LATER, as_reported, by_id, mixed_fleet
 from click.testing import CliRunner
-from executor_support import SHOP, invoke
+from executor_support import SHOP, WINDOW, invoke
 from test_executor_e2e import SPEC, simulate
 
 from executor.azure.backend import status_from
@@ -20,6 +21,7 @@ from executor.cli.main import cli
 from executor.emulator import Faults, VMFaults
 from executor.emulator.contract import timestamp, upper_case_id
 from executor.emulator.faults import Contract, parse_mode
+from planner.build import build_plan
 from planner.load import parse_spec
 
 pytestmark = pytest.mark.e2e
@@ -210,3 +212,33 @@ def test_a_bad_azure_mode_is_a_clear_error() -> None:
     code, out = invoke(["emulator", "serve", "--spec", str(SHOP), "--azure-mode", "lro=later"])
     assert code == 2, out
     assert "lro=async|location|sync" in out and "Traceback" not in out
+
+
+def test_a_vm_whose_window_has_not_opened_is_planned_and_triggered_once_it_opens(tmp_path: Path) -> None:
+    """allowed=false with preMaintenanceWindowStartTime ahead: planned from the window's start (not
+    refused), and the run triggers it only once the window is open (Azure then allows it)."""
+    opens = "2026-11-24T02:00:00Z"
+    old = '  - {name: web-2, resource_group: rg-web, zone: "2",\n     maintenance: {customer_initiated_allowed: true,'
+    assert old in SPEC
+    spec = SPEC.replace(
+        old, old.replace("customer_initiated_allowed: true", "customer_initiated_allowed: false")
+    )
+    spec = spec.replace(
+        "customer_initiated_allowed: false, self_service_window: " + WINDOW,
+        f'customer_initiated_allowed: false, self_service_window: ["{opens}", "2026-12-24T00:00:00Z"]',
+    )
+    loaded = parse_spec(spec, "spec.yaml")
+    assert loaded.inventory is not None
+    plan = build_plan(
+        loaded.spec, loaded.inventory, loaded.spec.window.not_before or loaded.inventory.captured_at
+    )
+    web2 = next(vm.id for vm in loaded.inventory.vms if vm.name == "web-2")
+    step = next(s for s in plan.steps if web2 in s.vms)
+    assert step.start >= dt.datetime.fromisoformat(opens.replace("Z", "+00:00"))
+    result = simulate(tmp_path, spec=spec)
+    assert result.outcome.state == "completed", result.outcome
+    triggered = [
+        r for r in result.requests if r["method"] == "POST" and (r.get("vm") or "").lower() == web2.lower()
+    ]
+    assert len(triggered) == 1 and triggered[0]["status"] == 202
+    assert triggered[0]["sim"] >= opens.replace("Z", "")

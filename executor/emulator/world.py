@@ -182,7 +182,10 @@ class World:
         # VM resources (not uniform instances) by (subscription, rg) and (subscription, None), in fleet order
         self.vm_resources: dict[tuple[str, str | None], list[SimVM]] = {}
         for vm in fleet.vms:
-            sim = SimVM(vm, faults.for_vm(vm.ref), vm.power_state, vm.maintenance)
+            maintenance = vm.maintenance
+            if maintenance is not None and maintenance.opens_later(epoch):  # allowed once it opens
+                maintenance = maintenance.model_copy(update={"customer_initiated_allowed": True})
+            sim = SimVM(vm, faults.for_vm(vm.ref), vm.power_state, maintenance)
             self.vms.append(sim)
             self.by_id[vm.id.lower()] = sim
             self.by_ref[vm.ref.lower()] = sim
