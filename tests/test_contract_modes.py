@@ -16,12 +16,14 @@ from executor_support import SHOP, WINDOW, invoke
 from test_executor_e2e import SPEC, simulate
 
 from executor.azure.backend import status_from
-from executor.azure.connect import for_emulator
+from executor.azure.connect import connect_emulator, for_emulator
+from executor.azure.endpoints import _parse, read_metadata
 from executor.cli.main import cli
 from executor.emulator import Faults, VMFaults
 from executor.emulator.contract import timestamp, upper_case_id
 from executor.emulator.faults import Contract, parse_mode
 from planner.build import build_plan
+from planner.errors import AzureError
 from planner.load import parse_spec
 
 pytestmark = pytest.mark.e2e
@@ -242,3 +244,29 @@ def test_a_vm_whose_window_has_not_opened_is_planned_and_triggered_once_it_opens
     ]
     assert len(triggered) == 1 and triggered[0]["status"] == 202
     assert triggered[0]["sim"] >= opens.replace("Z", "")
+
+
+def test_endpoint_metadata_gives_the_token_audience(make_emulator: Callable[..., Any]) -> None:
+    """--endpoint reads its token audience and sign-in host from /metadata/endpoints (both shapes)."""
+    emu = make_emulator(mixed_fleet(), epoch=EPOCH)
+    found = read_metadata(emu.base_url, emu.ca_bundle)
+    assert found.scope == "https://management.udroll-emulator.local/.default"
+    assert found.authority == "login.microsoftonline.com"
+    clouds = [
+        {"resourceManager": "https://other/", "authentication": {"audiences": ["https://a/"]}},
+        {"resourceManager": "https://arm.example/", "authentication": {"audiences": ["https://b/"]}},
+    ]
+    assert _parse(clouds, "https://arm.example").scope == "https://b/.default"
+    with pytest.raises(AzureError, match="cannot read the token audience"):
+        read_metadata(emu.base_url + "/nowhere", emu.ca_bundle)
+
+
+def test_api_version_overrides_every_request(make_emulator: Callable[..., Any]) -> None:
+    """--api-version: every Compute request carries it (an Azure Stack Hub profile's version)."""
+    emu = make_emulator(mixed_fleet(), epoch=EPOCH)
+    backend = connect_emulator(
+        emu.base_url, emu.ca_bundle, emu.subscription, emu.credential, api_version="2020-06-01"
+    )
+    backend.list_vms(["rg-data"])
+    paths = [r["path"] for r in emu.requests() if r["kind"] == "arm"]
+    assert paths and all("api-version=2020-06-01" in p and p.count("api-version") == 1 for p in paths)

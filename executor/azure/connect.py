@@ -36,6 +36,7 @@ from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
 from azure.mgmt.compute import ComputeManagementClient
 
 from executor.azure.backend import AzureBackend
+from executor.azure.endpoints import ApiVersionPolicy, read_metadata
 from executor.azure.pacing import PacedRetryPolicy, Pacer, RetrySettings
 from executor.run.clock import Clock, ScaledClock, SystemClock
 from planner.errors import AuthenticationError, InputError
@@ -80,6 +81,7 @@ class AzureOptions:
     endpoint: str | None = None
     ca_bundle: str | None = None
     emulator: str | None = None
+    api_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,15 @@ def azure_options(command: F) -> F:
         help="Azure cloud: its Resource Manager endpoint, token scope and sign-in authority.",
     )
     @click.option(
-        "--endpoint", metavar="URL", help="Another Resource Manager endpoint (e.g. Azure Stack Hub)."
+        "--endpoint",
+        metavar="URL",
+        help="Another Resource Manager (e.g. Azure Stack Hub): its token audience is read from its "
+        "/metadata/endpoints.",
+    )
+    @click.option(
+        "--api-version",
+        metavar="VERSION",
+        help="Compute API version to send (e.g. 2020-06-01 for an Azure Stack Hub profile).",
     )
     @click.option(
         "--ca-bundle",
@@ -132,9 +142,10 @@ def azure_options(command: F) -> F:
         endpoint: str | None,
         ca_bundle: str | None,
         emulator: str | None,
+        api_version: str | None,
         **kwargs: Any,
     ) -> Any:
-        kwargs["azure"] = AzureOptions(subscription, cloud, endpoint, ca_bundle, emulator)
+        kwargs["azure"] = AzureOptions(subscription, cloud, endpoint, ca_bundle, emulator, api_version)
         # azure-identity logs each failed sign-in as a warning; our error already says it all
         logging.getLogger("azure.identity").setLevel(logging.ERROR)
         return command(*args, **kwargs)
@@ -228,6 +239,7 @@ def connect(
             clock=clock or emulator_clock(info),
             polling_interval=polling_interval or EMULATOR_POLLING_INTERVAL,
             retry=retry,
+            api_version=options.api_version,
         )
     subscription = options.subscription or default_subscription or os.environ.get("AZURE_SUBSCRIPTION_ID")
     if not subscription:
@@ -236,9 +248,12 @@ def connect(
         )
     cloud = CLOUDS[options.cloud]
     endpoint = (options.endpoint or cloud.resource_manager).rstrip("/")
-    scope = cloud.scope if not options.endpoint else f"{endpoint}/.default"
+    scope, authority = cloud.scope, cloud.authority
+    if options.endpoint:  # its audience (and sign-in host) from its metadata, never a guess
+        metadata = read_metadata(endpoint, options.ca_bundle)
+        scope, authority = metadata.scope, metadata.authority or authority
     try:
-        credential = DefaultAzureCredential(authority=cloud.authority)
+        credential = DefaultAzureCredential(authority=authority)
     except (ValueError, ClientAuthenticationError) as exc:  # e.g. a bad AZURE_TOKEN_CREDENTIALS value
         raise AuthenticationError(f"cannot set up Azure sign-in: {exc}") from None
     return _backend(
@@ -250,6 +265,7 @@ def connect(
         clock=clock or SystemClock(),
         polling_interval=polling_interval or DEFAULT_POLLING_INTERVAL,
         retry=retry,
+        api_version=options.api_version,
     )
 
 
@@ -262,6 +278,7 @@ def connect_emulator(
     clock: Clock | None = None,
     polling_interval: float = EMULATOR_POLLING_INTERVAL,
     retry: RetrySettings | None = None,
+    api_version: str | None = None,
 ) -> AzureBackend:
     """An AzureBackend for an emulator: its HTTPS endpoint, its test CA and a dummy credential."""
     return _backend(
@@ -273,6 +290,7 @@ def connect_emulator(
         clock=clock or SystemClock(),
         polling_interval=polling_interval,
         retry=retry,
+        api_version=api_version,
     )
 
 
@@ -286,6 +304,7 @@ def _backend(
     clock: Clock,
     polling_interval: float,
     retry: RetrySettings | None,
+    api_version: str | None = None,
 ) -> AzureBackend:
     policy = PacedRetryPolicy(Pacer(clock), retry)
     kwargs: dict[str, Any] = {
@@ -297,6 +316,8 @@ def _backend(
     }
     if ca_bundle:
         kwargs["connection_verify"] = ca_bundle
+    if api_version:
+        kwargs["per_call_policies"] = [ApiVersionPolicy(api_version)]
     client = ComputeManagementClient(credential, subscription, base_url=endpoint, **kwargs)
     return AzureBackend(
         client, subscription, clock=clock, policy=policy, polling_interval=polling_interval, endpoint=endpoint

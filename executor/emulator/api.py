@@ -67,6 +67,8 @@ class Api:
         elif req.path.rstrip("/") == "/_emulator/state":
             with self.world.lock:
                 response, kind = json_response(200, self.world.snapshot(now)), "emulator"
+        elif req.path.rstrip("/") == "/metadata/endpoints":  # anonymous, as Resource Manager's
+            response, kind = json_response(200, self.metadata()), "emulator"
         elif req.path.rstrip("/") == "/_emulator/clock":  # cheap: another process syncs its clock here
             clock = {"now": iso(now), "epoch": iso(self.world.epoch), "speed": self.speed}
             response, kind = json_response(200, clock), "emulator"
@@ -304,6 +306,16 @@ class Api:
         if lro == "async":
             response.headers["Azure-AsyncOperation"] = status_url
         return response
+
+    def metadata(self) -> dict[str, Any]:
+        """Resource Manager's /metadata/endpoints, Azure Stack Hub's shape: the token audience."""
+        return {
+            "resourceManager": self.base_url,
+            "authentication": {
+                "loginEndpoint": "https://login.microsoftonline.com/",
+                "audiences": ["https://management.udroll-emulator.local/"],
+            },
+        }
 
     def operation_retry_after(self) -> str:
         return str(int(OPERATION_RETRY_AFTER / self.speed))
