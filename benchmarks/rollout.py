@@ -154,9 +154,10 @@ def main() -> None:
     actual = (ended - plan.start).total_seconds()
     print(f"outcome: {outcome.state} ({outcome.message})")
     print(f"discovery of the whole subscription: {discovery} ARM requests for {len(fleet.vms)} VMs")
-    print(f"ARM requests of the run: {len(arm)} = {len(arm) / maintained:.2f} per maintained VM")
+    done = sum(1 for r in journal.vms() if r.attempts)  # triggered (a halted run maintains fewer)
+    print(f"ARM requests of the run: {len(arm)} = {len(arm) / max(1, done):.2f} per maintained VM ({done})")
     for name, count in kinds.most_common():
-        print(f"  {count:6d}  {count / maintained:5.2f}/VM  {name}")
+        print(f"  {count:6d}  {count / max(1, done):5.2f}/VM  {name}")
     throttled = sum(1 for r in arm if r["status"] == 429)
     print(f"429 answers: {throttled}; 5xx: {sum(1 for r in arm if r['status'] >= 500)}")
     print(

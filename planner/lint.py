@@ -63,13 +63,7 @@ def lint(spec: Spec, pending: Mapping[str, Sequence[VM]], start: dt.datetime) ->
                 "rollout or leave them out",
             )
         )
-    refused = [
-        vm
-        for vm in every
-        if vm.maintenance
-        and not vm.maintenance.customer_initiated_allowed
-        and not vm.maintenance.opens_later(start)
-    ]
+    refused = [vm for vm in every if _refused(vm, start)]
     if refused:
         warnings.append(
             _warning(
@@ -141,3 +135,9 @@ def _vms(vms: Sequence[VM]) -> str:
 
 def _are(vms: Sequence[VM], one: str = "is", many: str = "are") -> str:
     return one if len(vms) == 1 else many
+
+
+def _refused(vm: VM, start: dt.datetime) -> bool:
+    """Azure does not allow customer-initiated maintenance on it, and not for want of an open window."""
+    m = vm.maintenance
+    return m is not None and not m.customer_initiated_allowed and not m.opens_later(start)

@@ -25,7 +25,7 @@ from typing import TypeVar
 from executor.run.backend import BatchMaintenance, BatchStatus, Operation, VMStatus
 from executor.run.context import RunContext, StepFailed
 from executor.run.gates import HealthGate
-from executor.run.outcome import after_operation
+from executor.run.outcome import after_operation, in_progress
 from planner.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -484,14 +484,6 @@ class StepVMs:
                 self._fail_vm(w, f"{w.vm.name}: {w.gate.why_failed()}")
             else:
                 w.due = w.gate.next_probe
-
-
-def in_progress(s: VMStatus) -> bool:
-    """Azure shows maintenance under way: the VM is off its feet, or no longer accepts a trigger."""
-    if s.power_state not in ("running", "deallocated"):  # a maintained VM walks stopping/stopped/starting
-        return True
-    m = s.maintenance
-    return bool(m and not m.customer_initiated_allowed and m.last_result == "None")
 
 
 def _answer(call: Callable[[_T], _R], arg: _T) -> _R | AzureError:
