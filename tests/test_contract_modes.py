@@ -13,7 +13,7 @@ import pytest
 from backend_support import EPOCH, LATER, as_reported, by_id, mixed_fleet
 from click.testing import CliRunner
 from executor_support import SHOP, WINDOW, invoke
-from test_executor_e2e import SPEC, simulate
+from test_executor_e2e import SPEC, scale_set_spec, simulate
 
 from executor.azure.backend import status_from
 from executor.azure.connect import connect_emulator, for_emulator
@@ -151,19 +151,7 @@ def test_a_whole_rollout_in_each_lro_shape(tmp_path: Path, lro: str) -> None:
 def test_a_refused_scale_set_batch_is_split_once(tmp_path: Path) -> None:
     """A permanent 409 on a scale set batch: one call per instance, once; the refused instance fails
     with Azure's recorded message, the others are maintained; no re-POST of the batch."""
-    window = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
-    instances = "\n".join(
-        f"  - {{name: app_{i}, resource_group: rg-app, scale_set: vmss, orchestration: Uniform, "
-        f"instance_id: '{i}', update_domain: 0, maintenance: {{customer_initiated_allowed: true, "
-        f"self_service_window: {window}}}}}"
-        for i in range(3)
-    )
-    spec = (
-        SPEC[: SPEC.index("tiers:")]
-        + "tiers:\n  - {name: app, select: {scale_set: rg-app/vmss}, max_unavailable: 100%}\ninventory:\n"
-        + instances
-        + "\n"
-    )
+    spec = scale_set_spec(3, update_domains=1, max_unavailable="100%")
     faults = "azure: {refusals: recorded}\nvms: {rg-app/vmss/1: {not_eligible: true}}\n"
     result = simulate(tmp_path, faults, spec=spec)
     posts = [r for r in result.requests if r["method"] == "POST"]
