@@ -200,7 +200,8 @@ def _scale_sets(client: ComputeManagementClient, rg: str | None) -> list[tuple[s
         found = (
             client.virtual_machine_scale_sets.list(rg) if rg else client.virtual_machine_scale_sets.list_all()
         )
-        return [(resource_group_of(str(s.id)), str(s.name)) for s in found if _orchestration(s) != "Flexible"]
+        uniform = [s for s in found if _orchestration(s).lower() != "flexible"]  # enums: any case
+        return [(resource_group_of(str(s.id)), str(s.name)) for s in uniform]
 
 
 def _views(
