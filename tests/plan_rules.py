@@ -32,7 +32,7 @@ def violations(plan: Plan, spec: Spec, fleet: Fleet) -> list[str]:
     out += _r3(plan, spec)
     out += _r4(plan, spec)
     out += _r5_r6(plan, spec, chosen)
-    out += _r7(plan, spec, vms)
+    out += _r7(plan, spec, vms, fleet.captured_at)
     out += [
         f"R8: step {s.id} has a gap of {s.gap_after_s}s, not longer than 30m"
         for s in plan.steps
@@ -209,7 +209,7 @@ def allowed_spans(window: Window, around: dt.datetime) -> list[tuple[dt.datetime
     return merged
 
 
-def _r7(plan: Plan, spec: Spec, vms: dict[str, VM]) -> list[str]:
+def _r7(plan: Plan, spec: Spec, vms: dict[str, VM], captured_at: dt.datetime) -> list[str]:
     out = []
     w = spec.window
     cutoff = dt.timedelta(seconds=w.cutoff)
@@ -227,7 +227,9 @@ def _r7(plan: Plan, spec: Spec, vms: dict[str, VM]) -> list[str]:
             )
         for v in s.vms:
             m = vms[v].maintenance
-            if m is None or m.self_service_window is None or not m.customer_initiated_allowed:
+            # allowed=false only because the window had not opened when the fleet was read: fine
+            allowed = m is not None and (m.customer_initiated_allowed or m.opens_later(captured_at))
+            if m is None or m.self_service_window is None or not allowed:
                 out.append(f"R7: step {s.id} holds {v}, which cannot be maintained by the customer")
                 continue
             first, last = m.self_service_window
