@@ -1,11 +1,12 @@
 """`udroll report --journal DIR -o html`: the run as it happened, drawn over its plan.
 
 Takes the report data of :func:`executor.report.text.build_report` (``udroll/report@1``) and returns one
-self-contained page in the same style as the plan preview (planner.render.html, whose CSS, script
-and drawing helpers it reuses): per group lane, each step's planned span as an outline and its
-actual span as a bar coloured by outcome, then the failures by VM, the gate evidence, the hooks'
-output, and the VMs Azure will reschedule. A step still running has no end yet: its bar runs for
-its planned duration, dashed, because the page never reads the clock.
+self-contained page in the same style as the plan preview (it reuses the CSS and script of
+planner.render.html_assets and the drawing helpers of planner.render.html_chart): per group lane,
+each step's planned span as an outline and its actual span as a bar coloured by outcome, then the
+failures by VM, the gate evidence, the hooks' output, and the VMs Azure will reschedule. A step
+still running has no end yet: its bar runs for its planned duration, dashed, because the page never
+reads the clock.
 """
 
 from __future__ import annotations
@@ -13,23 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from planner.render.html import (
-    AXIS_H,
-    BUTTONS,
-    LABEL_W,
-    PAD,
-    ROW_H,
-    SCRIPT,
-    TIER_H,
-    WIDTH,
-    axis,
-    esc,
-    head,
-    span,
-)
+from planner.render.html_assets import BUTTONS, SCRIPT, esc, head
+from planner.render.html_chart import AXIS_H, LABEL_W, PAD, ROW_H, TIER_H, WIDTH, axis, chart_section, span
 from planner.values import format_duration, parse_timestamp
 
 STATES = ("done", "failed", "running", "waiting", "skipped", "unknown")
+# a step's planned (start, end), actual (start, end) if it started, and whether it is still open
+StepSpans = tuple[tuple[int, int], tuple[int, int] | None, bool]
+Spans = dict[str, StepSpans]  # by step id
 _REPORT_CSS = """
 .planned{fill:none;stroke:#5b6573;stroke-width:1;stroke-dasharray:3 2}
 .actual.done{fill:#2e8b57}.actual.failed{fill:#c0162b}.actual.running{fill:#3b6fb6;stroke:#1d2430;
@@ -68,7 +60,7 @@ def render_html(report: dict[str, Any]) -> str:
     )
 
 
-def _spans(step: dict[str, Any], origin: dt.datetime) -> tuple[tuple[int, int], tuple[int, int] | None, bool]:
+def _spans(step: dict[str, Any], origin: dt.datetime) -> StepSpans:
     """Planned (start, end) and actual (start, end) in seconds after ``origin``; whether it is open."""
 
     def off(text: str) -> int:
@@ -135,13 +127,8 @@ def _lanes(report: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]
     return lanes
 
 
-def _chart(
-    report: dict[str, Any],
-    origin: dt.datetime,
-    spans: dict[str, tuple[tuple[int, int], tuple[int, int] | None, bool]],
-    end_s: int,
-    scale: float,
-) -> str:
+def _chart(report: dict[str, Any], origin: dt.datetime, spans: Spans, end_s: int, scale: float) -> str:
+    """Tier and group labels on the left; on the right, each step's planned outline and actual bar."""
     if not report["steps"]:
         return '<section class="chart"><p class="note">The plan of this run has no steps.</p></section>\n'
     lanes = _lanes(report)
@@ -163,46 +150,49 @@ def _chart(
     ]
     y = AXIS_H
     for tier, groups in lanes.items():
-        vms = sum(len(s["vms"]) for steps in groups.values() for s in steps)
-        title = f"{tier} · {len(groups)} group{'s' if len(groups) != 1 else ''}, {vms} VMs"
-        labels.append(
-            f'<g class="tier" data-tier="{esc(tier)}" transform="translate(0,{y})">'
-            f'<g class="toggle" role="button" tabindex="0" aria-expanded="true" data-tier="{esc(tier)}">'
-            f'<rect class="head" x="0" y="0" width="{LABEL_W}" height="{TIER_H}"/>'
-            f'<text x="8" y="17" class="tier-label"><tspan class="arrow">▾</tspan> {esc(title)}</text></g>'
-            f'<g class="lanes" transform="translate(0,{TIER_H})">'
-        )
-        chart.append(
-            f'<g class="tier" data-tier="{esc(tier)}" transform="translate(0,{y})">'
-            f'<rect class="head wide" x="0" y="0" width="{width:.1f}" height="{TIER_H}"/>'
-            f'<g class="lanes" transform="translate(0,{TIER_H})">'
-        )
-        for i, (group, steps) in enumerate(groups.items()):
-            at = f'transform="translate(0,{i * ROW_H})"'
-            label = f'<text x="20" y="16" class="lane-label">{esc(group)}</text>'
-            labels.append(f'<g class="lane" {at}>{label}</g>')
-            chart.append(f'<g class="lane" data-group="{esc(group)}" {at}>')
-            chart.append(f'<line class="row wide" x1="0" x2="{width:.1f}" y1="{ROW_H}" y2="{ROW_H}"/>')
-            for step in steps:
-                chart.append(_bars(step, spans[step["id"]], scale))
-            chart.append("</g>")
-        chart.append("</g></g>")
-        labels.append("</g></g>")
+        labels.append(_tier_labels(tier, groups, y))
+        chart.append(_tier_lanes(tier, groups, y, width, spans, scale))
         y += TIER_H + len(groups) * ROW_H
-    chart.append("</svg>")
-    labels.append("</svg>")
-    return (
-        '<section class="chart" aria-label="Timeline">'
-        + "".join(labels)
-        + '<div class="scroll" id="scroll">'
-        + "".join(chart)
-        + "</div></section>\n"
-    )
+    return chart_section(labels, chart)
 
 
-def _bars(
-    step: dict[str, Any], spans: tuple[tuple[int, int], tuple[int, int] | None, bool], scale: float
+def _tier_labels(tier: str, groups: dict[str, list[dict[str, Any]]], y: int) -> str:
+    """A tier's head (a toggle, as in the plan preview) and its groups' names."""
+    vms = sum(len(s["vms"]) for steps in groups.values() for s in steps)
+    title = f"{tier} · {len(groups)} group{'s' if len(groups) != 1 else ''}, {vms} VMs"
+    out = [
+        f'<g class="tier" data-tier="{esc(tier)}" transform="translate(0,{y})">'
+        f'<g class="toggle" role="button" tabindex="0" aria-expanded="true" data-tier="{esc(tier)}">'
+        f'<rect class="head" x="0" y="0" width="{LABEL_W}" height="{TIER_H}"/>'
+        f'<text x="8" y="17" class="tier-label"><tspan class="arrow">▾</tspan> {esc(title)}</text></g>'
+        f'<g class="lanes" transform="translate(0,{TIER_H})">'
+    ]
+    for i, group in enumerate(groups):
+        label = f'<text x="20" y="16" class="lane-label">{esc(group)}</text>'
+        out.append(f'<g class="lane" transform="translate(0,{i * ROW_H})">{label}</g>')
+    out.append("</g></g>")
+    return "".join(out)
+
+
+def _tier_lanes(
+    tier: str, groups: dict[str, list[dict[str, Any]]], y: int, width: float, spans: Spans, scale: float
 ) -> str:
+    """A tier's band across the time area and a lane per group with its steps' bars."""
+    out = [
+        f'<g class="tier" data-tier="{esc(tier)}" transform="translate(0,{y})">'
+        f'<rect class="head wide" x="0" y="0" width="{width:.1f}" height="{TIER_H}"/>'
+        f'<g class="lanes" transform="translate(0,{TIER_H})">'
+    ]
+    for i, (group, steps) in enumerate(groups.items()):
+        out.append(f'<g class="lane" data-group="{esc(group)}" transform="translate(0,{i * ROW_H})">')
+        out.append(f'<line class="row wide" x1="0" x2="{width:.1f}" y1="{ROW_H}" y2="{ROW_H}"/>')
+        out.extend(_bars(step, spans[step["id"]], scale) for step in steps)
+        out.append("</g>")
+    out.append("</g></g>")
+    return "".join(out)
+
+
+def _bars(step: dict[str, Any], spans: StepSpans, scale: float) -> str:
     planned, actual, is_open = spans
     failed = [v for v in step["vms"] if v["state"] == "failed"]
     tip = (

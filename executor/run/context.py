@@ -14,15 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from executor.run.backend import ComputeBackend
+from executor.run.backend import BatchStatus, ComputeBackend, VMStatus
 from executor.run.clock import Clock, FakeClock
 from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.run.gates import Check, Probe, Target, probe_all
+from executor.run.guard import GroupGuard, Hold
 from executor.run.journal import EVENTS_NAME, Journal
+from planner.errors import AuthenticationError, AuthorizationError, AzureError
 from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
 from planner.spec import Spec, TierSettings
 
+GUARD_LIST_MIN = 4  # from this many VMs of other domains to read, the guard lists their resource groups
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -103,6 +106,9 @@ class RunContext:
         self.pausing: str | None = None
         self.aborted = False
         self.resumed_at = clock.now()
+        self.guard = GroupGuard(plan, self.fleet, self.config.status_interval)
+        # whether a step still fits its windows if its VMs are triggered at a time (set by the runner)
+        self.fits_now: Callable[[Step, dt.datetime], bool] = lambda step, at: True
 
     def emit(
         self,
@@ -178,3 +184,50 @@ class RunContext:
                     ok=all(p.ok for p in probes),
                     baseline=baseline,
                 )
+
+    def group_hold(self, step: Step) -> Hold | None:
+        """The live guard's verdict for a step: other domains of its group read fresh (reusing any
+        status read within the recheck interval), a reason to wait or None."""
+        guard = self.guard
+        others = guard.others(step)
+        if not others:
+            return None
+        now = self.clock.now()
+        stale = guard.stale(others, now)
+        unread = self._list_for_guard(stale, now) if len(stale) >= GUARD_LIST_MIN else stale
+        found_all = self.each(_read_or_error(self.backend), unread, "udroll-guard")
+        for vm, found in zip(unread, found_all, strict=True):
+            if isinstance(found, AzureError):
+                if isinstance(found, (AuthenticationError, AuthorizationError)):
+                    raise found
+                return Hold(f"cannot read {self.name(vm)} of the same group: {found}", self.later(60))
+            guard.observe(found, now)
+        states = {row.vm: row.state for row in self.journal.vms()}
+        names = {vm: self.name(vm) for vm in others}
+        return guard.hold(step, states, names, now)
+
+    def _list_for_guard(self, vms: list[str], now: dt.datetime) -> list[str]:
+        """One list per scale set holding ``vms`` (cheaper than a read each); the VMs it did not
+        answer for are returned to be read one by one."""
+        facts = [self.fleet[vm] for vm in vms if vm in self.fleet]
+        try:
+            if isinstance(self.backend, BatchStatus):  # only their scale sets, never a whole group
+                listed = list(self.backend.statuses(facts).values())
+            else:
+                groups = sorted({vm.resource_group for vm in facts})
+                listed = [VMStatus(v.id, v.power_state, v.maintenance) for v in self.backend.list_vms(groups)]
+        except AzureError:
+            return vms
+        for status in listed:
+            self.guard.observe(status, now)
+        return self.guard.stale(vms, now)
+
+
+def _read_or_error(backend: ComputeBackend) -> Callable[[str], VMStatus | AzureError]:
+    def read(vm: str) -> VMStatus | AzureError:
+        try:
+            return backend.status(vm)
+        except AzureError as exc:
+            return exc
+
+    return read

@@ -23,14 +23,6 @@ class Outcome:
     message: str
 
 
-def in_progress(s: VMStatus) -> bool:
-    """Azure shows maintenance under way: the VM is off its feet, or no longer accepts a trigger."""
-    if s.power_state not in ("running", "deallocated"):  # a maintained VM walks stopping/stopped/starting
-        return True
-    m = s.maintenance
-    return bool(m and not m.customer_initiated_allowed and m.last_result == "None")
-
-
 def no_longer_pending(before: Maintenance | None, now: Maintenance | None) -> bool:
     """The maintenance the VM had before its trigger is no longer pending."""
     if now is None or now.last_result == "MaintenanceCompleted":

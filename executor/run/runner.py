@@ -63,6 +63,7 @@ class Runner:
         now = clock.now()
         intervals = operator_intervals(spec, min(plan.start, now), now + HORIZON)
         self.schedule = Schedule(plan, spec, self.ctx.settings, self.ctx.fleet, capacity, intervals)
+        self.ctx.fits_now = lambda step, at: self.schedule.window_start(step, at) == at
         self.baselines = Baselines()
 
     def _worker(self, step: Step) -> Wake:
@@ -361,7 +362,16 @@ class Runner:
             self._fail_unstartable(step)
         for step_id, why in decision.waiting.items():
             self._waiting(step_id, why.reason, why.until)
-        return list(decision.start)
+        start = []
+        for step in decision.start:
+            hold = self.ctx.group_hold(step)  # the live guard: someone else on the group?
+            if hold is None:
+                start.append(step)
+                continue
+            if live.waiting.get(step.id, (None, None))[0] != hold.reason:
+                self.ctx.emit("step-held", step.id, message=f"waiting: {hold.reason}", reason=hold.reason)
+            self._waiting(step.id, hold.reason, hold.until)
+        return start
 
     def _next_ready_time(self) -> dt.datetime | None:
         live = self.ctx.live

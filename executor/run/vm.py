@@ -25,7 +25,8 @@ from typing import TypeVar
 from executor.run.backend import BatchMaintenance, BatchStatus, Operation, VMStatus
 from executor.run.context import RunContext, StepFailed
 from executor.run.gates import HealthGate
-from executor.run.outcome import after_operation, in_progress
+from executor.run.guard import in_progress
+from executor.run.outcome import after_operation
 from planner.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -41,6 +42,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 TERMINAL = ("healthy", "skipped", "failed")
 SETTLED = ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted")
+REUSE_S = 15.0  # a status read this recently (by the live guard) serves as the fresh read before a trigger
 
 
 @dataclass
@@ -73,6 +75,7 @@ class StepVMs:
         self.ctx = ctx
         self.step = step
         self.settings = ctx.settings[step.tier]
+        self.held: str | None = None  # the live guard's reason while it holds the step's triggers
 
     def run(self) -> Wake:
         """Turn by turn until every VM is healthy, skipped or failed; a failed VM fails the step."""
@@ -82,7 +85,7 @@ class StepVMs:
             now = self.ctx.clock.now()
             due = [w for w in work.values() if w.state not in TERMINAL and w.due <= now]
             self._read_statuses([w for w in due if w.needs_status], deadline)
-            ready = [w for w in due if w.ready]
+            ready = self._unless_held([w for w in due if w.ready])
             if ready:
                 self._trigger(ready, deadline)
             polls: dict[str, list[VMWork]] = {}  # one look per operation (a scale set call has one)
@@ -136,6 +139,31 @@ class StepVMs:
                 )
         return work
 
+    def _unless_held(self, ready: list[VMWork]) -> list[VMWork]:
+        """The live guard right before a trigger: if another domain of the group is (or was just)
+        maintained by someone else, the ready VMs wait — or, once the step no longer fits its
+        window, are not triggered at all."""
+        if not ready:
+            return ready
+        hold = self.ctx.group_hold(self.step)
+        if hold is None:
+            if self.held:
+                self.ctx.journal.set_waiting(self.step.id, None, None)
+                self.held = None
+            return ready
+        if hold.reason != self.held:
+            self.ctx.emit("step-held", self.step.id, message=f"not triggering: {hold.reason}")
+            self.held = hold.reason
+        self.ctx.journal.set_waiting(self.step.id, hold.reason, hold.until)
+        fits = self.ctx.fits_now(self.step, hold.until)
+        for w in ready:
+            w.ready = False
+            if not fits:
+                self._fail_vm(w, f"not triggered: the window closed while {hold.reason}")
+                continue
+            w.needs_status, w.due = True, hold.until
+        return []
+
     def _azure_trouble(self, w: VMWork, exc: AzureError, deadline: dt.datetime, doing: str) -> None:
         """A transient Azure error: back off and try again, until the step's timeout."""
         if isinstance(exc, (AuthenticationError, AuthorizationError)):
@@ -168,12 +196,21 @@ class StepVMs:
         statuses: dict[str, VMStatus | AzureError] = {}
         # a step's first look lists its resource groups once (fewer requests); later looks, spread
         # in time and cheap, read the VMs one by one, side by side (a big list is slow to answer)
+        first = [w for w in items if w.state in ("pending", "retry")]
+        now = self.ctx.clock.now()
+        # a read the live guard made moments ago is fresh enough for the check before a trigger
+        statuses.update(self.ctx.guard.recent([w.vm.id for w in first], now, REUSE_S))
         # scale set members: one instance list per scale set (only the sets the step needs)
         if len(items) > 1 and isinstance(self.ctx.backend, BatchStatus):
             with contextlib.suppress(AzureError):  # else: one read per VM below
-                statuses.update(self.ctx.backend.statuses([w.vm for w in items]))
+                statuses.update(
+                    self.ctx.backend.statuses([w.vm for w in items if w.vm.id.lower() not in statuses])
+                )
         missing = [w.vm.id for w in items if w.vm.id.lower() not in statuses]
         statuses.update(self._read_each(missing))
+        for found in statuses.values():
+            if isinstance(found, VMStatus):
+                self.ctx.guard.observe(found, now)  # the live guard reuses every read
         for w in items:
             status = statuses.get(w.vm.id.lower())
             if isinstance(status, AzureError):

@@ -1,0 +1,147 @@
+"""The live guard (DESIGN §11 "Others act on Azure too"): before a step starts and before each trigger,
+the live state of the *other* domains of the step's group is read; if any of them is under maintenance,
+or was maintained by someone else less than the group's recovery gap ago, the step waits.
+
+Whoever else acts on the group — another udroll on another journal, a PowerShell loop, the portal,
+Azure's own scheduled walk — shows in Azure's status, so this holds without any shared lock. Our own
+VMs are left out: the run's scheduling already keeps their domains apart and their gaps.
+
+Azure documents no "maintained at" time for a VM: the guard takes the first read that showed someone
+else's maintenance done and waits a full gap from there (conservative: wait rather than trigger).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from executor.run.backend import VMStatus
+from planner.fleet import VM
+from planner.plan import Plan, Step
+
+# journal VM states that mean this run itself has touched the VM (its gap is the scheduler's business)
+OURS = ("intent", "triggered", "retry", "completed", "gating", "healthy", "failed")
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a step must not touch its group yet, and when to look again."""
+
+    reason: str
+    until: dt.datetime
+
+
+def in_progress(s: VMStatus) -> bool:
+    """Azure shows maintenance under way: the VM is off its feet, or no longer accepts a trigger."""
+    if s.power_state not in ("running", "deallocated"):  # a maintained VM walks stopping/stopped/starting
+        return True
+    m = s.maintenance
+    return bool(m and not m.customer_initiated_allowed and m.last_result == "None")
+
+
+class GroupGuard:
+    """Remembers what it saw of each group's VMs and says whether a step of the group may act now."""
+
+    def __init__(self, plan: Plan, fleet: Mapping[str, VM], recheck_s: float):
+        self.recheck = dt.timedelta(seconds=recheck_s)
+        # each planned VM's maintenance as planned: a change since is someone else's doing
+        self.planned = {vm.lower(): f.maintenance for vm, f in fleet.items() if f.maintenance}
+        self.domain_of: dict[str, tuple[str, str]] = {}  # vm -> (group, domain label)
+        self.members: dict[str, list[str]] = {}  # group -> its planned VMs
+        for step in plan.steps:
+            for vm in step.vms:
+                self.domain_of[vm] = (step.group, _domain(step))
+                self.members.setdefault(step.group, []).append(vm)
+        # keyed by lower-case id: when each VM was last seen under way, and first seen done
+        self.busy_seen: dict[str, dt.datetime] = {}
+        self.done_seen: dict[str, dt.datetime] = {}
+        self.seen: dict[str, tuple[dt.datetime, VMStatus]] = {}  # every status read of the run, reused
+
+    def observe(self, status: VMStatus, at: dt.datetime) -> None:
+        """Remember a status the runner read anyway (a guard check then needs no read of its own), and
+        when the VM was last seen under maintenance or first seen done."""
+        if not status.known:  # no instance view: nothing to judge by (read again next time)
+            return
+        vm = status.vm.lower()
+        self.seen[vm] = (at, status)  # Azure may spell an id in another case
+        if under_way(status):
+            self.busy_seen[vm] = at
+            self.done_seen.pop(vm, None)
+        elif self._acted(vm, status) or vm in self.busy_seen:
+            self.done_seen.setdefault(vm, at)
+
+    def stale(self, vms: list[str], now: dt.datetime) -> list[str]:
+        """Which of ``vms`` were not read within the recheck interval."""
+        return [
+            vm for vm in vms if vm.lower() not in self.seen or now - self.seen[vm.lower()][0] >= self.recheck
+        ]
+
+    def recent(self, vms: list[str], now: dt.datetime, max_age_s: float) -> dict[str, VMStatus]:
+        """Statuses of ``vms`` read at most ``max_age_s`` ago, keyed by lower-case id."""
+        age = dt.timedelta(seconds=max_age_s)
+        found = (self.seen.get(vm.lower()) for vm in vms)
+        return {entry[1].vm.lower(): entry[1] for entry in found if entry and now - entry[0] <= age}
+
+    def others(self, step: Step) -> list[str]:
+        """The group's VMs in other domains than the step's."""
+        mine = set(step.vms)
+        return [vm for vm in self.members.get(step.group, []) if vm not in mine]
+
+    def hold(
+        self, step: Step, journal_states: Mapping[str, str], names: Mapping[str, str], now: dt.datetime
+    ) -> Hold | None:
+        """A reason to wait, or None when no other domain of the group is (or was just) maintained by
+        someone else — judged from the last read of each VM (the caller keeps them fresh)."""
+        gap = dt.timedelta(seconds=step.gap_after_s)
+        holds: list[Hold] = []
+        for vm in self.others(step):
+            key = vm.lower()
+            if key not in self.seen or journal_states.get(vm) in OURS:
+                continue
+            group, domain = self.domain_of[vm]
+            who = f"{group}: {domain} ({names.get(vm, vm.rsplit('/', 1)[-1])})"
+            if under_way(self.seen[key][1]):
+                holds.append(Hold(f"{who} under maintenance by someone else", now + self.recheck))
+                continue
+            # Azure documents no time for a maintenance's end: the first read that showed it done is
+            # taken, never earlier than it can have been, so the gap is never shortened
+            done_at = self.done_seen.get(key)
+            if done_at is not None and now < done_at + gap:
+                until = done_at + gap
+                why = f"{who} maintained by someone else; its recovery gap runs until {until:%H:%M:%S}Z"
+                holds.append(Hold(why, until))
+        return max(holds, key=lambda h: h.until) if holds else None
+
+    def _acted(self, vm: str, status: VMStatus) -> bool:
+        """A planned VM had maintenance pending and allowed when the run was planned: its block gone,
+        ``MaintenanceCompleted``, or no longer allowed, means someone acted on it."""
+        planned = self.planned.get(vm)
+        if planned is None:
+            return False
+        m = status.maintenance
+        return (
+            m is None
+            or m.last_result == "MaintenanceCompleted"
+            or (
+                planned.customer_initiated_allowed
+                and not m.customer_initiated_allowed
+                and m.last_result == "None"
+            )
+        )
+
+
+def under_way(s: VMStatus) -> bool:
+    """Someone's maintenance is running on the VM: it walks stopping/stopped/starting (a VM an owner
+    stopped, or one whose window is not open yet, is not under way)."""
+    if s.power_state in ("stopping", "starting"):
+        return True
+    m = s.maintenance
+    return bool(
+        s.power_state == "stopped" and m and not m.customer_initiated_allowed and m.last_result == "None"
+    )
+
+
+def _domain(step: Step) -> str:
+    parts = step.id.split("/")
+    return parts[2] if len(parts) > 2 else "vm"

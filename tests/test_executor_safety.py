@@ -1,0 +1,160 @@
+"""The safety promise outside the happy path (DESIGN §11): a skipped step keeps its gap, and the live
+guard keeps a run off a group that someone else is walking."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import hypothesis.strategies as st
+from executor_support import harness, shop, vm_id
+from hypothesis import given, settings
+
+from executor.run.backend import VMStatus
+from executor.run.guard import GroupGuard
+from executor.run.journal import Journal
+from executor.run.runner import RunConfig
+from executor.run.scheduling import Schedule
+from executor.run.scripted import VMScript
+from planner.build import build_plan
+from planner.fleet import Maintenance
+
+NOW = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
+
+
+def _db_steps(h: object) -> list[str]:
+    plan = h.plan  # type: ignore[attr-defined]
+    return [s.id for s in plan.steps if s.tier == "db"]
+
+
+def test_a_skipped_step_whose_vms_rebooted_keeps_its_recovery_gap(tmp_path: Path) -> None:
+    """A db step fails after its VM was maintained (never healthy), is skipped, and the run resumes:
+    the next update domain starts no earlier than the skipped step's real end plus the db gap."""
+    first = shop().spec.tiers[0]  # db: update_domain_order [2, 0, 1]
+    assert first.name == "db"
+    h = harness(tmp_path, scripts={"rg-shop-db/db-2": VMScript(warmup=1800)})  # healthy too late
+    assert h.run().state == "halted"
+    failed = _db_steps(h)[0]
+    ended = h.journal.step(failed).ended_at
+    assert h.step_states()[failed] == "failed" and ended is not None
+    Journal.open(h.directory).request("skip", failed, h.clock.now())
+    h.reopen()
+    assert h.run().state == "completed"
+    nxt = h.plan.steps[[s.id for s in h.plan.steps].index(_db_steps(h)[1])]
+    (trigger_at, _), *_ = h.backend.triggers(nxt.vms[0])
+    assert trigger_at >= ended + dt.timedelta(seconds=nxt.gap_after_s)
+    skipped = [e for e in h.reporter.of("step-skipped") if e.step == failed]
+    assert "recovery gap still holds" in skipped[0].message
+
+
+def test_a_skipped_step_that_touched_no_vm_imposes_no_gap(tmp_path: Path) -> None:
+    """A step that never touched a VM (skipped while waiting) is ignored: its successor need not wait."""
+    h = harness(tmp_path)
+    first = _db_steps(h)[0]
+    Journal.open(h.directory).request("skip", first, h.clock.now())
+    assert h.run(RunConfig(control_interval=0.0)).state == "completed"
+    nxt = next(s for s in h.plan.steps if s.id == _db_steps(h)[1])
+    (trigger_at, _), *_ = h.backend.triggers(nxt.vms[0])
+    assert trigger_at < h.plan.start + dt.timedelta(minutes=5)
+
+
+def _schedule() -> Schedule:
+    loaded = shop()
+    assert loaded.inventory is not None
+    plan = build_plan(loaded.spec, loaded.inventory, NOW)
+    settings_ = {t.name: loaded.spec.settings(t) for t in loaded.spec.tiers}
+    fleet = {vm.id: vm for vm in loaded.inventory.vms}
+    capacity = dict.fromkeys(settings_, 100)
+    far = (plan.start - dt.timedelta(days=1), plan.start + dt.timedelta(days=60))
+    return Schedule(plan, loaded.spec, settings_, fleet, capacity, [far])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    state=st.sampled_from(["done", "skipped", "failed-then-skipped", "skipped-untouched"]),
+    elapsed=st.integers(min_value=0, max_value=3 * 3600),
+)
+def test_the_next_domain_waits_the_gap_of_every_predecessor_that_ended(state: str, elapsed: int) -> None:
+    """Property: whatever became of the previous step of a group (done, or skipped after it ended), the
+    next step does not start until its gap has passed; a step skipped untouched imposes nothing."""
+    schedule = _schedule()
+    steps = [s for s in schedule.order if s.group == schedule.order[0].group]
+    first, second = steps[0], steps[1]
+    ended_at = NOW
+    now = ended_at + dt.timedelta(seconds=elapsed)
+    states = {s.id: "waiting" for s in schedule.order}
+    states[first.id] = "skipped" if "skipped" in state else "done"
+    ended = {} if state == "skipped-untouched" else {first.id: ended_at}
+    decision = schedule.decide(states, ended, now)
+    started = {s.id for s in decision.start}
+    gap_over = elapsed >= first.gap_after_s
+    if state == "skipped-untouched":
+        assert second.id in started
+    else:
+        assert (second.id in started) == gap_over
+        if not gap_over:
+            assert decision.waiting[second.id].until == ended_at + dt.timedelta(seconds=first.gap_after_s)
+
+
+def _guard() -> tuple[GroupGuard, list[str], object]:
+    loaded = shop()
+    assert loaded.inventory is not None
+    plan = build_plan(loaded.spec, loaded.inventory, NOW)
+    guard = GroupGuard(plan, {vm.id: vm for vm in loaded.inventory.vms}, recheck_s=30)
+    db = [s for s in plan.steps if s.tier == "db"]
+    return guard, [vm for s in db for vm in s.vms], db
+
+
+def _status(vm: str, power: str = "running", allowed: bool = True, result: str = "None") -> VMStatus:
+    window = (NOW - dt.timedelta(days=3), NOW + dt.timedelta(days=30))
+    return VMStatus(vm, power, Maintenance(allowed, window, None, result, None))
+
+
+def test_the_guard_holds_a_step_while_another_domain_is_under_maintenance() -> None:
+    """Someone else's maintenance on ud0 holds the ud2 step; once done, it holds a full gap from the
+    first read that showed it done; then it lets go."""
+    guard, _, db = _guard()
+    step, other = db[0], db[1]  # ud2 first, then ud0
+    vm = other.vms[0]
+    guard.observe(_status(vm, "stopping", allowed=False), NOW)
+    hold = guard.hold(step, {}, {}, NOW)
+    assert hold is not None and "under maintenance by someone else" in hold.reason
+    assert "ud0" in hold.reason
+    done = NOW + dt.timedelta(minutes=12)
+    guard.observe(_status(vm, allowed=False, result="MaintenanceCompleted"), done)
+    hold = guard.hold(step, {}, {}, done + dt.timedelta(minutes=1))
+    assert hold is not None and hold.until == done + dt.timedelta(seconds=step.gap_after_s)
+    assert guard.hold(step, {}, {}, done + dt.timedelta(seconds=step.gap_after_s)) is None
+
+
+def test_the_guard_ignores_our_own_vms_and_vms_not_yet_allowed() -> None:
+    """VMs this run touched are the scheduler's business; a VM whose window has not opened (never
+    allowed, running) is not someone else's maintenance."""
+    guard, _, db = _guard()
+    step, other = db[0], db[1]
+    vm = other.vms[0]
+    guard.observe(_status(vm, "starting", allowed=False), NOW)
+    assert guard.hold(step, {vm: "triggered"}, {}, NOW) is None
+    guard2, _, db2 = _guard()
+    guard2.planned[db2[1].vms[0].lower()] = Maintenance(False, None, None, "None", None)
+    guard2.observe(_status(db2[1].vms[0], allowed=False), NOW)
+    assert guard2.hold(db2[0], {}, {}, NOW) is None
+
+
+def test_a_run_waits_while_someone_else_maintains_another_domain(tmp_path: Path) -> None:
+    """Scripted: db-0 (ud0) is being maintained by someone else when the run starts; the ud2 step
+    waits with the reason recorded, and ud2 is triggered only a full gap after db-0 came back."""
+    h = harness(tmp_path)
+    db0 = vm_id(shop(), "rg-shop-db/db-0")
+    h.backend.start_maintenance(db0)  # someone else, a moment before the run
+    h.backend.calls.clear()
+    outcome = h.run()
+    assert outcome.state in ("completed", "halted")
+    held = [e for e in h.reporter.of("step-held")]
+    assert held and "under maintenance by someone else" in held[0].message
+    db2 = vm_id(shop(), "rg-shop-db/db-2")
+    (trigger_at, _), *_ = h.backend.triggers(db2)
+    came_back = h.plan.start + dt.timedelta(seconds=h.backend.duration)
+    gap = next(s for s in h.plan.steps if db2 in s.vms).gap_after_s
+    assert trigger_at >= came_back + dt.timedelta(seconds=gap)
+    assert [vm for _, kind, vm in h.backend.calls if kind == "trigger"].count(db0) == 0
