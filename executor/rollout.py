@@ -27,13 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from executor import notify
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock, SystemClock
 from executor.run.context import Prober
-from executor.run.events import Reporter
+from executor.run.events import FanOut, NullReporter, Reporter
 from executor.run.gates import Check
 from executor.run.journal import Journal, default_dir
 from executor.run.runner import RunConfig, Runner, RunOutcome
+from executor.run.store import JournalStore, is_url
 from planner.build import build_plan
 from planner.errors import InputError, UnschedulableError
 from planner.fingerprint import fingerprint
@@ -54,16 +56,19 @@ __all__ = [
     "bundled_example",
     "check_plan_matches",
     "create_run",
+    "create_store",
     "execute",
     "live_fleet",
     "load",
     "make_plan",
     "open_journal",
     "open_run",
+    "open_store",
     "planned_start",
     "simulate",
     "simulation_fleet",
     "status",
+    "store_exists",
 ]
 
 
@@ -178,7 +183,7 @@ def refuse_unschedulable(plan: Plan, allow_partial: bool) -> None:
 class Run:
     """A run restored from its journal: what it was planned from."""
 
-    journal: Journal
+    journal: JournalStore
     loaded: LoadedSpec
     plan: Plan
     fleet: Fleet
@@ -186,6 +191,35 @@ class Run:
     @property
     def simulated(self) -> bool:
         return self.journal.meta("simulated") == "1"
+
+
+def store_exists(location: str | Path) -> bool:
+    """Whether ``--journal`` (a directory or a blob URL) holds a run already."""
+    if is_url(location):
+        from executor.azure.blob_journal import BlobJournal
+
+        return BlobJournal.exists(str(location))
+    return Journal.exists(location)
+
+
+def create_store(
+    location: str | Path, meta: dict[str, str], steps: list[tuple[str, str, list[str]]]
+) -> JournalStore:
+    """A new journal at ``location``, locked by this process: SQLite in a directory, or Azure Blob Storage."""
+    if is_url(location):
+        from executor.azure.blob_journal import BlobJournal
+
+        return BlobJournal.create(str(location), meta, steps)
+    return Journal.create(Path(location), meta, steps)
+
+
+def open_store(location: str | Path) -> JournalStore:
+    """An existing run's journal: a directory (SQLite) or a URL (Azure Blob Storage, issue 16)."""
+    if is_url(location):
+        from executor.azure.blob_journal import BlobJournal
+
+        return BlobJournal.open(str(location))
+    return Journal.open(location)
 
 
 def create_run(
@@ -198,7 +232,7 @@ def create_run(
     simulated: bool = False,
     emulator: str | None = None,
     subscription: str | None = None,
-) -> Journal:
+) -> JournalStore:
     """A new journal holding everything a later `resume` needs (spec text, plan, fleet)."""
     meta = {
         "plan": plan.to_json(),
@@ -214,23 +248,23 @@ def create_run(
         meta["emulator"] = str(Path(emulator).resolve())
     if subscription:
         meta["subscription"] = subscription
-    return Journal.create(Path(directory), meta, [(s.id, s.tier, list(s.vms)) for s in plan.steps])
+    return create_store(directory, meta, [(s.id, s.tier, list(s.vms)) for s in plan.steps])
 
 
-def open_journal(directory: str | Path) -> Journal:
-    return Journal.open(directory)
+def open_journal(directory: str | Path) -> JournalStore:
+    return open_store(directory)
 
 
-def open_run(journal: Journal) -> Run:
+def open_run(journal: JournalStore) -> Run:
     """The spec, plan and fleet a journal was created with."""
     loaded = parse_spec(journal.meta("spec_text") or "", journal.meta("spec_file") or "<spec>")
     plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
-    fleet = parse_fleet(journal.meta("fleet") or "{}", f"{journal.dir}/fleet")
+    fleet = parse_fleet(journal.meta("fleet") or "{}", f"{journal.location}/fleet")
     return Run(journal, loaded, plan, fleet)
 
 
 def execute(
-    journal: Journal,
+    journal: JournalStore,
     plan: Plan,
     loaded: LoadedSpec,
     fleet: Fleet,
@@ -243,8 +277,59 @@ def execute(
     retry_failed: bool = False,
     control_interval: float = 5.0,
     prober: Prober | None = None,
+    notify_drain: float = 10.0,
+    until_idle: bool = False,
 ) -> RunOutcome:
-    """Execute (or continue) the run in ``journal`` with ``backend`` on ``clock``; how it ended."""
+    """Execute (or continue) the run in ``journal`` with ``backend`` on ``clock``; how it ended.
+
+    The spec's `notify:` sinks get the run's events in the background (executor.notify); deliveries
+    still pending when the run ends get ``notify_drain`` seconds (wall time) to finish."""
+    workdir = _workdir(journal, loaded)
+    held = lock_groups(journal, plan, clock)  # refused (exit 2) before anything is started
+    try:
+        return _execute(
+            journal,
+            plan,
+            loaded,
+            fleet,
+            backend,
+            clock,
+            reporter,
+            confirm,
+            confirm_mode,
+            checks_for,
+            retry_failed,
+            control_interval,
+            prober,
+            notify_drain,
+            until_idle,
+            workdir,
+        )
+    finally:
+        held.release()
+
+
+def _execute(
+    journal: JournalStore,
+    plan: Plan,
+    loaded: LoadedSpec,
+    fleet: Fleet,
+    backend: ComputeBackend,
+    clock: Clock,
+    reporter: Reporter | None,
+    confirm: Callable[[str], bool] | None,
+    confirm_mode: str,
+    checks_for: ChecksFor | None,
+    retry_failed: bool,
+    control_interval: float,
+    prober: Prober | None,
+    notify_drain: float,
+    until_idle: bool,
+    workdir: str,
+) -> RunOutcome:
+    notifications = notify.start(loaded.spec, plan, fleet, journal, clock, loaded.file, workdir)
+    if notifications is not None:
+        reporter = FanOut(reporter or NullReporter(), notifications.notifier)
     runner = Runner(
         journal,
         plan,
@@ -259,15 +344,76 @@ def execute(
             confirm=confirm_mode,
             retry_failed=retry_failed,
             control_interval=control_interval,
-            workdir=journal.meta("spec_dir") or str(Path(loaded.file).resolve().parent),
+            workdir=workdir,
+            until_idle=until_idle,
         ),
         prober=prober,
+        step_events=notifications.gate if notifications else None,
     )
-    return runner.run()
+    try:
+        return runner.run()
+    finally:
+        if notifications is not None:
+            notifications.close(notify_drain)
+
+
+class _NoLocks:
+    def release(self) -> None:
+        pass
+
+
+def lock_groups(journal: JournalStore, plan: Plan, clock: Clock) -> Any:
+    """The fleet lock: the run holds every group it walks, machine-wide for a local journal, in the
+    journal's storage account for a blob journal, so a second run that would walk one of them is
+    refused (exit 2, naming the holder). A simulation walks an emulated fleet and takes none."""
+    if journal.meta("simulated") == "1":
+        return _NoLocks()
+    from executor.run.locks import group_keys, lock_plan_groups
+
+    location = journal.location
+    if "://" not in location:
+        return lock_plan_groups(plan, location, since=clock.now())
+    from executor.azure.blob_locks import BlobGroupLocks
+
+    locks = BlobGroupLocks(location)
+    locks.acquire(sorted(group_keys(plan)), f"{location}")
+    return locks
+
+
+def export_run(source: str | Path, target: str | Path) -> JournalStore:
+    """Copy the run at ``source`` to a new journal at ``target`` (directories or URLs, either way round)."""
+    from executor.run.export import copy_rows, layout
+
+    original = open_store(source)
+    try:
+        if original.is_locked():
+            raise InputError(
+                f"a runner is running {original.location}: pause it first (`udroll pause --journal "
+                f"{original.location}`), then export"
+            )
+        copy = create_store(target, original.all_meta(), layout(original))
+        try:
+            copy_rows(original, copy)
+        finally:
+            copy.close()
+        return copy
+    finally:
+        original.close()
+
+
+def _workdir(journal: JournalStore, loaded: LoadedSpec) -> str:
+    """Hooks run in the spec's directory; a run resumed on another machine (a blob journal) runs them
+    in the current directory when that directory does not exist here."""
+    for candidate in (journal.meta("spec_dir"), str(Path(loaded.file).resolve().parent)):
+        if candidate and Path(candidate).is_dir():
+            return candidate
+    return str(Path.cwd())
 
 
 def simulation_dir(loaded: LoadedSpec, journal_dir: str | None) -> Path:
     """A fresh journal directory for a simulation (a given one must not hold a journal yet)."""
+    if journal_dir and is_url(journal_dir):
+        raise InputError("a --simulate run keeps its journal in a directory: pass a directory to --journal")
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     directory = Path(journal_dir) if journal_dir else default_dir(loaded.spec.name) / "simulations" / stamp
     if Journal.exists(directory):
@@ -316,7 +462,7 @@ def simulate(
 STOPPED = ("halted", "paused", "aborted", "completed")
 
 
-def status(journal: Journal, clock: Clock | None = None) -> dict[str, Any]:
+def status(journal: JournalStore, clock: Clock | None = None) -> dict[str, Any]:
     """A run's state as data: per step what is done, running, or waiting for what and until when."""
     from executor.run.status import run_status
 

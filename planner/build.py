@@ -2,53 +2,76 @@
 
 1. Select each tier's VMs (a VM selected by two tiers is an error). VMs with nothing pending or whose
    maintenance already completed are ``skipped``; VMs Azure will not let us maintain (customer-
-   initiated maintenance not allowed, no self-service window) are ``unschedulable`` up front.
+   initiated maintenance not allowed, no self-service window) and VMs whose update domain, fault
+   domain or zone is unknown (planner.grouping.undomained) are ``unschedulable`` up front.
 2. Cut each tier into groups, domains and steps (planner.grouping, which documents the step ids).
-3. Build the step graph (planner.graph): lower bound and each step's remaining path, its priority.
-4. Schedule (planner.schedule) inside the operator window and the VMs' self-service windows.
+3. Schedule (planner.schedule) inside the operator window and the VMs' self-service windows: the
+   greedy first (the best of its priority orders), then, within ``optimize`` seconds, the exact
+   solver (planner.optimize) improves it. The objective is lexicographic: the most VMs maintained
+   inside their self-service windows, then the shortest makespan.
+4. Bound and proof (planner.bounds): the plan's ``lower_bound_s`` and its ``optimality``.
 
 What happens when VMs cannot be scheduled (documented in planner.schedule too):
 - a VM that does not fit before its self-service window ends is dropped from its step; the rest of
   its group is not scheduled (a group is walked in order or not at all past that point);
-- a tier with any unschedulable VM (for whatever reason) holds back every tier that depends on it,
-  directly or not: their VMs are unschedulable with a reason naming the blocking tier;
+- a tier with unschedulable VMs does not hold back the tiers that depend on it: they wait for its
+  planned steps (R4 holds for every planned VM), and the plan lists the dependency in ``relaxed``
+  (such a plan has unschedulable VMs, so it only runs with --allow-partial);
 - a tier whose VMs need nothing passes its own dependencies on (web -> app -> db with nothing to
   do in app still waits for db).
 Every reason ends with when Azure will do the maintenance itself.
 
 A step's ``after``: the step before it in its group; for a group's first step, the step that ends
 last in each tier it depends on ("A's last step" of R4; through tiers with nothing to do, theirs).
-The graph (planner.graph) and the lower bound use every group's last step, not only that one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Sequence
+from dataclasses import replace
 
-from planner.candidates import selection
+from planner import optimize
+from planner.bounds import Outcome, hopeless, link, proof, relaxed_dependencies, tails
 from planner.errors import Problem, SpecError
 from planner.fingerprint import fingerprint
 from planner.fleet import VM, Fleet
-from planner.graph import StepNode, longest_paths, lower_bound, step_graph, tier_order
-from planner.grouping import Draft, group_tier
+from planner.graph import tier_order
+from planner.grouping import Draft, group_tier, undomained
 from planner.lint import lint
 from planner.plan import Plan, Skipped, Step, Unschedulable
-from planner.schedule import Scheduler, Spans, TierInput, VMWindow
-from planner.select import claimed_twice
+from planner.schedule import Scheduler, Spans, TierInput, VMWindow, fresh
+from planner.select import overlaps, selection
+from planner.source import Located, load_text, read_input
 from planner.spec import Spec
 from planner.values import format_timestamp
 from planner.windows import allowed_intervals, to_offsets
 
 UTC = dt.timezone.utc
 _DAY = 86400
+_MAX_HORIZON_S = 3660 * _DAY
+# the solver's budget when none is given, in its deterministic seconds (about a second each here)
+DEFAULT_OPTIMIZE_S = 3.0
+# the greedy's priority orders, tried in turn when the first leaves VMs out (up to this many steps:
+# beyond, one pass keeps planning linear in the fleet)
+_GREEDY_PASSES = (("path", True), ("deadline", True), ("path", False), ("deadline", False))
+_PASSES_MAX_STEPS = 20000
 
 
-def build_plan(spec: Spec, fleet: Fleet, start: dt.datetime, *, source: str = "<spec>") -> Plan:
+def build_plan(
+    spec: Spec,
+    fleet: Fleet,
+    start: dt.datetime,
+    *,
+    source: str = "<spec>",
+    optimize_s: float = DEFAULT_OPTIMIZE_S,
+    seed: int = 0,
+) -> Plan:
     """The plan for ``spec`` over ``fleet`` from ``start`` (rounded up to a whole second).
 
     ``source`` names the spec file in the error raised for a VM selected by two tiers.
+    ``optimize_s`` is the solver's budget (0: the greedy only); the same inputs, budget and
+    ``seed`` give the same plan.
     """
     # Planning a big fleet allocates millions of objects, none of them garbage until the end, and
     # every full collection on the way walks them all: pausing the cyclic collector makes 100,000
@@ -56,19 +79,75 @@ def build_plan(spec: Spec, fleet: Fleet, start: dt.datetime, *, source: str = "<
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _build(spec, fleet, start, source)
+        return _build(spec, fleet, start, source, optimize_s, seed)
     finally:
         if paused:
             gc.enable()
 
 
-def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str) -> Plan:
+def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: float, seed: int) -> Plan:
     origin = _whole_second(start)
     by_tier = selection(spec, fleet.vms)
     _reject_claimed_twice(spec, by_tier, source)
     order = tier_order({t.name: t.depends_on for t in spec.tiers})
     vm_by_id = {vm.id: vm for vm in fleet.vms}
+    skipped, refused, pending, candidates = _sort_out(order, by_tier)
 
+    tiers = _tiers(spec, order, by_tier, candidates)
+    cutoff = spec.window.cutoff
+    seen: dict[tuple[dt.datetime, dt.datetime], VMWindow] = {}  # a wave shares its windows
+    windows = {vm.id: _vm_window(vm, origin, cutoff, seen) for c in candidates.values() for vm in c}
+    # far enough that no step can reach it: the window only closes where it really closes; but
+    # never further than ten years, so that a self-service window ending in 9000 neither overflows
+    # nor makes the operator window be walked day by day for millennia
+    reach = max((w.hi for w in windows.values()), default=0) + cutoff + _DAY
+    horizon = origin + dt.timedelta(seconds=min(reach, _MAX_HORIZON_S))
+    allowed = to_offsets(allowed_intervals(spec.window, origin, horizon), origin)
+    spans = Spans([(a, b - cutoff) for a, b in allowed])
+    limit = spec.limits.max_parallel_steps
+
+    lost = hopeless(tiers, spans, windows)
+    best = _greedy(tiers, spans, windows, limit, lost)
+    evidence = proof(best, tiers, spans, windows, None, budget, lost, limit=limit)
+    final = best
+    if budget > 0 and not evidence.optimal:
+        why_not = optimize.unavailable(tiers)
+        if why_not is not None:  # the greedy's plan and proof stand, saying why
+            evidence = replace(evidence, optimality=replace(evidence.optimality, method=why_not))
+        else:
+            known = set(best.unplaced) <= lost
+            solved = optimize.improve(tiers, spans, windows, limit, best, budget, seed, known)
+            final = solved.outcome if solved is not None and solved.better else best
+            evidence = proof(final, tiers, spans, windows, solved, budget, lost, "greedy + CP-SAT", limit)
+
+    placed = final.placed()
+    link(final.tiers)
+    at = _Instants(origin)
+    steps = tuple(_step(d, at) for d in sorted(placed, key=lambda d: (d.start, d.seq)))
+    reasons = dict(refused)
+    for vm_key, (kind, draft, blocker) in final.unplaced.items():
+        reasons[vm_key] = _reason(kind, vm_by_id[vm_key], draft, blocker, origin)
+    return Plan(
+        name=spec.name,
+        fingerprint=fingerprint(spec, fleet),
+        start=origin,
+        makespan_s=max((s.end_offset_s for s in steps), default=0),
+        lower_bound_s=evidence.bound_s,
+        steps=steps,
+        skipped=tuple(sorted(skipped, key=lambda s: s.vm)),
+        unschedulable=tuple(Unschedulable(v, reasons[v]) for v in sorted(reasons)),
+        warnings=tuple(lint(spec, pending, origin)),
+        relaxed=relaxed_dependencies(
+            final.tiers, {t: sum(vm.id in reasons for vm in vms) for t, vms in by_tier.items()}
+        ),
+        optimality=evidence.optimality,
+    )
+
+
+def _sort_out(
+    order: list[str], by_tier: dict[str, list[VM]]
+) -> tuple[list[Skipped], dict[str, str], dict[str, list[VM]], dict[str, list[VM]]]:
+    """Skipped VMs, VMs refused up front (with reasons), and each tier's pending and candidate VMs."""
     skipped: list[Skipped] = []
     refused: dict[str, str] = {}
     pending: dict[str, list[VM]] = {}
@@ -91,44 +170,34 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str) -> Plan:
                     refused[vm.id] = "it has no self-service window; " + _azure_later(vm)
                 else:
                     candidates[tier].append(vm)
+        mine = {vm.id: vm for vm in candidates[tier]}
+        for vm_id, why in undomained(candidates[tier]).items():
+            refused[vm_id] = f"{why}; {_azure_later(mine[vm_id])}"
+        candidates[tier] = [vm for vm in candidates[tier] if vm.id not in refused]
+    return skipped, refused, pending, candidates
 
-    tiers, drafts = _tiers(spec, order, by_tier, candidates, refused)
-    graph = step_graph(_nodes(drafts), {t: spec.tier(t).depends_on for t in order})
-    heads, tails = longest_paths(graph)
 
-    cutoff = spec.window.cutoff
-    seen: dict[tuple[dt.datetime, dt.datetime], VMWindow] = {}  # a wave shares its windows
-    windows = {vm.id: _vm_window(vm, origin, cutoff, seen) for c in candidates.values() for vm in c}
-    # far enough that no step can reach it: the window only closes where it really closes
-    horizon = origin + dt.timedelta(seconds=max((w.hi for w in windows.values()), default=0) + cutoff + _DAY)
-    allowed = to_offsets(allowed_intervals(spec.window, origin, horizon), origin)
-    spans = [(a, b - cutoff) for a, b in allowed]
-    scheduler = Scheduler(
-        tiers, Spans(spans), windows, {d.id: tails[d.id] for d in drafts}, spec.limits.max_parallel_steps
-    )
-    scheduler.run()
-
-    placed = sorted((d for d in drafts if d.start is not None and d.vms), key=lambda d: (d.start, d.seq))
-    at = _Instants(origin)
-    steps = tuple(_step(d, at) for d in placed)
-    reasons = dict(refused)
-    for vm_key, (kind, draft, blocker) in scheduler.unplaced.items():
-        reasons[vm_key] = _reason(kind, vm_by_id[vm_key], draft, blocker, origin)
-    if len(placed) == len(drafts):
-        bound = lower_bound(graph, heads)
-    else:  # some steps fell out: the bound is that of the steps that remain
-        bound = lower_bound(step_graph(_nodes(placed), {t: spec.tier(t).depends_on for t in order}))
-    return Plan(
-        name=spec.name,
-        fingerprint=fingerprint(spec, fleet),
-        start=origin,
-        makespan_s=max((s.end_offset_s for s in steps), default=0),
-        lower_bound_s=bound,
-        steps=steps,
-        skipped=tuple(sorted(skipped, key=lambda s: s.vm)),
-        unschedulable=tuple(Unschedulable(v, reasons[v]) for v in sorted(reasons)),
-        warnings=tuple(lint(spec, pending, origin)),
-    )
+def _greedy(
+    tiers: list[TierInput], spans: Spans, windows: dict[str, VMWindow], limit: int | None, lost: set[str]
+) -> Outcome:
+    """The best greedy schedule: the longest-path order with look-ahead, and when that leaves VMs
+    out (and the plan has at most _PASSES_MAX_STEPS steps), the other orders too (earliest deadline
+    first, without look-ahead); most VMs covered, then the shortest makespan, then the first order
+    wins."""
+    priority = tails(tiers)
+    best: Outcome | None = None
+    passes = _GREEDY_PASSES if len(priority) <= _PASSES_MAX_STEPS else _GREEDY_PASSES[:1]
+    for order, look_ahead in passes:
+        attempt = fresh(tiers)
+        scheduler = Scheduler(attempt, spans, windows, priority, limit, order=order, look_ahead=look_ahead)
+        scheduler.run()
+        outcome = Outcome(attempt, scheduler.unplaced)
+        if best is None or outcome.key() < best.key():
+            best = outcome
+        if set(best.unplaced) <= lost:  # no order can cover more
+            break
+    assert best is not None
+    return best
 
 
 def _whole_second(value: dt.datetime) -> dt.datetime:
@@ -141,59 +210,42 @@ def _whole_second(value: dt.datetime) -> dt.datetime:
 def _reject_claimed_twice(spec: Spec, by_tier: dict[str, list[VM]], source: str) -> None:
     if sum(len(vms) for vms in by_tier.values()) == len({vm.id for vms in by_tier.values() for vm in vms}):
         return  # the common case, checked without building claimed_twice's map
-    twice = claimed_twice(by_tier)
-    if twice:
-        refs = {vm.id: vm.ref for vms in by_tier.values() for vm in vms}
+    found = overlaps(spec, by_tier)
+    if found:
+        located = _located(source)
         raise SpecError(
-            Problem(
-                source,
-                1,
-                1,
-                f"VM {refs[vm]} is selected by tiers {' and '.join(repr(t) for t in tiers)}: "
-                "a VM belongs to one tier; narrow one of the selectors",
-            )
-            for vm, tiers in sorted(twice.items())
+            located.problem(("tiers", tier, "select"), message, key=True)
+            if located
+            else Problem(source, 1, 1, message)
+            for tier, message in found
         )
+
+
+def _located(source: str) -> Located | None:
+    """The spec file parsed again for positions (only on this error path), if ``source`` is one."""
+    try:
+        return load_text(read_input(source, "spec"), source)
+    except SpecError:
+        return None
 
 
 def _tiers(
-    spec: Spec,
-    order: list[str],
-    by_tier: dict[str, list[VM]],
-    candidates: dict[str, list[VM]],
-    refused: dict[str, str],
-) -> tuple[list[TierInput], list[Draft]]:
+    spec: Spec, order: list[str], by_tier: dict[str, list[VM]], candidates: dict[str, list[VM]]
+) -> list[TierInput]:
     tiers: list[TierInput] = []
     drafts: list[Draft] = []
+    settings = {t.name: spec.settings(t) for t in spec.tiers}  # one pass: thousands of tiers
     for name in order:
-        settings = spec.settings(name)
-        capacity = settings.max_unavailable.of(len(by_tier[name]))
+        own = settings[name]
+        capacity = own.max_unavailable.of(len(by_tier[name]))
         chains = group_tier(
-            name,
-            candidates[name],
-            capacity,
-            settings.step_duration,
-            settings.recovery_gap,
-            settings.update_domain_order,
+            name, candidates[name], capacity, own.step_duration, own.recovery_gap, own.update_domain_order
         )
         drafts += [d for chain in chains for d in chain]
-        tiers.append(
-            TierInput(
-                name=name,
-                depends_on=settings.depends_on,
-                capacity=capacity,
-                gap=settings.recovery_gap,
-                chains=chains,
-                incomplete=any(vm.id in refused for vm in by_tier[name]),
-            )
-        )
+        tiers.append(TierInput(name, own.depends_on, capacity, own.recovery_gap, chains))
     for seq, draft in enumerate(sorted(drafts, key=lambda d: d.id)):
         draft.seq = seq
-    return tiers, drafts
-
-
-def _nodes(drafts: Sequence[Draft]) -> list[StepNode]:
-    return [StepNode(d.id, d.tier, d.duration, d.gap, d.prev.id if d.prev else None) for d in drafts]
+    return tiers
 
 
 def _vm_window(
@@ -262,4 +314,9 @@ def _reason(kind: str, vm: VM, draft: Draft, blocker: str, origin: dt.datetime) 
         )
     if kind == "group":
         return f"waits for step {blocker} of its group, which cannot be scheduled in full; {later}"
-    return f"tier {draft.tier!r} depends on tier {blocker!r}, which has VMs that cannot be scheduled; {later}"
+    assert vm.maintenance is not None and vm.maintenance.self_service_window is not None
+    deadline = format_timestamp(vm.maintenance.self_service_window[1])
+    return (
+        f"no room before its self-service window ends {deadline} once the steps that cover more VMs are "
+        f"placed (capacity, parallelism and windows); {later}"
+    )

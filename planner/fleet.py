@@ -6,14 +6,14 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import Problem, SpecError
-from planner.source import Located, load_text, read_input
+from planner.source import Located, load_text, position, read_input
 from planner.validation import problems_from
-from planner.values import Timestamp
+from planner.values import Bool, Int, Timestamp
 
 FLEET_FORMAT = "udroll/fleet@1"
 LastResult = Literal["None", "RetryLater", "MaintenanceAborted", "MaintenanceCompleted"]
@@ -27,7 +27,7 @@ class StrictModel(BaseModel):
 class Maintenance(StrictModel):
     """A VM's `maintenanceRedeployStatus`: present only while maintenance is pending or recent."""
 
-    customer_initiated_allowed: bool
+    customer_initiated_allowed: Bool
     self_service_window: tuple[Timestamp, Timestamp] | None = None
     scheduled_window: tuple[Timestamp, Timestamp] | None = None
     last_result: LastResult = "None"
@@ -66,11 +66,11 @@ class VM(StrictModel):
     instance_id: str | None = None
     orchestration: Literal["Uniform", "Flexible"] | None = None
     zone: str | None = None
-    update_domain: int | None = Field(default=None, ge=0)
-    fault_domain: int | None = Field(default=None, ge=0)
+    update_domain: Int | None = Field(default=None, ge=0)
+    fault_domain: Int | None = Field(default=None, ge=0)
     tags: dict[str, str] = Field(default_factory=dict)
     power_state: PowerState = "running"
-    ephemeral_os_disk: bool = False
+    ephemeral_os_disk: Bool = False
     maintenance: Maintenance | None = None
 
     @model_validator(mode="after")
@@ -134,29 +134,103 @@ def load_fleet(path: str | Path) -> Fleet:
     return parse_fleet(read_input(path, "fleet snapshot"), str(path))
 
 
+_ARM_VM_ID = re.compile(
+    r"^/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/Microsoft\.Compute/"
+    r"(virtualMachines/[^/\s]+|virtualMachineScaleSets/[^/\s]+/virtualMachines/[^/\s]+)$",
+    re.IGNORECASE,
+)
+ID_HINT = (
+    "write the VM's full ARM id, /subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/"
+    "virtualMachines/NAME (or .../virtualMachineScaleSets/SS/virtualMachines/ID)"
+)
+
+
+def id_problem(vm_id: str) -> str | None:
+    """What is wrong with a VM id, or None for a well-formed ARM id of a VM or scale set instance."""
+    if _ARM_VM_ID.match(vm_id):
+        return None
+    return f"{vm_id!r} is not an ARM id of a VM: {ID_HINT}"
+
+
+# a \uD800-\uDBFF escape not followed by \uDC00-\uDFFF, or a \uDC00-\uDFFF not preceded by one
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
 def parse_fleet(text: str, file: str) -> Fleet:
+    data = _json(text, file)
+    problems = _id_problems(data)
+    if problems:
+        located = load_text(text, file)
+        raise SpecError(located.problem(loc, message) for loc, message in problems)
+    try:
+        return Fleet.model_validate(data)
+    except ValidationError as exc:
+        # positions are only needed on this path, so the slow located parse happens only here
+        located = load_text(text, file)
+        raise SpecError(problems_from(exc, located, Fleet)) from None
+
+
+def _json(text: str, file: str) -> Any:
+    """The parsed JSON; nesting too deep for Python, a lone surrogate and a non-snapshot are located."""
     try:
         data = json.loads(text)
+    except RecursionError:
+        load_text(text, file)  # raises the located "nested too deeply"
+        raise SpecError([Problem(file, 1, 1, "nested too deeply: this is not a fleet snapshot")]) from None
     except json.JSONDecodeError as exc:
         hint = ""
         if re.search(r"^version:", text, re.MULTILINE):  # a YAML spec where a snapshot belongs
             hint = ": this looks like a spec; --fleet takes a udroll/fleet@1 JSON snapshot"
             hint += " (`udroll discover -o F`)"
         raise SpecError([Problem(file, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}{hint}")]) from None
+    except ValueError:  # a number with more digits than Python converts (4300)
+        long = re.search(r"\d{4000,}", text)
+        line, col = position(text, long.start()) if long else (1, 1)
+        what = "a number with thousands of digits: fix the value"
+        raise SpecError([Problem(file, line, col, what)]) from None
+    lone = _LONE_SURROGATE.search(text) if "\\u" in text else None
+    if lone and not _encodes(data):
+        escape = "\\" + lone.group(0).rsplit("\\", 1)[-1]
+        what = f"{escape} is half of a surrogate pair, not a character: remove it"
+        raise SpecError([Problem(file, *position(text, lone.start()), what)])
     if isinstance(data, dict) and data.get("format") not in (FLEET_FORMAT, None):
-        raise SpecError(
-            [
-                Problem(
-                    file, 1, 1, f"format is {data.get('format')!r}: udroll reads {FLEET_FORMAT!r} snapshots"
-                )
-            ]
-        )
-    try:
-        return Fleet.model_validate(data)
-    except ValidationError as exc:
-        # positions are only needed on this path, so the slow located parse happens only here
         located: Located = load_text(text, file)
-        raise SpecError(problems_from(exc, located, Fleet)) from None
+        message = f"format is {data.get('format')!r}: udroll reads {FLEET_FORMAT!r} snapshots"
+        raise SpecError([located.problem(("format",), message)])
+    return data
+
+
+def _encodes(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _id_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Ids that are not ARM ids, and VMs listed twice (at the second entry), on the raw data."""
+    vms = data.get("vms") if isinstance(data, dict) else None
+    if not isinstance(vms, list):
+        return []
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(vms):
+        vm_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(vm_id, str):
+            continue
+        wrong = id_problem(vm_id)
+        if wrong:
+            problems.append((("vms", i, "id"), f"vms[{i}].id: {wrong}"))
+        elif vm_id.lower() in seen:
+            message = f"VM {vm_id} is listed twice (first as vms[{seen[vm_id.lower()]}]): keep one entry"
+            problems.append((("vms", i, "id"), message))
+        else:
+            seen[vm_id.lower()] = i
+    return problems
 
 
 def fleet_now(vms: tuple[VM, ...], captured_at: dt.datetime) -> Fleet:

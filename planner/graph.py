@@ -1,4 +1,4 @@
-"""The networkx graphs of udroll: tier dependencies (and, for the planner, steps).
+"""The networkx graphs of udroll: tier dependencies, and the critical path of a plan.
 
 networkx stays inside this module; callers get plain data and our own errors.
 """
@@ -6,7 +6,7 @@ networkx stays inside this module; callers get plain data and our own errors.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import networkx as nx
 
@@ -35,48 +35,11 @@ def tier_order(depends_on: Mapping[str, Iterable[str]]) -> list[str]:
     return [str(t) for t in nx.lexicographical_topological_sort(graph)]
 
 
-# --- the step graph -------------------------------------------------------------------------------
+# --- longest paths --------------------------------------------------------------------------------
 #
-# Nodes are step ids (str) plus one virtual node per tier, ("done", tier), that stands for "every
-# group of the tier has finished": edges run from the last step of each group to it, and from it to
-# the first step of each group of the dependent tiers. That keeps the edge count linear in the steps
-# (instead of groups(A) x groups(B)). Each node carries ``w``, the time from its start to when its
-# successors may start (a step's duration plus its recovery gap; 0 for a tier node), and ``d``, its
-# duration (0 for a tier node).
-
-
-class StepNode(NamedTuple):
-    """What the graph needs to know about a step (a tuple: a big plan makes 100,000 of them)."""
-
-    id: str
-    tier: str
-    duration: int
-    gap: int
-    prev: str | None  # the step before it in its group, None for a group's first step
-
-
-def step_graph(steps: Iterable[StepNode], depends_on: Mapping[str, Iterable[str]]) -> nx.DiGraph:
-    """Group order and tier dependencies of ``steps`` as a DAG (a tier with no steps passes its
-    own dependencies on, so ``web -> app -> db`` still orders web after db when app has nothing)."""
-    graph = nx.DiGraph()
-    nodes = list(steps)
-    graph.add_nodes_from((("done", t), {"w": 0, "d": 0}) for t in depends_on)
-    graph.add_nodes_from((n.id, {"w": n.duration + n.gap, "d": n.duration}) for n in nodes)
-    has_next = {n.prev for n in nodes if n.prev is not None}
-    edges: list[tuple[Any, Any]] = []
-    for n in nodes:
-        if n.prev is not None:
-            edges.append((n.prev, n.id))
-        else:
-            edges.extend((("done", dep), n.id) for dep in depends_on.get(n.tier, ()))
-        if n.id not in has_next:
-            edges.append((n.id, ("done", n.tier)))
-    with_steps = {n.tier for n in nodes}
-    for tier, deps in depends_on.items():
-        if tier not in with_steps:
-            edges.extend((("done", dep), ("done", tier)) for dep in deps)
-    graph.add_edges_from(edges)
-    return graph
+# Each node carries ``w``, the time from its start to when its successors may start (a step's
+# duration plus its recovery gap; 0 for a virtual node), and ``d``, its duration (0 for a virtual
+# node). The planner's own priorities and bounds are in planner.bounds (linear, without networkx).
 
 
 def longest_paths(graph: nx.DiGraph) -> tuple[dict[Any, int], dict[Any, int]]:
@@ -97,16 +60,6 @@ def longest_paths(graph: nx.DiGraph) -> tuple[dict[Any, int], dict[Any, int]]:
         succs = succ[v]
         tail[v] = max(d[v], w[v] + max([tail[s] for s in succs])) if succs else d[v]
     return head, tail
-
-
-def lower_bound(graph: nx.DiGraph, head: Mapping[Any, int] | None = None) -> int:
-    """The critical path length: the makespan if nothing but dependencies and gaps held steps back.
-
-    ``head`` (from :func:`longest_paths`) saves recomputing it."""
-    if head is None:
-        head, _ = longest_paths(graph)
-    # steps only: a tier node's head already counts the recovery gap after the tier's last step
-    return max((head[v] + d for v, d in graph.nodes.data("d") if isinstance(v, str)), default=0)
 
 
 def critical_path(plan: Plan) -> list[str]:

@@ -3,18 +3,24 @@
 - availability set, uniform scale set: walked by update domain (``update_domain_order`` first, then
   the rest ascending);
 - flexible scale set: by zone when its members are zonal, else by fault domain;
-- standalone zonal VMs: one group per tier and resource group, walked by zone;
+- standalone zonal VMs: one group per tier across all its resource groups (group ``*/zonal:<tier>``),
+  walked by zone: zone 1 of rg-a and zone 1 of rg-b are one domain, never down with zone 2 of either;
 - a standalone regional VM: a group of its own.
+
+Domains are never guessed (DESIGN §11): a set member without an update domain, a flexible member
+without its zone (in a zonal set) or fault domain (in a regional one) is unschedulable with the
+reason ``undomained`` gives, before grouping.
 
 A domain with more VMs than the tier's ``max_unavailable`` is cut into consecutive parts of at most
 that many VMs (in the natural order of their names: web-2 before web-10), walked one after the other
 like domains.
 
 Step ids: ``<tier>/<group label>/<domain label>[/<part>]`` where the group label is the availability
-or scale set's name, ``zonal`` for a tier's standalone zonal VMs, or the VM's name for a regional
-standalone VM (which has no domain label: ``web/web-9``); the domain label is ``ud<n>``, ``fd<n>`` or
-``zone<z>``; ``/<part>`` (1, 2, ...) appears only when a domain is split. When two groups of one tier
-would share a label (same name in two resource groups), the label becomes ``<name>@<rg>``.
+or scale set's name, ``zonal`` for a tier's standalone zonal VMs (all resource groups), or the VM's
+name for a regional standalone VM (which has no domain label: ``web/web-9``); the domain label is
+``ud<n>``, ``fd<n>`` or ``zone<z>``; ``/<part>`` (1, 2, ...) appears only when a domain is split. When
+two groups of one tier would share a label (same name in two resource groups), the label becomes
+``<name>@<rg>``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from planner.fleet import VM
 
 Domain = int | str
 _DIGITS = re.compile(r"(\d+)")
+_FIX = "rediscover, or give it in the inventory"
 
 
 @dataclass(eq=False)
@@ -65,6 +72,25 @@ class _Group:
     vms: list[VM]
 
 
+def undomained(vms: Sequence[VM]) -> dict[str, str]:
+    """The VMs (of one tier) whose domain is unknown, by id, with the reason; they must not be
+    walked: guessing a domain could take two domains of a group down at once."""
+    zonal_flex = {
+        (vm.resource_group.lower(), (vm.scale_set or "").lower()) for vm in vms if vm.scale_set and vm.zone
+    }
+    out = {}
+    for vm in vms:
+        kind, _, _ = _group_of("", vm)
+        if kind == "set" and vm.update_domain is None:
+            out[vm.id] = f"update domain unknown: {_FIX}"
+        elif kind == "flexible" and not vm.zone:
+            if (vm.resource_group.lower(), (vm.scale_set or "").lower()) in zonal_flex:
+                out[vm.id] = f"zone unknown (its scale set's other members are zonal): {_FIX}"
+            elif vm.fault_domain is None:
+                out[vm.id] = f"fault domain unknown: {_FIX}"
+    return out
+
+
 def group_tier(
     tier: str,
     vms: Sequence[VM],
@@ -73,13 +99,17 @@ def group_tier(
     gap: int,
     update_domain_order: Sequence[int] | None,
 ) -> list[list[Draft]]:
-    """The tier's groups as chains of drafts, each chain in walking order (groups sorted by key)."""
+    """The tier's groups as chains of drafts, each chain in walking order (groups sorted by key).
+    ``vms`` must have known domains (see ``undomained``)."""
     groups = _groups(tier, vms)
     chains: list[list[Draft]] = []
     for group in groups:
         by_domain: dict[Domain, list[VM]] = {}
         for vm in group.vms:
-            by_domain.setdefault(_domain(group.kind, vm), []).append(vm)
+            domain = _domain(group.kind, vm)
+            if domain is None:
+                raise ValueError(f"{vm.id}: domain unknown; planner.grouping.undomained keeps such VMs out")
+            by_domain.setdefault(domain, []).append(vm)
         order = _walk(list(by_domain), group.kind, update_domain_order)
         chain: list[Draft] = []
         for domain in order:
@@ -133,8 +163,8 @@ def natural_name(vm: VM) -> tuple[tuple[str | int, ...], str]:
     return parts, vm.id
 
 
-def placement(tier: str, vm: VM) -> tuple[str, Domain]:
-    """The group key (lower-case) and domain ``vm`` falls into within ``tier``."""
+def placement(tier: str, vm: VM) -> tuple[str, Domain | None]:
+    """The group key (lower-case) and domain ``vm`` falls into within ``tier`` (None: unknown)."""
     kind, key, _ = _group_of(tier, vm)
     return key.lower(), _domain(kind, vm)
 
@@ -147,19 +177,20 @@ def _group_of(tier: str, vm: VM) -> tuple[str, str, str]:
     if vm.scale_set:
         kind = "set" if vm.orchestration == "Uniform" else "flexible"
         return kind, f"{rg}/{vm.scale_set}", vm.scale_set
-    if vm.zone:
-        return "zonal", f"{rg}/zonal:{tier}", "zonal"
+    if vm.zone:  # across resource groups: a zone of the tier is one domain wherever its VMs live
+        return "zonal", f"*/zonal:{tier}", "zonal"
     return "standalone", f"{rg}/{vm.name}", vm.name
 
 
-def _domain(kind: str, vm: VM) -> Domain:
+def _domain(kind: str, vm: VM) -> Domain | None:
+    """The VM's domain in its group; None when unknown (``undomained`` keeps those out of groups)."""
     if kind == "set":
-        return vm.update_domain if vm.update_domain is not None else 0
+        return vm.update_domain
     if kind in ("zonal", "flexible") and vm.zone:
         return vm.zone
     if kind == "flexible":
-        return vm.fault_domain if vm.fault_domain is not None else 0
-    return vm.update_domain if vm.update_domain is not None else 0
+        return vm.fault_domain
+    return 0  # a regional standalone VM is a group of its own: its domain is never shared
 
 
 def _label(kind: str, domain: Domain) -> str:

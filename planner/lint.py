@@ -45,6 +45,8 @@ def _single_domain(tier: str, vms: Sequence[VM]) -> list[Warning]:
     if len(vms) < 2:
         return []
     group, domain = placement(tier, vms[0])
+    if domain is None:  # unknown: the VM is unschedulable with that reason, not a shared domain
+        return []
     if any(placement(tier, vm) != (group, domain) for vm in vms[1:]):  # stops at the first other one
         return []
     if group.endswith(f"/{vms[0].name.lower()}"):  # a lone regional VM has no domain to share

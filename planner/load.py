@@ -9,9 +9,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from planner.errors import Problem, SpecError
-from planner.fleet import VM, Fleet, vm_id
+from planner.fleet import VM, Fleet, id_problem, vm_id
 from planner.graph import tier_cycle
-from planner.select import claimed_twice, selection
+from planner.select import overlaps, selection
 from planner.source import Located, load_text, read_input
 from planner.spec import Spec
 from planner.validation import problems_from
@@ -129,6 +129,11 @@ def _inventory(spec: Spec, located: Located, problems: list[Problem]) -> Fleet |
     for i, item in enumerate(spec.inventory):
         data = item.model_dump()
         data["id"] = item.id or vm_id(subscription, item)
+        wrong = id_problem(data["id"])
+        if wrong:  # given, or derived from names with a "/" or a space in them
+            where = ("inventory", i, "id" if item.id else "name")
+            problems.append(located.problem(where, f"inventory[{i}]: {wrong}"))
+            continue
         vm = VM.model_validate(data)
         first = seen.get(vm.id.lower())
         if first is not None:
@@ -137,14 +142,8 @@ def _inventory(spec: Spec, located: Located, problems: list[Problem]) -> Fleet |
             continue
         seen[vm.id.lower()] = i
         vms.append(vm)
-    by_id = {vm.id: vm for vm in vms}
-    for vm_key, tiers in claimed_twice(selection(spec, vms)).items():
-        names = " and ".join(repr(t) for t in tiers)
-        message = (
-            f"VM {by_id[vm_key].ref} is selected by tiers {names}: a VM belongs to one tier; "
-            "narrow one of the selectors"
-        )
-        problems.append(located.problem(("inventory", seen[vm_key.lower()]), message))
+    for tier, message in overlaps(spec, selection(spec, vms)):
+        problems.append(located.problem(("tiers", tier, "select"), message, key=True))
     captured = min(
         (
             vm.maintenance.self_service_window[0]

@@ -4,32 +4,44 @@ An event simulation over whole seconds after the plan start. A step becomes *rea
 before it in its group has ended plus the gap (R3), or, for a group's first step, when every tier its
 tier depends on has finished plus that tier's recovery gap (R4). From then it waits until the
 operator window and its VMs' self-service windows let it run to its end (minus the cutoff) (R7), and
-until its tier's capacity (R5) and the rollout's parallelism (R6) have room. Among steps that could
-start at the same instant the one with the longest remaining path to the end of the rollout goes
-first, then the one with the earliest self-service deadline, then the first by id.
+until its tier's capacity (R5) and the rollout's parallelism (R6) have room.
+
+Priority (``order``): "path" ranks the step with the longest remaining path to the end of the
+rollout first, then the earliest self-service deadline, then the first by id; "deadline" ranks the
+step whose group must start soonest to meet its VMs' deadlines first (earliest-deadline-first, for
+when deadlines bind). With ``look_ahead`` a step that would take the last room of its tier or of
+the rollout is held back when a higher-priority step becomes ready before it would end and would
+then find no room: the greedy does not fill the only slot with a short step one minute before the
+critical chain's next step is ready (priority inversion).
 
 Allowed time is a sorted list of spans (the operator window, the cutoff taken off each span's end);
-a step's earliest fit is one bisect. Steps wait in heaps, so the work grows as n log n.
+a step's earliest fit is one bisect. Steps wait in heaps, so the work grows as n log n, and tiers
+are finished through a work list (no recursion, whatever the length of a tier chain).
 
 When a step cannot fit before the deadline of some of its VMs, those VMs are dropped from it (and go
-to ``unschedulable``); the group's walk stops after that step (its later steps are unschedulable
-too), so no later domain is maintained before one that Azure will do later in its own walk; and every
-tier that depends on a tier with unschedulable VMs is unschedulable as a whole, so no dependent runs
-before its dependency is done. R3 and R4 hold among the steps that remain.
+to ``unplaced``); the group's walk stops after that step (its later steps are unplaced too), so no
+later domain is maintained before one that Azure will do later in its own walk. A tier with
+unplaced VMs does not hold back the tiers that depend on it: they wait for its planned steps (R4
+holds among the steps that remain), and the caller reports the dependency as relaxed.
 """
 
 from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from planner.grouping import Draft
 
 # how many steps too large for a tier's remaining capacity are passed over at one instant before
 # the scheduler stops looking further down that tier's queue (bounds the work; never breaks R5)
 _SCAN_LIMIT = 64
+# how many waiting or running steps one look-ahead check visits at most (bounds the work)
+_LOOK_LIMIT = 128
+_FAR = 1 << 62
 
 
 @dataclass
@@ -39,7 +51,23 @@ class TierInput:
     capacity: int
     gap: int
     chains: list[list[Draft]]
-    incomplete: bool  # some of its VMs are unschedulable before scheduling starts
+
+
+def fresh(tiers: Sequence[TierInput]) -> list[TierInput]:
+    """Copies of ``tiers`` with new, untimed drafts (each scheduling run changes its drafts)."""
+    out = []
+    for t in tiers:
+        chains = []
+        for chain in t.chains:
+            copies = [
+                Draft(d.id, d.tier, d.group, d.domain, list(d.vms), d.duration, d.gap, seq=d.seq)
+                for d in chain
+            ]
+            for before, after in pairwise(copies):
+                before.next, after.prev = after, before
+            chains.append(copies)
+        out.append(TierInput(t.name, t.depends_on, t.capacity, t.gap, chains))
+    return out
 
 
 @dataclass(frozen=True)
@@ -55,14 +83,14 @@ class Spans:
     """Allowed time (offsets), with each span's end already reduced by the cutoff."""
 
     def __init__(self, spans: Sequence[tuple[int, int]]):
-        self._spans = [(a, b) for a, b in spans if b > a]
+        self.spans = [(a, b) for a, b in spans if b > a]
         self._by_duration: dict[int, tuple[list[int], list[int]]] = {}
 
     def _for(self, duration: int) -> tuple[list[int], list[int]]:
         found = self._by_duration.get(duration)
         if found is None:
             # only spans long enough for the step: the first one that ends late enough then fits
-            long_enough = [(a, b) for a, b in self._spans if b - a >= duration]
+            long_enough = [(a, b) for a, b in self.spans if b - a >= duration]
             found = ([a for a, _ in long_enough], [b for _, b in long_enough])
             self._by_duration[duration] = found
         return found
@@ -79,14 +107,18 @@ class Spans:
         s = max(s0, starts[i])
         return s if s + duration <= hi else None
 
+    def starts(self, duration: int) -> list[tuple[int, int]]:
+        """Every allowed start of a run of ``duration``, as closed ranges."""
+        starts, ends = self._for(duration)
+        return [(a, b - duration) for a, b in zip(starts, ends, strict=True)]
+
 
 class Scheduler:
-    """One scheduling run: ``run`` fills each draft's ``start`` and ``after`` and records in
-    ``unplaced`` the VMs that could not be placed, with the kind of reason (the caller words it):
-    "deadline" or "window" (no time left before the self-service end, because of the deadline
-    itself or of the operator window), "apart" (its step's VMs have no common time), "group"
-    (an earlier step of its group could not be placed) or "tier" (a tier it depends on is
-    incomplete)."""
+    """One scheduling run: ``run`` fills each draft's ``start`` and records in ``unplaced`` the VMs
+    that could not be placed, with the kind of reason (the caller words it): "deadline" or
+    "window" (no time left before the self-service end, because of the deadline itself or of the
+    operator window), "apart" (its step's VMs have no common time) or "group" (an earlier step of
+    its group could not be placed)."""
 
     def __init__(
         self,
@@ -95,44 +127,53 @@ class Scheduler:
         windows: dict[str, VMWindow],
         tails: dict[str, int],
         max_parallel: int | None,
+        *,
+        order: str = "path",
+        look_ahead: bool = True,
     ):
         self.tiers = {t.name: t for t in tiers}
         self.order = [t.name for t in tiers]  # dependency order
         self.spans = spans
         self.windows = windows
-        self.tails = tails
         self.max_parallel = max_parallel
+        self.look_ahead = look_ahead
         self.dependents: dict[str, list[str]] = {t: [] for t in self.order}
         for t in tiers:
             for dep in t.depends_on:
                 self.dependents[dep].append(t.name)
         self.waiting_on = {t.name: len(t.depends_on) for t in tiers}
         self.remaining = {t.name: sum(len(c) for c in t.chains) for t in tiers}
-        self.incomplete = {t.name: t.incomplete for t in tiers}
         self.finished_at: dict[str, int] = {}  # when dependents of the tier may start
-        self.passes_after: dict[str, tuple[str, ...]] = {}  # what dependents' first steps wait for
-        self.last_steps: dict[str, list[str]] = {t: [] for t in self.order}  # of each group
+        self.last_end: dict[str, int] = {}  # end plus gap of the tier's latest step so far
+        self.to_finish: deque[str] = deque()  # tiers whose every step is placed or dropped
         self.ready_at: dict[str, int] = {}
         self.usage = dict.fromkeys(self.order, 0)
         self.running: list[tuple[int, int, str, int]] = []
         # Queues hold plain ints, which heaps compare fastest: a draft's rank is its place in the
-        # priority order (longest remaining path, earliest deadline, id), fixed up front;
-        # `pending` holds start * len(drafts) + rank, `available` (per tier) ranks.
+        # priority order, fixed up front; `pending` holds start * len(drafts) + rank, `available`
+        # (per tier) ranks.
         drafts = [d for t in tiers for c in t.chains for d in c]
         for d in drafts:
             d.lo, d.hi = self._bounds([vm.id for vm in d.vms])
-        self.by_rank = sorted(drafts, key=lambda d: (-tails[d.id], d.hi, d.seq))
+        if order == "deadline":
+            latest = _latest_starts(tiers)
+            self.by_rank = sorted(drafts, key=lambda d: (latest[id(d)], -tails[d.id], d.seq))
+        else:
+            self.by_rank = sorted(drafts, key=lambda d: (-tails[d.id], d.hi, d.seq))
         self.rank = {id(d): r for r, d in enumerate(self.by_rank)}
+        self.longest = max((d.duration for d in drafts), default=0)
+        self._soon: list[tuple[int, int]] | None = None  # look-ahead: (rank, ready) by rank
+        self._memo: dict[tuple[int, str | None], int] = {}  # look-ahead: running at an instant
         self.radix = max(1, len(drafts))
         self.pending: list[int] = []
         self.available: dict[str, list[int]] = {t: [] for t in self.order}
-        # vm id -> (kind, draft that decided it, blocking tier or step)
+        # vm id -> (kind, draft that decided it, blocking step)
         self.unplaced: dict[str, tuple[str, Draft, str]] = {}
 
     # --- bounds of a draft ------------------------------------------------------------------------
 
     def _bounds(self, vms: Sequence[str]) -> tuple[int, int]:
-        lo, hi = -(1 << 62), 1 << 62
+        lo, hi = -_FAR, _FAR
         for vm in vms:
             w = self.windows[vm]
             lo, hi = max(lo, w.lo), min(hi, w.hi)
@@ -160,9 +201,10 @@ class Scheduler:
                     keep = []
             draft.vms = keep
             draft.truncated = True
-            self.incomplete[draft.tier] = True
             if not keep:
-                self._resolve_unplaced(draft)
+                self.remaining[draft.tier] -= 1
+                self._block_rest(draft)
+                self._tier_progress(draft.tier)
                 return
         assert start is not None
         heapq.heappush(self.pending, start * self.radix + self.rank[id(draft)])
@@ -171,12 +213,6 @@ class Scheduler:
         """When the VM could start if it were alone in its step."""
         window = self.windows[vm]
         return self.spans.earliest(ready, duration, window.lo, window.hi)
-
-    def _resolve_unplaced(self, draft: Draft) -> None:
-        """A draft with no VM left: it and the rest of its group are done without a time."""
-        self.remaining[draft.tier] -= 1
-        self._block_rest(draft)
-        self._tier_progress(draft.tier)
 
     def _block_rest(self, draft: Draft) -> None:
         later = draft.next
@@ -187,85 +223,56 @@ class Scheduler:
             self.remaining[later.tier] -= 1
             later = later.next
 
+    # --- tiers ------------------------------------------------------------------------------------
+
     def _tier_progress(self, tier: str) -> None:
         if self.remaining[tier] == 0 and tier not in self.finished_at:
-            self._finish_tier(tier)
+            self.finished_at[tier] = -1  # queued: finished in _settle, without recursion
+            self.to_finish.append(tier)
 
-    def _finish_tier(self, tier: str) -> None:
-        info = self.tiers[tier]
-        if self.last_steps[tier]:
-            # R4 waits for "A's last step": the step that ends last (ties: the first by id) is
-            # what a dependent's first step names in `after`, which keeps `after` short even when
-            # thousands of groups make up a tier
-            last = min(
-                (d for c in info.chains for d in c if d.start is not None), key=lambda d: (-d.end, d.id)
-            )
-            self.finished_at[tier] = last.end + info.gap
-            self.passes_after[tier] = (last.id,)
-        else:  # nothing ran: dependents wait for what this tier waited for
-            self.finished_at[tier] = self.ready_at.get(tier, 0)
-            self.passes_after[tier] = self._after_of(tier)
-        for dependent in self.dependents[tier]:
-            self.waiting_on[dependent] -= 1
-            if self.waiting_on[dependent] == 0:
-                self._release(dependent)
-
-    def _after_of(self, tier: str) -> tuple[str, ...]:
-        deps = self.tiers[tier].depends_on
-        if len(deps) == 1:
-            return self.passes_after[deps[0]]
-        return tuple(sorted({s for d in deps for s in self.passes_after[d]}))
+    def _settle(self) -> None:
+        """Finish the queued tiers and release their dependents, until nothing more follows."""
+        while self.to_finish:
+            tier = self.to_finish.popleft()
+            # R4 waits for the tier's last step plus its gap; a tier where nothing ran passes on
+            # what it waited for
+            self.finished_at[tier] = self.last_end.get(tier, self.ready_at.get(tier, 0))
+            for dependent in self.dependents[tier]:
+                self.waiting_on[dependent] -= 1
+                if self.waiting_on[dependent] == 0:
+                    self._release(dependent)
 
     def _release(self, tier: str) -> None:
         """Every tier ``tier`` depends on has finished: queue its groups' first steps."""
         info = self.tiers[tier]
-        blocking = next((d for d in info.depends_on if self.incomplete[d]), None)
         ready = max((self.finished_at[d] for d in info.depends_on), default=0)
         self.ready_at[tier] = ready
-        if blocking is not None:
-            self.incomplete[tier] = True
-            for chain in info.chains:
-                for draft in chain:
-                    for vm in draft.vms:
-                        self.unplaced[vm.id] = ("tier", draft, blocking)
-                    draft.vms = []
-            self.remaining[tier] = 0
-            self._finish_tier_blocked(tier)
-            return
-        after = self._after_of(tier)
         for chain in info.chains:
-            chain[0].after = after
             self._place(chain[0], ready)
         self._tier_progress(tier)
-
-    def _finish_tier_blocked(self, tier: str) -> None:
-        self.finished_at[tier] = self.ready_at[tier]
-        self.passes_after[tier] = ()
-        for dependent in self.dependents[tier]:
-            self.waiting_on[dependent] -= 1
-            if self.waiting_on[dependent] == 0:
-                self._release(dependent)
 
     # --- the simulation ---------------------------------------------------------------------------
 
     def _start(self, draft: Draft, now: int) -> None:
+        self._memo = {}
         draft.start = now
         size = len(draft.vms)
-        self.usage[draft.tier] += size
-        heapq.heappush(self.running, (draft.end, draft.seq, draft.tier, size))
-        self.remaining[draft.tier] -= 1
+        tier = draft.tier
+        self.usage[tier] += size
+        heapq.heappush(self.running, (draft.end, draft.seq, tier, size))
+        self.remaining[tier] -= 1
+        self.last_end[tier] = max(self.last_end.get(tier, 0), draft.end + draft.gap)
         nxt = draft.next
-        if nxt is None or draft.truncated:
-            self.last_steps[draft.tier].append(draft.id)
         if nxt is not None:
             if draft.truncated:
                 self._block_rest(draft)
             else:
-                nxt.after = (draft.id,)
                 self._place(nxt, draft.end + draft.gap)
-        self._tier_progress(draft.tier)
+        self._tier_progress(tier)
 
     def _start_available(self, now: int) -> None:
+        self._soon, self._memo = None, {}
+        still_open: dict[tuple[int, int, int], bool] = {}
         limit = self.max_parallel
         if limit is not None and len(self.running) >= limit:
             return
@@ -278,9 +285,15 @@ class Scheduler:
             rank = heapq.heappop(queue)
             draft = self.by_rank[rank]
             capacity = self.tiers[tier].capacity
-            if self.spans.earliest(now, draft.duration, draft.lo, draft.hi) != now:
+            key = (draft.duration, draft.lo, draft.hi)  # many waiting steps share their windows
+            open_now = still_open.get(key)
+            if open_now is None:
+                open_now = still_open[key] = self.spans.earliest(now, *key) == now
+            if not open_now:
                 self._place(draft, now)  # the window closed while it waited: next opening
-            elif self.usage[tier] + len(draft.vms) > capacity:
+            elif self.usage[tier] + len(draft.vms) > capacity or (
+                self.look_ahead and self._inverts(draft, rank, now)
+            ):
                 held = deferred.setdefault(tier, [])
                 held.append(rank)
                 if len(held) >= _SCAN_LIMIT:
@@ -288,6 +301,7 @@ class Scheduler:
                     continue
             else:
                 self._start(draft, now)
+                self._settle()
                 if limit is not None and len(self.running) >= limit:
                     break
             if not queue or self.usage[tier] >= capacity:
@@ -300,6 +314,7 @@ class Scheduler:
         for tier in self.order:
             if not self.tiers[tier].depends_on:
                 self._release(tier)
+        self._settle()
         now = 0
         while True:
             while self.running and self.running[0][0] <= now:
@@ -310,6 +325,7 @@ class Scheduler:
                 rank = heapq.heappop(self.pending) % self.radix
                 heapq.heappush(self.available[self.by_rank[rank].tier], rank)
             self._start_available(now)
+            self._settle()
             nxt = [
                 q
                 for q in (
@@ -323,3 +339,85 @@ class Scheduler:
             now = min(nxt)
         leftover = [self.by_rank[r].id for q in self.available.values() for r in q]
         assert not leftover, f"steps left waiting: {leftover}"
+
+    # --- look-ahead -------------------------------------------------------------------------------
+
+    def _inverts(self, draft: Draft, rank: int, now: int) -> bool:
+        """Starting ``draft`` now would take room that a higher-priority step, ready before
+        ``draft`` ends, then needs: a priority inversion, so ``draft`` waits."""
+        tier, size = draft.tier, len(draft.vms)
+        limit = self.max_parallel
+        tight6 = limit is not None and len(self.running) + 2 > limit
+        tight5 = self.usage[tier] + size + 1 > self.tiers[tier].capacity
+        if not (tight5 or tight6):
+            return False
+        if self._soon is None:  # the steps becoming ready soon, by priority (once per instant)
+            reach = (now + self.longest) * self.radix
+            self._soon = sorted((k % self.radix, k // self.radix) for k in _below(self.pending, reach))
+        ends = now + draft.duration
+        for other, at in self._soon:
+            if other >= rank:
+                break
+            if at >= ends:
+                continue
+            rival = self.by_rank[other]
+            if tight6 and self._running_at(at, None) + 2 > limit:  # type: ignore[operator]
+                return True
+            if rival.tier == tier and tight5:
+                room = self.tiers[tier].capacity - self._running_at(at, tier)
+                if size + len(rival.vms) > room:
+                    return True
+        return False
+
+    def _running_at(self, at: int, tier: str | None) -> int:
+        """Steps (``tier`` None) or VMs of ``tier`` still running at ``at`` (those now running
+        minus those ending by then)."""
+        found = self._memo.get((at, tier))
+        if found is not None:
+            return found
+        ending = 0
+        for _, _, t, size in _below_items(self.running, at):
+            if tier is None:
+                ending += 1
+            elif t == tier:
+                ending += size
+        found = len(self.running) - ending if tier is None else self.usage[tier] - ending
+        self._memo[(at, tier)] = found
+        return found
+
+
+def _below(heap: list[int], bound: int) -> list[int]:
+    """Up to _LOOK_LIMIT entries of ``heap`` smaller than ``bound`` (a walk of the heap's top)."""
+    out: list[int] = []
+    stack = [0]
+    while stack and len(out) < _LOOK_LIMIT:
+        i = stack.pop()
+        if i < len(heap) and heap[i] < bound:
+            out.append(heap[i])
+            stack += (2 * i + 1, 2 * i + 2)
+    return out
+
+
+def _below_items(heap: list[tuple[int, int, str, int]], at: int) -> list[tuple[int, int, str, int]]:
+    """Up to _LOOK_LIMIT entries of the running heap that end by ``at``."""
+    out: list[tuple[int, int, str, int]] = []
+    stack = [0]
+    while stack and len(out) < _LOOK_LIMIT:
+        i = stack.pop()
+        if i < len(heap) and heap[i][0] <= at:
+            out.append(heap[i])
+            stack += (2 * i + 1, 2 * i + 2)
+    return out
+
+
+def _latest_starts(tiers: Sequence[TierInput]) -> dict[int, int]:
+    """id(draft) -> the latest start that still lets it and the rest of its group meet their
+    VMs' deadlines (earliest-deadline-first ranks by this)."""
+    latest: dict[int, int] = {}
+    for t in tiers:
+        for chain in t.chains:
+            after = _FAR
+            for d in reversed(chain):
+                after = min(d.hi - d.duration, after - d.gap - d.duration)
+                latest[id(d)] = after
+    return latest

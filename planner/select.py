@@ -1,8 +1,14 @@
-"""Which VMs a tier's selectors pick (DESIGN §4 Selection)."""
+"""Which VMs a tier's selectors pick (DESIGN §4 Selection), in one pass over the fleet.
+
+``selection`` indexes the fleet once by what selectors name (availability set, scale set, VM ref,
+resource group, tag); each selector then tests only the VMs of its smallest index entry, so the work
+is linear in the fleet plus the selectors, not their product (100,000 VMs and thousands of
+selectors). The answer is the same as testing every VM against every selector with ``matches``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from planner.fleet import VM
 from planner.spec import Selector, Spec
@@ -33,9 +39,17 @@ def select(selectors: Iterable[Selector], vms: Iterable[VM]) -> list[VM]:
 
 
 def selection(spec: Spec, vms: Iterable[VM]) -> dict[str, list[VM]]:
-    """Each tier's VMs. A VM claimed by two tiers appears under both: callers report it."""
+    """Each tier's VMs in fleet order. A VM claimed by two tiers appears under both: callers report it."""
     pool = tuple(vms)
-    return {tier.name: select(tier.select, pool) for tier in spec.tiers}
+    index = _Index(pool, {key for tier in spec.tiers for s in tier.select for key in _kinds(s)})
+    chosen: dict[str, list[VM]] = {}
+    for tier in spec.tiers:
+        picked: set[int] = set()
+        for selector in tier.select:
+            test = _fast(selector)
+            picked.update(i for i in index.candidates(selector) if i not in picked and test(pool[i]))
+        chosen[tier.name] = [pool[i] for i in sorted(picked)]
+    return chosen
 
 
 def claimed_twice(by_tier: dict[str, list[VM]]) -> dict[str, list[str]]:
@@ -45,3 +59,95 @@ def claimed_twice(by_tier: dict[str, list[VM]]) -> dict[str, list[str]]:
         for vm in vms:
             owners.setdefault(vm.id, []).append(tier)
     return {vm: tiers for vm, tiers in owners.items() if len(tiers) > 1}
+
+
+class _Index:
+    """Fleet positions by each key a selector can name (all keys lower-case); only the kinds of key
+    the spec's selectors use are indexed."""
+
+    def __init__(self, pool: Sequence[VM], kinds: set[str]):
+        self.size = len(pool)
+        self.by: dict[tuple[str, ...], list[int]] = {}
+        by = self.by
+        for i, vm in enumerate(pool):
+            rg = vm.resource_group.lower()
+            keys: list[tuple[str, ...]] = [("rg", rg)] if "rg" in kinds else []
+            if "ref" in kinds:
+                keys.append(("ref", vm.ref.lower()))
+            if vm.availability_set and "as" in kinds:
+                keys.append(("as", rg, vm.availability_set.lower()))
+            if vm.scale_set and "ss" in kinds:
+                keys.append(("ss", rg, vm.scale_set.lower()))
+            if vm.tags and "tag" in kinds:
+                keys += [("tag", k, v) for k, v in vm.tags.items()]
+            for key in keys:
+                found = by.get(key)
+                if found is None:
+                    by[key] = [i]
+                else:
+                    found.append(i)
+
+    def candidates(self, selector: Selector) -> Sequence[int]:
+        """The smallest position list that surely holds every VM ``selector`` matches."""
+        get = self.by.get
+        lists: list[Sequence[int]] = []
+        if selector.availability_set:
+            lists.append(get(("as", *selector.availability_set.lower().split("/")), []))
+        if selector.scale_set:
+            lists.append(get(("ss", *selector.scale_set.lower().split("/")), []))
+        if selector.resource_group:
+            lists.append(get(("rg", selector.resource_group.lower()), []))
+        if selector.vms is not None:
+            refs = sorted({r.lower() for r in selector.vms})
+            lists.append(sorted({i for r in refs for i in get(("ref", r), ())}))
+        lists += [get(("tag", k, v), []) for k, v in (selector.tags or {}).items()]
+        return min(lists, key=len) if lists else range(self.size)
+
+
+def _fast(selector: Selector) -> Callable[[VM], bool]:
+    """``matches`` for one selector, with its VM list lower-cased once instead of per VM."""
+    if selector.vms is None:
+        return lambda vm: matches(selector, vm)
+    refs = {r.lower() for r in selector.vms}
+    rest = selector.model_copy(update={"vms": None})
+    return lambda vm: vm.ref.lower() in refs and matches(rest, vm)
+
+
+def _kinds(selector: Selector) -> list[str]:
+    """The kinds of index key ``selector`` looks up."""
+    named = {
+        "as": selector.availability_set,
+        "ss": selector.scale_set,
+        "rg": selector.resource_group,
+        "ref": selector.vms,
+        "tag": selector.tags,
+    }
+    return [kind for kind, value in named.items() if value is not None]
+
+
+def overlaps(spec: Spec, by_tier: dict[str, list[VM]]) -> list[tuple[int, str]]:
+    """One message per pair of tiers that select the same VMs, with the index of the later tier
+    (where the message belongs: its ``select`` is usually the one to narrow)."""
+    twice = claimed_twice(by_tier)
+    if not twice:
+        return []
+    refs = {vm.id: vm.ref for vms in by_tier.values() for vm in vms}
+    index = {tier.name: i for i, tier in enumerate(spec.tiers)}
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for vm, tiers in twice.items():
+        for i, first in enumerate(tiers):
+            for second in tiers[i + 1 :]:
+                pair = (first, second) if index[first] < index[second] else (second, first)
+                pairs.setdefault(pair, []).append(refs[vm])
+    out = []
+    for (first, second), vms in sorted(pairs.items(), key=lambda kv: (index[kv[0][1]], index[kv[0][0]])):
+        shown = ", ".join(sorted(vms)[:3]) + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
+        count = f"{len(vms)} VM{'s' if len(vms) != 1 else ''}"
+        out.append(
+            (
+                index[second],
+                f"tiers {first!r} and {second!r} both select {count} ({shown}): a VM belongs to one "
+                "tier; narrow one of the selectors",
+            )
+        )
+    return out

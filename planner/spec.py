@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -14,20 +14,27 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
+    model_serializer,
     model_validator,
 )
 
+from planner import placeholders
 from planner.fleet import InventoryVM
+from planner.notify_spec import MaintenanceEvents, Sink, cross_check
 from planner.values import (
+    Bool,
     Capacity,
     CapacityValue,
     DateRangeValue,
     Day,
     Duration,
     HoursValue,
+    Int,
     Timestamp,
     TimeZoneName,
+    Version,
     format_duration,
 )
 
@@ -36,6 +43,18 @@ AZURE_UD_PAUSE_S = 30 * 60  # Azure's own scheduled walk pauses this long betwee
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WithEnv(StrictModel):
+    """A model with the optional ``env`` key: left out of dumps while unset, so that the canonical
+    spec (and a plan's fingerprint) of a spec that does not use it is what it was before the key."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_env(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("env"):
+            data.pop("env", None)
+        return data
 
 
 def _check_gap(seconds: int) -> int:
@@ -49,14 +68,33 @@ def _check_gap(seconds: int) -> int:
 
 
 RecoveryGap = Annotated[Duration, AfterValidator(_check_gap)]
-Placeholder = "{name}, {resource_group}, {vms}"
+UrlText = Annotated[str, AfterValidator(placeholders.validator(placeholders.URL_CHECK))]
+CommandArg = Annotated[str, AfterValidator(placeholders.validator(placeholders.COMMAND_CHECK))]
+HookArg = Annotated[str, AfterValidator(placeholders.validator(placeholders.HOOK))]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+EnvNames = Annotated[
+    tuple[EnvName, ...],
+    Field(description="Names of udroll's environment variables to pass on (the rest are not)."),
+]
+
+
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"{text!r} is not a valid regular expression: {exc}") from None
+    except RecursionError:
+        raise ValueError("the regular expression is nested too deeply: simplify it") from None
+    return text
 
 
 class HttpCheck(StrictModel):
-    http: str = Field(description="URL to GET; placeholders {name} and {resource_group}.")
-    status: tuple[int, ...] = (200,)
-    body: str | None = Field(default=None, description="Regular expression the body must match.")
-    verify: bool = Field(default=True, description="Verify TLS certificates.")
+    http: UrlText = Field(description="URL to GET; placeholders {name} and {resource_group}.")
+    status: tuple[Int, ...] = (200,)
+    body: Annotated[str, AfterValidator(_regex)] | None = Field(
+        default=None, description="Regular expression the body must match."
+    )
+    verify: Bool = Field(default=True, description="Verify TLS certificates.")
     ca_bundle: str | None = None
     probe_timeout: Duration = 10
 
@@ -64,16 +102,11 @@ class HttpCheck(StrictModel):
     def _valid(self) -> HttpCheck:
         if not re.match(r"^https?://", self.http):
             raise ValueError(f"http check {self.http!r} must start with http:// or https://")
-        if self.body is not None:
-            try:
-                re.compile(self.body)
-            except re.error as exc:
-                raise ValueError(f"body {self.body!r} is not a valid regular expression: {exc}") from None
         return self
 
 
 class TcpCheck(StrictModel):
-    tcp: str = Field(description='"host:port"; placeholders {name} and {resource_group}.')
+    tcp: UrlText = Field(description='"host:port"; placeholders {name} and {resource_group}.')
     probe_timeout: Duration = 5
 
     @model_validator(mode="after")
@@ -84,9 +117,12 @@ class TcpCheck(StrictModel):
         return self
 
 
-class CommandCheck(StrictModel):
-    command: tuple[str, ...] = Field(min_length=1, description="argv, run without a shell.")
+class CommandCheck(WithEnv):
+    command: tuple[CommandArg, ...] = Field(
+        min_length=1, description="argv, run without a shell; placeholders {name}, {resource_group}, {vms}."
+    )
     probe_timeout: Duration = 60
+    env: EnvNames = ()
 
 
 def _check_kind(value: Any) -> str | None:
@@ -124,14 +160,15 @@ def _argv(value: Any) -> Any:
     return value
 
 
-Argv = Annotated[tuple[str, ...], BeforeValidator(_argv), Field(min_length=1)]
+Argv = Annotated[tuple[HookArg, ...], BeforeValidator(_argv), Field(min_length=1)]
 
 
-class Hooks(StrictModel):
+class Hooks(WithEnv):
     before_step: Argv | None = Field(
         default=None, description="Non-zero exit fails the step before any trigger."
     )
     after_step: Argv | None = None
+    env: EnvNames | None = None
 
 
 class Settings(StrictModel):
@@ -189,7 +226,7 @@ class Tier(Settings):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     depends_on: tuple[str, ...] = ()
     select: Selection
-    update_domain_order: tuple[Annotated[int, Field(ge=0)], ...] | None = None
+    update_domain_order: tuple[Annotated[Int, Field(ge=0)], ...] | None = None
 
     @model_validator(mode="after")
     def _unique_order(self) -> Tier:
@@ -220,14 +257,14 @@ class Window(StrictModel):
 
 
 class Limits(StrictModel):
-    max_parallel_steps: int | None = Field(
+    max_parallel_steps: Int | None = Field(
         default=None, ge=1, description="Across the rollout; unset is no limit."
     )
-    max_failed_steps: int = Field(default=0, ge=0)
+    max_failed_steps: Int = Field(default=0, ge=0)
 
 
 class Spec(StrictModel):
-    version: Literal[1]
+    version: Version
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=63)
     subscription: str | None = Field(
         default=None, pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -237,6 +274,15 @@ class Spec(StrictModel):
     limits: Limits = Limits()
     tiers: tuple[Tier, ...] = Field(min_length=1)
     inventory: tuple[InventoryVM, ...] | None = None
+    notify: tuple[Sink, ...] = Field(default=(), description="Where run events go (planner/notify_spec.py).")
+    maintenance_events: MaintenanceEvents | None = None
+
+    @model_validator(mode="after")
+    def _notify(self) -> Spec:
+        problems = cross_check(self.notify, self.maintenance_events, {t.name for t in self.tiers})
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def tier(self, name: str) -> Tier:
         return next(t for t in self.tiers if t.name == name)
@@ -269,6 +315,7 @@ class TierSettings:
     before_step: tuple[str, ...] | None
     after_step: tuple[str, ...] | None
     update_domain_order: tuple[int, ...] | None
+    hook_env: tuple[str, ...] = ()  # names of variables hooks get from udroll's environment
 
     @property
     def step_duration(self) -> int:
@@ -304,6 +351,7 @@ class TierSettings:
             before_step=hooks_t.before_step or hooks_d.before_step,
             after_step=hooks_t.after_step or hooks_d.after_step,
             update_domain_order=tier.update_domain_order,
+            hook_env=(hooks_t.env if hooks_t.env is not None else hooks_d.env) or (),
         )
 
 

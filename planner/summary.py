@@ -86,18 +86,20 @@ def summarize(plan: Plan, spec: Spec, fleet: Fleet, *, search_latest_start: bool
 def _latest_start(plan: Plan, spec: Spec, fleet: Fleet, deadline: dt.datetime) -> dt.datetime:
     """Bisect, to the minute, for the latest start whose plan leaves no more VMs unschedulable.
 
-    Windows make "still fits" not strictly monotone in the start; bisection returns a start that
-    fits, and in practice the latest one.
+    Each probe is a greedy plan (no solver: a dozen probes must stay fast), compared with the greedy
+    plan at this plan's start. Windows make "still fits" not strictly monotone in the start;
+    bisection returns a start that fits, and in practice the latest one.
     """
 
-    def fits(minutes: int) -> bool:
-        again = build_plan(spec, fleet, plan.start + dt.timedelta(minutes=minutes))
-        return len(again.unschedulable) <= len(plan.unschedulable)
+    def unschedulable(minutes: int) -> int:
+        again = build_plan(spec, fleet, plan.start + dt.timedelta(minutes=minutes), optimize_s=0)
+        return len(again.unschedulable)
 
+    allowed = unschedulable(0)
     lo, hi = 0, max(0, int((deadline - plan.start).total_seconds()) // 60)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if fits(mid):
+        if unschedulable(mid) <= allowed:
             lo = mid
         else:
             hi = mid - 1

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, Strict, WithJsonSchema
 
 _DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 _ISO_DURATION = re.compile(
@@ -39,8 +39,16 @@ def parse_duration(value: Any) -> int:
             f"{value!r} is not a duration: write a number with a unit (90s, 45m, 1h30m, 2d) "
             "or ISO 8601 (PT45M)"
         )
+    if any(v and len(v) > 9 for v in match.groupdict().values()):
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION_DAYS}d: use a shorter duration")
     parts = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
-    return parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    seconds = parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    if seconds > MAX_DURATION_DAYS * 86400:
+        raise ValueError(f"{value!r} is longer than {MAX_DURATION_DAYS}d: use a shorter duration")
+    return seconds
+
+
+MAX_DURATION_DAYS = 366  # no wait, gap or timeout is longer than a year; date arithmetic stays in range
 
 
 def format_duration(seconds: int) -> str:
@@ -74,7 +82,15 @@ def parse_timestamp(value: Any) -> dt.datetime:
         raise ValueError("expected a timestamp such as 2026-11-23T22:00:00Z")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"timestamp {value!s} has no zone: add Z for UTC or an offset such as +01:00")
+    if not _FIRST_YEAR <= parsed.year <= _LAST_YEAR:
+        # the planner adds windows, gaps and a horizon to these: near year 1 or 9999 that overflows
+        raise ValueError(
+            f"timestamp {value!s} is outside the years {_FIRST_YEAR}-{_LAST_YEAR}: check the date"
+        )
     return parsed.astimezone(dt.timezone.utc)
+
+
+_FIRST_YEAR, _LAST_YEAR = 1970, 9000
 
 
 def format_timestamp(value: dt.datetime) -> str:
@@ -115,7 +131,7 @@ def parse_capacity(value: Any) -> Capacity:
                 percent = float(text[:-1])
             except ValueError:
                 percent = -1.0
-            if 0 < percent <= 100:
+            if 1 <= percent <= 100:
                 return Capacity(percent=percent)
             raise ValueError(f"{value!r} is not a percentage between 1% and 100%")
         if text.isdigit() and int(text) >= 1:
@@ -123,12 +139,18 @@ def parse_capacity(value: Any) -> Capacity:
     raise ValueError(f"{value!r} is not a count or percentage: write e.g. 1, 2 or 34%")
 
 
+_ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
+
+
 def parse_timezone(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("expected an IANA time zone name such as Europe/Berlin or UTC")
+    if len(value) > 64 or not _ZONE_NAME.match(value):  # no IANA name is longer; an OS path limit is
+        shown = value if len(value) <= 64 else value[:60] + "..."
+        raise ValueError(f"{shown!r} is not an IANA time zone name: use one such as Europe/Berlin")
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         import difflib
 
         near = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
@@ -208,7 +230,9 @@ def parse_date_range(value: Any) -> DateRange:
     fix = "write a date (2026-12-01) or an inclusive range (2026-12-24..2026-12-26)"
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a date: {fix}")
-    first_text, _, last_text = value.strip().partition("..")
+    first_text, dots, last_text = value.strip().partition("..")
+    if dots and not (first_text.strip() and last_text.strip()):
+        raise ValueError(f"{value!r} is a range with a missing end: {fix}")
     try:
         first = dt.date.fromisoformat(first_text.strip())
         last = dt.date.fromisoformat(last_text.strip()) if last_text else first
@@ -292,3 +316,15 @@ DateRangeValue = Annotated[
         }
     ),
 ]
+
+
+def _version(value: Any) -> Any:
+    if type(value) is not int:  # true and 1.0 compare equal to 1, but are not the version
+        raise ValueError(f"version must be the number 1, got {value!r}: write 'version: 1'")
+    return value
+
+
+Int = Annotated[int, Strict()]  # a whole number, never a boolean or 1.0
+Float = Annotated[float, Strict()]  # a number, never a boolean or a string
+Bool = Annotated[bool, Strict()]  # true or false, never 1 or "yes"
+Version = Annotated[Literal[1], BeforeValidator(_version)]

@@ -67,3 +67,37 @@ def compute_client() -> Iterator[Callable[..., Any]]:
     yield make
     for client in clients:
         client.close()
+
+
+# --- Azurite, the Azure Storage emulator (owner: notifications; reused by storage tests) -----------
+
+
+@pytest.fixture(scope="session")
+def azurite_server() -> Iterator[Any]:
+    """A running Azurite (tests/azurite.py) for the whole session; skips visibly when not installed."""
+    import shutil
+
+    from azurite import find_binary, start
+
+    binary = find_binary()
+    if binary is None:
+        pytest.skip(
+            "azurite not found: set UDROLL_AZURITE or `npm install --prefix /work/azurite azurite@3.35.0`"
+        )
+    if shutil.which("node") is None:
+        pytest.skip("azurite needs node, which is not installed (apt-get install nodejs)")
+    server = start(binary)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def azurite(azurite_server: Any) -> str:
+    """The connection string of a running Azurite (blob, queue and table on loopback ports)."""
+    return str(azurite_server.connection_string)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's fleet locks live in a state directory of its own (never the user's)."""
+    monkeypatch.setenv("UDROLL_STATE_DIR", str(tmp_path_factory.mktemp("state")))

@@ -92,18 +92,29 @@ def _times(plan: Plan, spec: Spec) -> list[str]:
     return out
 
 
-def _group_and_domain(tier: str, vm: VM) -> tuple[str, int | str]:
-    """DESIGN §2, written again: sets by update domain, zonal things by zone, the rest by fault domain."""
+def _group_and_domain(tier: str, vm: VM) -> tuple[str, int | str | None]:
+    """DESIGN §2 and §11, written again: sets by update domain, zonal things by zone (a tier's zonal
+    standalone VMs across all its resource groups), the rest by fault domain; None: unknown."""
     rg = vm.resource_group.lower()
     if vm.availability_set:
-        return f"{rg}/{vm.availability_set.lower()}", vm.update_domain or 0
+        return f"{rg}/{vm.availability_set.lower()}", vm.update_domain
     if vm.scale_set and vm.orchestration == "Uniform":
-        return f"{rg}/{vm.scale_set.lower()}", vm.update_domain or 0
+        return f"{rg}/{vm.scale_set.lower()}", vm.update_domain
     if vm.scale_set:
-        return f"{rg}/{vm.scale_set.lower()}", vm.zone if vm.zone else (vm.fault_domain or 0)
+        return f"{rg}/{vm.scale_set.lower()}", vm.zone if vm.zone else vm.fault_domain
     if vm.zone:
-        return f"{rg}/zonal:{tier}", vm.zone
+        return f"*/zonal:{tier}", vm.zone
     return f"{rg}/{vm.name.lower()}", "regional"
+
+
+def _domain_unknown(tier: str, vm: VM, fleet: dict[str, VM]) -> bool:
+    """No update domain (sets), no fault domain (regional flexible set), no zone (zonal flexible set)."""
+    group, domain = _group_and_domain(tier, vm)
+    if domain is None:
+        return True
+    if vm.scale_set and vm.orchestration == "Flexible" and not vm.zone:
+        return any(_group_and_domain(tier, o)[0] == group and o.zone for o in fleet.values())
+    return False
 
 
 def _r2(
@@ -116,6 +127,11 @@ def _r2(
             out.append(f"R2: step {s.id} mixes domains or groups: {sorted(map(str, places))}")
         if any(tier_of.get(v) != s.tier for v in s.vms):
             out.append(f"R2: step {s.id} holds a VM of another tier")
+        out += [
+            f"R2: step {s.id} holds {v}, whose domain is unknown"
+            for v in s.vms
+            if _domain_unknown(s.tier, vms[v], vms)
+        ]
         group, domain = next(iter(places))
         if s.group.lower() != group:
             out.append(f"R2: step {s.id} names group {s.group}, its VMs are in {group}")
@@ -123,6 +139,14 @@ def _r2(
             out.append(f"R2: step {s.id} names domain {s.domain!r}, its VMs are in {domain!r}")
         if not s.vms:
             out.append(f"R2: step {s.id} is empty")
+    unschedulable = {u.vm: u.reason for u in plan.unschedulable}
+    for tier, members in chosen.items():
+        for vm in members:
+            m = vm.maintenance
+            eligible = m is not None and m.customer_initiated_allowed and m.self_service_window is not None
+            unknown = eligible and _pending(vm) and _domain_unknown(tier, vm, vms)
+            if unknown and "unknown" not in unschedulable.get(vm.id, ""):
+                out.append(f"R2: {vm.id}'s domain is unknown, but it is not unschedulable for that reason")
     return out
 
 
@@ -180,8 +204,9 @@ def _r5_r6(plan: Plan, spec: Spec, chosen: dict[str, list[VM]]) -> list[str]:
     return out
 
 
-def allowed_spans(window: Window, around: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The operator window's allowed spans (merged when they touch) from two days before to two after."""
+def wall_ranges(window: Window, around: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The allowed wall-clock ranges (naive local times, both ends inclusive) of the nights from three
+    days before ``around`` to three after; whole allowed days (no hours) that touch are one range."""
     zone = ZoneInfo(window.timezone)
     local_day = around.astimezone(zone).date()
     raw = []
@@ -191,15 +216,13 @@ def allowed_spans(window: Window, around: dt.datetime) -> list[tuple[dt.datetime
             continue
         if any(b.first <= day <= b.last for b in window.blackout):
             continue
+        midnight = dt.datetime.combine(day, dt.time(0))
         if window.hours is None:
-            begin = dt.datetime.combine(day, dt.time(0), zone)
-            end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), zone)
+            raw.append((midnight, midnight + dt.timedelta(days=1)))
         else:
             h = window.hours
-            begin = dt.datetime.combine(day, dt.time(h.start // 60, h.start % 60), zone)
-            end_day = day + dt.timedelta(days=1) if h.end <= h.start else day
-            end = dt.datetime.combine(end_day, dt.time(h.end // 60, h.end % 60), zone)
-        raw.append((begin.astimezone(UTC), end.astimezone(UTC)))
+            end_day = midnight + dt.timedelta(days=1 if h.end <= h.start else 0)
+            raw.append((midnight + dt.timedelta(minutes=h.start), end_day + dt.timedelta(minutes=h.end)))
     merged: list[tuple[dt.datetime, dt.datetime]] = []
     for begin, end in sorted(raw):
         if merged and begin <= merged[-1][1]:
@@ -207,6 +230,42 @@ def allowed_spans(window: Window, around: dt.datetime) -> list[tuple[dt.datetime
         else:
             merged.append((begin, end))
     return merged
+
+
+def wall(instant: dt.datetime, window: Window) -> dt.datetime:
+    """What the local wall clock of the window's zone reads at ``instant`` (naive)."""
+    return instant.astimezone(ZoneInfo(window.timezone)).replace(tzinfo=None)
+
+
+def allowed_at(window: Window, instant: dt.datetime) -> bool:
+    """The hours, days and blackouts allow ``instant``: its wall reading is inside an allowed night
+    (the night's end itself is where the window closes, so it is not inside)."""
+    reading = wall(instant, window)
+    return any(a <= reading < b for a, b in wall_ranges(window, instant))
+
+
+def wall_readings(window: Window, start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    """The wall readings that bound what the clock shows over [start, end): at ``start``, just before
+    ``end``, and on both sides of every offset change between (tzdb zones change on whole minutes)."""
+    zone = ZoneInfo(window.timezone)
+    tick = dt.timedelta(microseconds=1)
+    readings = [wall(start, window), wall(end - tick, window)]
+    minute = start.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    before = start.astimezone(zone).utcoffset()
+    while minute < end:
+        offset = minute.astimezone(zone).utcoffset()
+        if offset != before:
+            readings += [wall(minute - tick, window), wall(minute, window)]
+            before = offset
+        minute += dt.timedelta(minutes=1)
+    return readings
+
+
+def _inside_one_night(window: Window, start: dt.datetime, end: dt.datetime) -> bool:
+    """DESIGN §11 R7: everything the wall clock reads from ``start`` to ``end`` (a step with its cutoff)
+    lies in the hours of one allowed night; a window's end is inclusive."""
+    readings = wall_readings(window, start, end)
+    return any(all(a <= r <= b for r in readings) for a, b in wall_ranges(window, start))
 
 
 def _r7(plan: Plan, spec: Spec, vms: dict[str, VM], captured_at: dt.datetime) -> list[str]:
@@ -221,9 +280,10 @@ def _r7(plan: Plan, spec: Spec, vms: dict[str, VM], captured_at: dt.datetime) ->
             out.append(f"R7: step {s.id} starts before window.not_before")
         if w.not_after and s.end + cutoff > w.not_after:
             out.append(f"R7: step {s.id} ends later than cutoff before window.not_after")
-        if limited and not any(a <= s.start and s.end + cutoff <= b for a, b in allowed_spans(w, s.start)):
+        if limited and s.end + cutoff > s.start and not _inside_one_night(w, s.start, s.end + cutoff):
             out.append(
-                f"R7: step {s.id} ({s.start}..{s.end}) is not inside the allowed hours with the cutoff"
+                f"R7: step {s.id} ({s.start}..{s.end}) is not inside the allowed hours with the cutoff "
+                "on the local wall clock"
             )
         for v in s.vms:
             m = vms[v].maintenance

@@ -27,8 +27,17 @@ BASES = (
     dt.datetime(2026, 10, 23, 12, 0, tzinfo=UTC),  # Europe falls back on the 25th
     dt.datetime(2026, 3, 6, 12, 0, tzinfo=UTC),  # the US springs forward on the 8th
     dt.datetime(2026, 4, 3, 12, 0, tzinfo=UTC),  # Lord Howe falls back half an hour on the 5th
+    dt.datetime(2026, 9, 4, 12, 0, tzinfo=UTC),  # Santiago springs forward at midnight on the 6th
 )
-ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata")
+# zones whose clocks change: every DST test walks these (Troll shifts two hours, Lord Howe half an hour)
+DST_ZONES = (
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Santiago",
+    "Australia/Lord_Howe",
+    "Antarctica/Troll",
+)
+ZONES = ("UTC", "Asia/Kolkata", *DST_ZONES)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -50,16 +59,23 @@ def _minutes(lo: int, hi: int) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def windows(draw: st.DrawFn, base: dt.datetime, unlimited: bool = False) -> dict[str, Any]:
-    """An operator window: any mix of hours (may wrap midnight), days, blackouts, zone, cutoff."""
+def windows(
+    draw: st.DrawFn,
+    base: dt.datetime,
+    unlimited: bool = False,
+    zones: tuple[str, ...] = ZONES,
+    hours: bool = False,
+) -> dict[str, Any]:
+    """An operator window: any mix of hours (may wrap midnight), days, blackouts, zone, cutoff.
+    ``hours``: always with hours, whose ends fall on any quarter hour (DST tests)."""
     if unlimited:
         return {}
-    window: dict[str, Any] = {"timezone": draw(st.sampled_from(ZONES))}
-    if draw(st.booleans()):
+    window: dict[str, Any] = {"timezone": draw(st.sampled_from(zones))}
+    if hours or draw(st.booleans()):
         start_h = draw(st.integers(0, 23))
-        length = draw(st.integers(2, 20))  # hours; the end may wrap past midnight
-        minute = draw(st.sampled_from((0, 30)))
-        end = (start_h * 60 + minute + length * 60) % 1440
+        minute = draw(st.sampled_from((0, 15, 30, 45) if hours else (0, 30)))
+        length = draw(st.integers(60, 20 * 60) if hours else st.integers(2, 20).map(lambda h: h * 60))
+        end = (start_h * 60 + minute + length) % 1440
         window["hours"] = f"{start_h:02d}:{minute:02d}-{end // 60:02d}:{end % 60:02d}"
     if draw(st.booleans()):
         window["days"] = sorted(draw(st.sets(st.sampled_from(DAY_NAMES), min_size=2)), key=DAY_NAMES.index)
@@ -102,11 +118,15 @@ def maintenance(draw: st.DrawFn, base: dt.datetime, wide: bool = False) -> dict[
 
 @st.composite
 def tier_vms(draw: st.DrawFn, tier: str, base: dt.datetime, wide: bool) -> list[dict[str, Any]]:
-    """0-9 VMs of one tier in its own resource group, in every kind of group."""
+    """0-9 VMs of one tier in its resource group ``rg-<tier>``, in every kind of group; zonal VMs may
+    live in ``rg-<tier>-b`` too, and (unless ``wide``) a VM may miss its update domain, fault domain
+    or zone (it must then be unschedulable, never guessed)."""
     rg = f"rg-{tier}"
     vms: list[dict[str, Any]] = []
     for i in range(draw(st.integers(0, 9))):
-        kind = draw(st.sampled_from(("as", "as", "uniform", "flex-zonal", "flex-fd", "zonal", "regional")))
+        kind = draw(
+            st.sampled_from(("as", "as", "uniform", "flex-zonal", "flex-fd", "zonal", "zonal", "regional"))
+        )
         vm: dict[str, Any] = {
             "name": f"{tier}-vm{i}",
             "resource_group": rg,
@@ -131,7 +151,11 @@ def tier_vms(draw: st.DrawFn, tier: str, base: dt.datetime, wide: bool) -> list[
         elif kind == "flex-fd":
             vm.update(scale_set="flex-r", orchestration="Flexible", fault_domain=draw(st.integers(0, 2)))
         elif kind == "zonal":
-            vm.update(zone=draw(st.sampled_from("123")))
+            vm.update(
+                zone=draw(st.sampled_from("123")), resource_group=draw(st.sampled_from((rg, f"{rg}-b")))
+            )
+        if not wide and kind != "regional" and draw(st.integers(0, 14)) == 0:
+            vm.pop({"flex-fd": "fault_domain", "flex-zonal": "zone"}.get(kind, "update_domain"), None)
         if not wide and draw(st.integers(0, 9)) == 0:
             vm["power_state"] = "deallocated"
         if not wide and draw(st.integers(0, 9)) == 0:
@@ -152,16 +176,27 @@ def _vm(item: dict[str, Any]) -> VM:
 
 
 @st.composite
-def plan_inputs(draw: st.DrawFn, unlimited: bool = False) -> PlanningCase:
+def plan_inputs(
+    draw: st.DrawFn,
+    unlimited: bool = False,
+    bases: tuple[dt.datetime, ...] = BASES,
+    zones: tuple[str, ...] = ZONES,
+    hours: bool = False,
+) -> PlanningCase:
     """A planning problem. ``unlimited``: nothing but dependencies and gaps can hold a step back
-    (no window limits, capacity for every VM, no parallelism limit, wide self-service windows)."""
-    base = draw(st.sampled_from(BASES))
+    (no window limits, capacity for every VM, no parallelism limit, wide self-service windows).
+    ``bases``, ``zones``, ``hours``: start near one of these instants, in one of these zones, with
+    hours always set (DST tests)."""
+    base = draw(st.sampled_from(bases))
     start = base + dt.timedelta(minutes=draw(st.integers(0, 3 * 1440)))
     names = [f"t{i}" for i in range(draw(st.integers(1, 4)))]
     tiers: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
     for i, name in enumerate(names):
-        tier: dict[str, Any] = {"name": name, "select": {"resource_group": f"rg-{name}"}}
+        tier: dict[str, Any] = {
+            "name": name,
+            "select": [{"resource_group": f"rg-{name}"}, {"resource_group": f"rg-{name}-b"}],
+        }
         deps = draw(st.sets(st.sampled_from(names[:i]))) if i else set()
         if deps:
             tier["depends_on"] = sorted(deps)
@@ -181,7 +216,7 @@ def plan_inputs(draw: st.DrawFn, unlimited: bool = False) -> PlanningCase:
         "name": "prop",
         "subscription": SUBSCRIPTION,
         "tiers": tiers,
-        "window": draw(windows(base, unlimited)),
+        "window": draw(windows(base, unlimited, zones, hours)),
     }
     if not unlimited and draw(st.booleans()):
         spec["limits"] = {"max_parallel_steps": draw(st.integers(1, 4))}

@@ -181,5 +181,6 @@ def test_gate_restarts_the_streak_on_a_failure_and_fails_at_the_timeout() -> Non
     assert verdict == "failed"
     assert gate.flaps > 0 and "did not stay healthy" in gate.why_failed()
     never = HealthGate(SETTINGS, T0)
+    assert never.observe(T0 + dt.timedelta(seconds=60), BAD) == "waiting"
     assert never.observe(T0 + dt.timedelta(seconds=600), BAD) == "failed"
     assert "never became healthy" in never.why_failed()

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from executor.run.backend import VMStatus
 from executor.run.guard import GroupGuard
 from executor.run.journal import Journal
-from executor.run.runner import RunConfig
 from executor.run.scheduling import Schedule
 from executor.run.scripted import VMScript
 from planner.build import build_plan
@@ -52,7 +51,7 @@ def test_a_skipped_step_that_touched_no_vm_imposes_no_gap(tmp_path: Path) -> Non
     h = harness(tmp_path)
     first = _db_steps(h)[0]
     Journal.open(h.directory).request("skip", first, h.clock.now())
-    assert h.run(RunConfig(control_interval=0.0)).state == "completed"
+    assert h.run().state == "completed"
     nxt = next(s for s in h.plan.steps if s.id == _db_steps(h)[1])
     (trigger_at, _), *_ = h.backend.triggers(nxt.vms[0])
     assert trigger_at < h.plan.start + dt.timedelta(minutes=5)
@@ -107,7 +106,8 @@ def _guard() -> tuple[GroupGuard, list[str], object]:
 
 def _status(vm: str, power: str = "running", allowed: bool = True, result: str = "None") -> VMStatus:
     window = (NOW - dt.timedelta(days=3), NOW + dt.timedelta(days=30))
-    return VMStatus(vm, power, Maintenance(allowed, window, None, result, None))
+    m = Maintenance(customer_initiated_allowed=allowed, self_service_window=window, last_result=result)
+    return VMStatus(vm, power, m)
 
 
 def test_the_guard_holds_a_step_while_another_domain_is_under_maintenance() -> None:
@@ -136,7 +136,7 @@ def test_the_guard_ignores_our_own_vms_and_vms_not_yet_allowed() -> None:
     guard.observe(_status(vm, "starting", allowed=False), NOW)
     assert guard.hold(step, {vm: "triggered"}, {}, NOW) is None
     guard2, _, db2 = _guard()
-    guard2.planned[db2[1].vms[0].lower()] = Maintenance(False, None, None, "None", None)
+    guard2.planned[db2[1].vms[0].lower()] = Maintenance(customer_initiated_allowed=False)
     guard2.observe(_status(db2[1].vms[0], allowed=False), NOW)
     assert guard2.hold(db2[0], {}, {}, NOW) is None
 
@@ -158,3 +158,26 @@ def test_a_run_waits_while_someone_else_maintains_another_domain(tmp_path: Path)
     gap = next(s for s in h.plan.steps if db2 in s.vms).gap_after_s
     assert trigger_at >= came_back + dt.timedelta(seconds=gap)
     assert [vm for _, kind, vm in h.backend.calls if kind == "trigger"].count(db0) == 0
+
+
+def test_a_second_run_that_would_walk_a_held_group_is_refused(tmp_path: Path) -> None:
+    """The fleet lock: while one run holds the shop's groups, `udroll run` on another journal is
+    refused at start (exit 2) with the holder named, before anything is triggered."""
+    from executor_support import SHOP, fakes, invoke
+
+    from executor.run.locks import lock_plan_groups
+
+    loaded = shop()
+    assert loaded.inventory is not None
+    plan = build_plan(loaded.spec, loaded.inventory, NOW)
+    held = lock_plan_groups(plan, tmp_path / "first-run")
+    try:
+        deps = fakes()
+        code, out = invoke(["run", str(SHOP), "--journal", str(tmp_path / "second"), "--yes"], deps)
+        assert code == 2
+        assert "first-run" in out and "pid" in out
+        assert deps["backend"].triggers() == []
+    finally:
+        held.release()
+    code, _ = invoke(["run", str(SHOP), "--journal", str(tmp_path / "third"), "--yes"], fakes())
+    assert code == 0

@@ -64,7 +64,14 @@ ALLOWED = {
     "executor.emulator": {"executor.run"},
     "executor.report": {"executor.run"},
     "executor.simulation": {"executor.run", "executor.azure", "executor.emulator"},
-    "executor.rollout": {"executor.run", "executor.simulation", "executor.emulator"},
+    "executor.notify": {"executor.run", "executor.azure"},
+    "executor.rollout": {
+        "executor.run",
+        "executor.simulation",
+        "executor.emulator",
+        "executor.notify",
+        "executor.azure",
+    },
     "executor.cli": {
         "executor.run",
         "executor.azure",
@@ -72,6 +79,7 @@ ALLOWED = {
         "executor.report",
         "executor.simulation",
         "executor.rollout",
+        "executor.notify",
     },
 }
 

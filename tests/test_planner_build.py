@@ -1,5 +1,5 @@
 """build_plan by example: grouping and step ids, splitting, reasons for skipped and unschedulable VMs,
-what blocks what, the two-tier error, the fingerprint, the critical path and the summary."""
+what no longer blocks what, the two-tier error, the fingerprint, the critical path and the summary."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from planner.errors import SpecError
 from planner.fleet import VM, Fleet
 from planner.graph import critical_path
 from planner.load import load_spec
+from planner.plan import Relaxed
 from planner.spec import Spec
 from planner.summary import summarize
 
@@ -94,7 +95,7 @@ def test_each_kind_of_group_is_walked_by_its_domain() -> None:
         "a/ss/ud4": ("rg/ss", 4),
         "a/fz/zone2": ("rg/fz", "2"),
         "a/fr/fd1": ("rg/fr", 1),
-        "a/zonal/zone3": ("rg/zonal:a", "3"),
+        "a/zonal/zone3": ("*/zonal:a", "3"),
         "a/lonely": ("rg/lonely", 0),
     }
 
@@ -117,18 +118,75 @@ def test_a_domain_larger_than_max_unavailable_is_split_into_parts() -> None:
     ]
 
 
-def test_zonal_groups_of_two_resource_groups_get_distinct_ids() -> None:
-    """Zonal VMs of one tier in two resource groups form two groups whose ids name the group."""
-    s = spec({"name": "web", "select": [{"resource_group": "rg-a"}, {"resource_group": "rg-b"}]})
-    plan = plan_of(s, vm("a1", rg="rg-a", zone="1"), vm("b1", rg="rg-b", zone="1"))
-    assert sorted(s.id for s in plan.steps) == ["web/zonal@rg-a/zone1", "web/zonal@rg-b/zone1"]
+def test_zonal_vms_of_a_tier_in_two_resource_groups_are_one_group_walked_zone_by_zone() -> None:
+    """Zonal VMs of one tier in rg-a and rg-b form one group, */zonal:web: zone 1 of both resource
+    groups is one domain, and zone 2 waits for its recovery gap (DESIGN §11)."""
+    s = spec(
+        {
+            "name": "web",
+            "select": [{"resource_group": "rg-a"}, {"resource_group": "rg-b"}],
+            "max_unavailable": 2,
+        }
+    )
+    plan = plan_of(
+        s, vm("a1", rg="rg-a", zone="1"), vm("b1", rg="rg-b", zone="1"), vm("a2", rg="rg-a", zone="2")
+    )
+    assert [(s.id, s.group, len(s.vms)) for s in plan.steps] == [
+        ("web/zonal/zone1", "*/zonal:web", 2),
+        ("web/zonal/zone2", "*/zonal:web", 1),
+    ]
+    first, second = plan.steps
+    assert second.start_offset_s == first.end_offset_s + first.gap_after_s
+
+
+@pytest.mark.parametrize(
+    ("facts", "what"),
+    [
+        ({"availability_set": "as"}, "update domain unknown"),
+        ({"scale_set": "ss", "orchestration": "Uniform", "instance_id": "7"}, "update domain unknown"),
+        ({"scale_set": "fr", "orchestration": "Flexible"}, "fault domain unknown"),
+    ],
+)
+def test_a_vm_whose_domain_is_unknown_is_unschedulable_never_put_in_domain_0(
+    facts: dict[str, Any], what: str
+) -> None:
+    """A set member with no update domain (or a regional flexible member with no fault domain) is
+    unschedulable with the reason; the known VMs are still walked, domain 0 holds only real UD0 VMs."""
+    s = spec({"name": "db", "select": {"resource_group": "rg"}, "max_unavailable": "100%"})
+    known = {k: v for k, v in facts.items() if k != "instance_id"}
+    if facts.get("orchestration") == "Uniform":
+        known["instance_id"] = "0"
+    known[("fault_domain" if facts.get("orchestration") == "Flexible" else "update_domain")] = 0
+    plan = plan_of(s, vm("db-lost", **facts), vm("db-0", **known))
+    assert [u.reason for u in plan.unschedulable] == [
+        f"{what}: rediscover, or give it in the inventory; "
+        "Azure will maintain it in its scheduled window from 2026-12-28T00:00:00Z"
+    ]
+    assert [len(s.vms) for s in plan.steps] == [1]
+
+
+def test_a_zonal_flexible_member_without_a_zone_is_unschedulable() -> None:
+    """In a flexible scale set whose members are zonal, a member with no zone is not walked by its
+    fault domain: its zone is unknown, so it is unschedulable; its dependent tier still runs (coverage
+    first) after the planned steps, and the plan names the relaxed dependency."""
+    s = spec(
+        {"name": "app", "select": {"resource_group": "rg"}},
+        {"name": "web", "select": {"resource_group": "rg-web"}, "depends_on": ["app"]},
+    )
+    flex = {"scale_set": "fz", "orchestration": "Flexible"}
+    plan = plan_of(s, vm("z1", zone="1", **flex), vm("z-lost", fault_domain=1, **flex), vm("w", rg="rg-web"))
+    reasons = {u.vm.rsplit("/", 1)[1]: u.reason for u in plan.unschedulable}
+    assert reasons["z-lost"].startswith("zone unknown (its scale set's other members are zonal)")
+    assert [s.id for s in plan.steps] == ["app/fz/zone1", "web/w"]
+    assert "w" not in reasons
+    assert [(r.tier, r.depends_on, r.vms) for r in plan.relaxed] == [("web", "app", 1)]
 
 
 def test_a_vm_that_cannot_fit_names_its_deadline_and_when_azure_does_it() -> None:
     """The reason says when the self-service window ends and when Azure's scheduled window begins."""
     tight = {**WINDOW, "self_service_window": ["2026-11-20T00:00:00Z", "2026-11-23T21:10:00Z"]}
     s = spec({"name": "db", "select": {"resource_group": "rg"}})
-    plan = plan_of(s, vm("db-0", availability_set="as", maintenance=tight))
+    plan = plan_of(s, vm("db-0", availability_set="as", update_domain=0, maintenance=tight))
     assert plan.steps == ()
     assert plan.unschedulable[0].reason == (
         "does not fit before the self-service window ends 2026-11-23T21:10:00Z; "
@@ -163,8 +221,9 @@ def test_skipped_and_not_allowed_vms_have_reasons_and_a_warning() -> None:
     assert [w.code for w in plan.warnings] == ["not-allowed"]
 
 
-def test_a_tier_with_unschedulable_vms_holds_back_its_dependents() -> None:
-    """web depends on app, app has a VM Azure will not let us touch: web is unschedulable, naming app."""
+def test_a_tier_with_unschedulable_vms_no_longer_holds_back_its_dependents() -> None:
+    """app keeps a VM Azure will not let us touch: web still runs after app's planned step, and the
+    plan names the relaxed dependency."""
     refused = {**WINDOW, "customer_initiated_allowed": False}
     s = spec(
         {"name": "app", "select": {"resource_group": "rg-app"}},
@@ -176,11 +235,12 @@ def test_a_tier_with_unschedulable_vms_holds_back_its_dependents() -> None:
         vm("app-1", rg="rg-app"),
         vm("web-0", rg="rg-web", zone="1"),
     )
-    assert [st.id for st in plan.steps] == ["app/app-1"]
-    reasons = {u.vm.rsplit("/", 1)[1]: u.reason for u in plan.unschedulable}
-    assert reasons["web-0"].startswith(
-        "tier 'web' depends on tier 'app', which has VMs that cannot be scheduled"
-    )
+    app, web = plan.steps
+    assert (app.id, web.id) == ("app/app-1", "web/zonal/zone1")
+    assert web.after == (app.id,) and web.start_offset_s >= app.end_offset_s + 45 * 60
+    assert [u.vm.rsplit("/", 1)[1] for u in plan.unschedulable] == ["app-0"]
+    assert plan.relaxed == (Relaxed("web", "app", 1),)
+    assert plan.to_dict()["relaxed"] == [{"tier": "web", "depends_on": "app", "vms": 1}]
 
 
 def test_a_group_stops_at_its_first_step_that_cannot_fit() -> None:
@@ -219,7 +279,7 @@ def test_a_vm_selected_by_two_tiers_is_a_spec_error_naming_both() -> None:
     s = spec({"name": "a", "select": {"resource_group": "rg"}}, {"name": "b", "select": {"tags": {"x": "1"}}})
     with pytest.raises(SpecError) as info:
         build_plan(s, Fleet(captured_at=START, vms=(vm("both", tags={"x": "1"}),)), START, source="s.yaml")
-    assert "s.yaml:1:1: VM rg/both is selected by tiers 'a' and 'b'" in str(info.value)
+    assert "s.yaml:1:1: tiers 'a' and 'b' both select 1 VM (rg/both)" in str(info.value)
 
 
 def test_without_limits_the_makespan_is_the_lower_bound() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hostile import doc_paths
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,24 +101,13 @@ def test_arbitrary_yaml_documents_load_or_raise_spec_error(document: Any) -> Non
     load_or_spec_error(yaml.safe_dump(document))
 
 
-def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
-    out = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            out += _paths(value, (*prefix, i))
-    return out
-
-
 @st.composite
 def mutated_specs(draw: st.DrawFn) -> Any:
     import copy
 
     data = copy.deepcopy(draw(st.sampled_from(BASE_DATA)))
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(data) if p]
+        paths = [p for p in doc_paths(data) if p]
         if not paths:
             break
         path = draw(st.sampled_from(paths))

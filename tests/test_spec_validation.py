@@ -201,7 +201,7 @@ CASES = [
     ),
     pytest.param(
         BASE + "defaults:\n  health:\n    checks:\n      - {http: 'https://x', body: '(['}\n",
-        "9:9: defaults.health.checks[0]: body '([' is not a valid regular expression",
+        "9:35: defaults.health.checks[0].body: '([' is not a valid regular expression",
         id="bad-regex",
     ),
     pytest.param(
@@ -319,4 +319,4 @@ def test_a_vm_selected_by_two_tiers_is_an_error_when_the_inventory_shows_it() ->
           - {name: db-0, resource_group: rg-db, availability_set: as-db, update_domain: 0}
         """)
     message = only(text)
-    assert message.startswith("9:5: VM rg-db/db-0 is selected by tiers 'db' and 'all'")
+    assert message.startswith("7:5: tiers 'db' and 'all' both select 1 VM (rg-db/db-0)")

@@ -43,6 +43,7 @@ from executor.azure.errors import (
     azure_message,
 )
 from executor.azure.ids import VMRef, parse_vm_id
+from executor.azure.tokens import check_token
 from executor.run.backend import Operation, OperationResult, VMStatus
 from executor.run.clock import Clock, SystemClock
 from planner.errors import AzureError, InputError
@@ -197,7 +198,8 @@ class AzureBackend:
                 poller = self.client.virtual_machines.begin_perform_maintenance(
                     ref.resource_group, ref.name, polling=self._no_look()
                 )
-        return Operation(vm=vm, token=poller.continuation_token())
+        token = check_token(poller.continuation_token(), f"the maintenance operation of {_short(ref)}")
+        return Operation(vm=vm, token=token)
 
     def start_scale_set_maintenance(self, vms: list[str]) -> list[Operation]:
         """Start several instances of one uniform scale set in one call (one operation, one token)."""
@@ -218,7 +220,7 @@ class AzureBackend:
             poller = self.client.virtual_machine_scale_sets.begin_perform_maintenance(
                 first.resource_group, scale_set, body, polling=self._no_look()
             )
-        token = poller.continuation_token()
+        token = check_token(poller.continuation_token(), f"the maintenance operation of {first.scale_set}")
         return [Operation(vm=vm, token=token) for vm in vms]
 
     def poll(self, operation: Operation) -> OperationResult:
@@ -265,6 +267,7 @@ class AzureBackend:
 
     def _resume(self, ref: VMRef, token: str) -> LROPoller[None]:
         look = _OneLook(self.polling_interval)
+        check_token(token, f"the maintenance operation of {_short(ref)}")  # before the SDK decodes it
         try:
             if ref.scale_set:
                 return self.client.virtual_machine_scale_set_vms.begin_perform_maintenance(

@@ -23,6 +23,7 @@ import logging
 import os
 import ssl
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from executor.azure.backend import AzureBackend
 from executor.azure.endpoints import ApiVersionPolicy, read_metadata
 from executor.azure.pacing import PacedRetryPolicy, Pacer, RetrySettings
+from executor.azure.tokens import require_safe_azure_core
 from executor.run.clock import Clock, ScaledClock, SystemClock
 from planner.errors import AuthenticationError, InputError
 
@@ -247,6 +249,8 @@ def connect(
             "no subscription: pass --subscription ID, set AZURE_SUBSCRIPTION_ID, or name one in the spec"
         )
     cloud = CLOUDS[options.cloud]
+    if options.endpoint:
+        _https_only(options.endpoint)
     endpoint = (options.endpoint or cloud.resource_manager).rstrip("/")
     scope, authority = cloud.scope, cloud.authority
     if options.endpoint:  # its audience (and sign-in host) from its metadata, never a guess
@@ -267,6 +271,17 @@ def connect(
         retry=retry,
         api_version=options.api_version,
     )
+
+
+def _https_only(endpoint: str) -> None:
+    """Refuse a plain-http or host-less --endpoint at once (the SDK would retry it for minutes, since
+    it never sends a bearer token over http)."""
+    parts = urllib.parse.urlsplit(endpoint)
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        raise InputError(
+            f"--endpoint {endpoint!r} is not an https:// URL: Resource Manager is only reached over "
+            "HTTPS (write https://HOST; pass --ca-bundle for a private CA)"
+        )
 
 
 def connect_emulator(
@@ -306,6 +321,7 @@ def _backend(
     retry: RetrySettings | None,
     api_version: str | None = None,
 ) -> AzureBackend:
+    require_safe_azure_core()
     policy = PacedRetryPolicy(Pacer(clock), retry)
     kwargs: dict[str, Any] = {
         "credential_scopes": [scope],

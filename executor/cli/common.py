@@ -32,8 +32,17 @@ journal_option = click.option(
     "--journal",
     "journal_dir",
     required=True,
-    type=click.Path(file_okay=False),
-    help="The run's journal directory.",
+    metavar="DIR|URL",
+    envvar="UDROLL_JOURNAL",
+    help="The run's journal: a directory, or an Azure Storage URL "
+    "(https://ACCOUNT.blob.core.windows.net/CONTAINER/RUN); default: $UDROLL_JOURNAL.",
+)
+
+until_idle_option = click.option(
+    "--until-idle",
+    is_flag=True,
+    help="Do what the windows allow now; when the next step cannot start before the open window "
+    "closes, exit 0 'waiting until TIME' (for scheduled pipelines: resume again the next night).",
 )
 
 

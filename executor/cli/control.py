@@ -1,4 +1,4 @@
-"""`udroll pause`, `abort` and `skip`: requests that reach a running runner through its journal."""
+"""`udroll pause`, `abort`, `skip` and `approve`: requests that reach a runner through its journal."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
+from executor import rollout
 from executor.cli.common import clock_of, journal_option
-from executor.run.journal import Journal
+from executor.run.store import WAITING, refuse_skip
 from planner.errors import InputError
 
 
@@ -21,8 +22,15 @@ def pause(obj: Any, journal_dir: str) -> None:
     Example:
       udroll pause --journal .udroll/shop-prod     # then: udroll resume --journal .udroll/shop-prod
     """
-    journal = Journal.open(journal_dir)
+    journal = rollout.open_store(journal_dir)
     try:
+        if not journal.is_locked() and journal.run_state == WAITING:
+            # a run between two nights: the next scheduled `resume --until-idle` must leave it alone
+            journal.set_run_state("paused", clock_of(obj).now(), "paused with `udroll pause` while waiting")
+            click.echo(
+                f"Paused: scheduled resumes leave it alone; continue: udroll resume --journal {journal_dir}"
+            )
+            return
         if not journal.is_locked():
             click.echo(f"No runner is running this journal (state: {journal.run_state}); nothing to pause.")
             return
@@ -42,7 +50,7 @@ def abort(obj: Any, journal_dir: str) -> None:
     Example:
       udroll abort --journal .udroll/shop-prod
     """
-    journal = Journal.open(journal_dir)
+    journal = rollout.open_store(journal_dir)
     try:
         now = clock_of(obj).now()
         if journal.is_locked():
@@ -72,22 +80,54 @@ def skip(obj: Any, step: str, journal_dir: str) -> None:
     Example:
       udroll skip web/zonal/zone2 --journal .udroll/shop-prod && udroll resume --journal .udroll/shop-prod
     """
-    journal = Journal.open(journal_dir)
+    journal = rollout.open_store(journal_dir)
     try:
-        known = {s.id: s for s in journal.steps()}
-        if step not in known:
-            raise InputError(f"no step {step!r} in this run; steps are: {', '.join(known)}")
+        refuse_skip(journal, step)  # running, done, skipped or unknown: exit 2 with the reason
         now = clock_of(obj).now()
         if journal.is_locked():
             journal.request("skip", step, now)
             click.echo(f"Skip of {step} requested from the running runner.")
             return
-        if known[step].state not in ("waiting", "failed"):
-            raise InputError(
-                f"step {step} is {known[step].state}: only a waiting or failed step can be skipped"
-            )
         journal.update_step(step, state="skipped", waiting_for=None, waiting_until=None)
         journal.record_transition(now, "step-skipped", step, None, "skipped by the operator (`udroll skip`)")
         click.echo(f"Skipped {step}. Continue with: udroll resume --journal {journal_dir}")
+    finally:
+        journal.close()
+
+
+@click.command()
+@click.argument("target", required=False, metavar="TIER|STEP")
+@click.option("--all", "approve_all", is_flag=True, help="Approve every tier and step of the run.")
+@journal_option
+@click.pass_obj
+def approve(obj: Any, target: str | None, approve_all: bool, journal_dir: str) -> None:
+    """Approve a tier (--confirm tier) or a step (--confirm step) that waits for it, from any terminal.
+
+    A pending approval never pauses the run: running steps go on while it waits. The runner takes the
+    answer at its next look at the journal (every few seconds); an approval given before the question
+    is asked, or while no runner is active, is kept for when it is.
+
+    \b
+    Examples:
+      udroll approve app --journal .udroll/shop-prod          # the app tier
+      udroll approve --all --journal .udroll/shop-prod
+    """
+    if bool(target) == approve_all:
+        raise click.UsageError("give one TIER or STEP to approve, or --all")
+    journal = rollout.open_store(journal_dir)
+    try:
+        steps = journal.steps()
+        known = {s.id for s in steps} | {s.tier for s in steps}
+        if target and target not in known:
+            raise InputError(
+                f"no tier or step {target!r} in this run; tiers: {', '.join(sorted({s.tier for s in steps}))}"
+            )
+        journal.request("approve", target or "*", clock_of(obj).now())
+        what = "everything" if approve_all else target
+        active = journal.is_locked()
+        click.echo(
+            f"Approved {what}: "
+            + ("the runner starts it at its next look." if active else "kept for when the run resumes.")
+        )
     finally:
         journal.close()

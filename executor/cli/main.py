@@ -63,14 +63,21 @@ def validate(specs: tuple[str, ...]) -> None:
 
 
 @cli.command()
-def schema() -> None:
+@click.option("--events", is_flag=True, help="Print the schema of udroll's events instead.")
+def schema(events: bool) -> None:
     """Print the JSON Schema (draft 2020-12) of the spec format, for editors.
 
     \b
     Example:
       udroll schema > udroll.schema.json
       # VS Code YAML: "yaml.schemas": {"./udroll.schema.json": "rollouts/*.yaml"}
+      udroll schema --events > udroll-events.schema.json
     """
+    if events:
+        from executor.notify.schema import events_schema
+
+        click.echo(json.dumps(events_schema(), indent=2))
+        return
     click.echo(json.dumps(spec_schema(), indent=2))
 
 
@@ -87,11 +94,18 @@ def _register_commands() -> None:
     from executor.cli.emulator import emulator
 
     cli.add_command(emulator)
-    from executor.cli.control import abort, pause, skip
+    from executor.cli.notify import notify
+
+    cli.add_command(notify)
+
+    from executor.cli.journal import journal
+
+    cli.add_command(journal)
+    from executor.cli.control import abort, approve, pause, skip
     from executor.cli.run import resume, run
     from executor.cli.status import report, status
 
-    for command in (run, resume, status, pause, abort, skip, report):
+    for command in (run, resume, status, pause, abort, skip, approve, report):
         cli.add_command(command)
 
 

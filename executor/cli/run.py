@@ -24,14 +24,16 @@ from executor.cli.common import (
     journal_option,
     needs_prompt,
     refuse_without_tty,
+    until_idle_option,
 )
 from executor.cli.console import LiveConsole, PlainConsole
 from executor.rollout import ChecksFor
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock, SystemClock
-from executor.run.journal import Journal, default_dir
+from executor.run.journal import default_dir
 from executor.run.runner import RunOutcome
 from executor.run.status import without_resume_hint
+from executor.run.store import WAITING, JournalStore, is_url
 from executor.simulation import DEFAULT_SPEED, control_interval, emulator_checks, simulation
 from planner.errors import InputError, Interrupted, RunHalted
 from planner.fleet import Fleet, load_fleet
@@ -64,7 +66,7 @@ def _accept(obj: Any, plan: Plan, confirm: str, yes: bool, allow_partial: bool) 
 
 def _execute(
     obj: Any,
-    journal: Journal,
+    journal: JournalStore,
     run: rollout.Run,
     backend: ComputeBackend,
     clock: Clock,
@@ -73,6 +75,7 @@ def _execute(
     checks_for: ChecksFor | None,
     retry_failed: bool = False,
     control: float = 5.0,
+    until_idle: bool = False,
 ) -> None:
     """Drive the run with the live view (a TTY) or plain lines, then turn its outcome into an exit."""
     live = dep(obj, "live")
@@ -96,14 +99,15 @@ def _execute(
                 retry_failed=retry_failed,
                 control_interval=control,
                 prober=dep(obj, "prober"),
+                until_idle=until_idle,
             )
     finally:
         journal.close()
     _finish(outcome, journal, simulated)
 
 
-def _finish(outcome: RunOutcome, journal: Journal, simulated: bool = False) -> None:
-    where = f"--journal {journal.dir}"
+def _finish(outcome: RunOutcome, journal: JournalStore, simulated: bool = False) -> None:
+    where = f"--journal {journal.location}"
     if outcome.reschedule:
         click.echo(
             f"Azure will reschedule {len(outcome.reschedule)} VM(s) whose maintenance was aborted: "
@@ -112,6 +116,9 @@ def _finish(outcome: RunOutcome, journal: Journal, simulated: bool = False) -> N
         )
     if outcome.state == "completed":
         click.echo(f"Rollout complete. Report: udroll report {where}")
+        return
+    if outcome.state == WAITING:
+        click.echo(f"Run {outcome.message}. Continue: udroll resume {where} --until-idle")
         return
     if simulated:
         message = without_resume_hint(outcome.message)
@@ -145,8 +152,10 @@ def _emulated(azure: AzureOptions, clock: Clock) -> tuple[ChecksFor | None, floa
 @click.option(
     "--journal",
     "journal_dir",
-    type=click.Path(file_okay=False),
-    help="Journal directory (default: .udroll/<name>/; simulations get a fresh one below it).",
+    metavar="DIR|URL",
+    envvar="UDROLL_JOURNAL",
+    help="Journal directory (default: .udroll/<name>/; simulations get a fresh one below it), or an "
+    "Azure Storage URL https://ACCOUNT.blob.core.windows.net/CONTAINER/RUN for runs on several machines.",
 )
 @click.option(
     "--confirm",
@@ -168,6 +177,7 @@ def _emulated(azure: AzureOptions, clock: Clock) -> tuple[ChecksFor | None, floa
 @click.option(
     "--faults", type=click.Path(exists=True, dir_okay=False), help="With --simulate: a faults file."
 )
+@until_idle_option
 @azure_options
 @click.pass_obj
 def run(
@@ -182,6 +192,7 @@ def run(
     simulate: bool,
     speed: float,
     faults: str | None,
+    until_idle: bool,
     azure: AzureOptions,
 ) -> None:
     """Run a rollout: plan it (or load a plan), preview it, confirm, and execute it step by step.
@@ -196,13 +207,9 @@ def run(
       udroll run plans/three-tier-shop.yaml --simulate --faults faults.yaml --yes
       udroll run shop.yaml --confirm step               # ask before every step
       udroll run plan.json --spec shop.yaml --yes --journal /var/lib/udroll/shop
+      udroll run shop.yaml --yes --until-idle --journal https://acct.blob.core.windows.net/udroll/shop
     """
-    if source is None:
-        if not simulate:
-            raise click.UsageError("give a SPEC or PLAN to run (or --simulate to run the bundled example)")
-        source = rollout.bundled_example()
-    if (faults or speed != DEFAULT_SPEED) and not simulate:
-        raise click.UsageError("--speed and --faults go with --simulate")
+    source = _source(source, simulate, bool(faults) or speed != DEFAULT_SPEED, until_idle)
     loaded, given = rollout.load(source, spec_path)
     refuse_without_tty(obj, confirm, yes)
     if simulate:
@@ -223,12 +230,23 @@ def run(
     if not _accept(obj, plan, confirm, yes, allow_partial):
         return
     checks, control = _emulated(azure, clock)
-    directory = Path(journal_dir) if journal_dir else default_dir(loaded.spec.name)
+    directory: str | Path = journal_dir or default_dir(loaded.spec.name)
     journal = rollout.create_run(
         directory, loaded, plan, fleet, clock, confirm, False, azure.emulator, azure.subscription
     )
     run_ = rollout.Run(journal, loaded, plan, fleet)
-    _execute(obj, journal, run_, backend, clock, confirm, yes, checks, control=control)
+    _execute(obj, journal, run_, backend, clock, confirm, yes, checks, control=control, until_idle=until_idle)
+
+
+def _source(source: str | None, simulate: bool, simulation_options: bool, until_idle: bool) -> str:
+    """The SPEC or PLAN to run (the bundled example for a bare --simulate); usage errors first."""
+    if source is None and not simulate:
+        raise click.UsageError("give a SPEC or PLAN to run (or --simulate to run the bundled example)")
+    if simulation_options and not simulate:
+        raise click.UsageError("--speed and --faults go with --simulate")
+    if simulate and until_idle:
+        raise click.UsageError("--until-idle cannot go with --simulate (a simulation cannot be resumed)")
+    return source or rollout.bundled_example()
 
 
 def _run_simulated(
@@ -285,37 +303,37 @@ def _run_simulated(
 )
 @click.option("--confirm", type=CONFIRM, default="tier", show_default=True, help="As for `udroll run`.")
 @click.option("--yes", "-y", is_flag=True, help="Answer yes to every confirmation.")
+@until_idle_option
 @azure_options
 @click.pass_obj
 def resume(
-    obj: Any, journal_dir: str, retry_failed: bool, confirm: str, yes: bool, azure: AzureOptions
+    obj: Any,
+    journal_dir: str,
+    retry_failed: bool,
+    confirm: str,
+    yes: bool,
+    until_idle: bool,
+    azure: AzureOptions,
 ) -> None:
-    """Continue a paused, halted, interrupted or crashed run from its journal.
+    """Continue a paused, halted, interrupted, crashed or waiting run from its journal.
 
     VMs with an intent but no handle are reconciled from Azure's status before any trigger;
     operations in flight resume from their handles; recovery gaps count the time the runner was down.
+    With --until-idle (scheduled pipelines) a run paused by an operator is left alone (exit 0).
 
     \b
     Examples:
       udroll resume --journal .udroll/shop-prod --yes
       udroll resume --journal .udroll/shop-prod --retry-failed
+      udroll resume --journal https://acct.blob.core.windows.net/udroll/shop --yes --until-idle
     """
     refuse_without_tty(obj, confirm, yes)
-    journal = Journal.open(journal_dir)
-    journal.lock()
+    journal = _locked(journal_dir)
     try:
         state = journal.run_state
-        if state == "completed":
-            click.echo("This run already completed. Report: udroll report --journal " + journal_dir)
+        if not _resumable(journal, state, until_idle):
+            journal.close()
             return
-        if state == "aborted":
-            raise RunHalted("this run was aborted; start a new one with `udroll run`")
-        if journal.meta("simulated") == "1":
-            raise InputError(
-                "a --simulate run cannot be resumed: its in-process emulator ended with it. "
-                "Simulate with `udroll emulator serve --ready-file F` and `udroll run --emulator F` "
-                "to practise resuming"
-            )
         run_ = rollout.open_run(journal)
         stored = journal.meta("emulator")
         if stored and not (azure.emulator or azure.endpoint):
@@ -325,8 +343,52 @@ def resume(
     except BaseException:
         journal.close()
         raise
-    click.echo(f"Resuming {run_.plan.name} ({state}) from {journal_dir}", err=True)
-    _execute(obj, journal, run_, backend, clock, confirm, yes, checks, retry_failed, control)
+    click.echo(f"Resuming {run_.plan.name} ({state}) from {journal.location}", err=True)
+    _execute(obj, journal, run_, backend, clock, confirm, yes, checks, retry_failed, control, until_idle)
+
+
+def _locked(location: str) -> JournalStore:
+    """The run's journal, locked by this process; a blob run's lease held by a runner that died is
+    waited for (it expires within a minute), a live runner's is never broken."""
+    journal = rollout.open_store(location)
+    try:
+        if is_url(location) and journal.is_locked():
+            click.echo(
+                "Another runner holds the run's lease: waiting up to a minute in case that runner is gone",
+                err=True,
+            )
+        journal.lock()
+    except BaseException:
+        journal.close()
+        raise
+    return journal
+
+
+def _resumable(journal: JournalStore, state: str, until_idle: bool) -> bool:
+    """Whether `resume` has anything to do (False: said why, exit 0); raises for runs that cannot go on."""
+    where = journal.location
+    if state == "completed":
+        click.echo("This run already completed. Report: udroll report --journal " + where)
+        return False
+    if state == "aborted":
+        raise RunHalted("this run was aborted; start a new one with `udroll run`")
+    if journal.meta("simulated") == "1":
+        raise InputError(
+            "a --simulate run cannot be resumed: its in-process emulator ended with it. "
+            "Simulate with `udroll emulator serve --ready-file F` and `udroll run --emulator F` "
+            "to practise resuming"
+        )
+    if until_idle and state == "paused":
+        click.echo(
+            f"This run is paused ({journal.meta('state_message', '')}); a scheduled resume leaves it alone. "
+            f"Continue it with: udroll resume --journal {where}"
+        )
+        return False
+    if until_idle and state == "halted":
+        raise RunHalted(
+            f"this run halted: {journal.meta('state_message', '')}. Status: udroll status --journal {where}"
+        )
+    return True
 
 
 def _connect(obj: Any, azure: AzureOptions, subscription: str | None) -> tuple[ComputeBackend, Clock]:

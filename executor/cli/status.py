@@ -15,7 +15,7 @@ from executor.cli.console import countdown
 from executor.report.text import RENDERERS as REPORTS
 from executor.report.text import build_report
 from executor.run.clock import Clock
-from executor.run.journal import Journal
+from executor.run.store import WAITING, JournalStore
 from planner.errors import InputError
 
 
@@ -30,7 +30,7 @@ def status(obj: Any, journal_dir: str, fmt: str) -> None:
     Example:
       udroll status --journal .udroll/shop-prod
     """
-    journal = Journal.open(journal_dir)
+    journal = rollout.open_store(journal_dir)
     try:
         click.echo(render_status(journal, dep(obj, "clock"), fmt), nl=False)
     finally:
@@ -41,7 +41,7 @@ def _at(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
-def render_status(journal: Journal, clock: Clock | None, fmt: str = "text") -> str:
+def render_status(journal: JournalStore, clock: Clock | None, fmt: str = "text") -> str:
     data = rollout.status(journal, clock)
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
@@ -88,6 +88,10 @@ def _footer(data: dict[str, Any], now: dt.datetime) -> list[str]:
     eta, state, where = _at(data["next_step_eta"]), data["state"], f"--journal {data['journal']}"
     if eta:
         out.append(f"\nnext step: {eta:%Y-%m-%d %H:%M:%S}Z ({countdown(eta, now)})")
+    for key in data.get("pending_approvals", []):
+        out.append(f"waiting for approval of {key}: udroll approve {key} {where}")
+    if state == WAITING and not data["runner_active"]:
+        out.append(f"waiting: no runner; the next `udroll resume {where} --until-idle` continues the run")
     elif data["stopped"] and state in ("halted", "paused") and data["simulated"]:
         out.append(f"\n{state}: {SIMULATION_ENDED}")
     elif data["stopped"] and state == "halted":
@@ -101,6 +105,7 @@ def _footer(data: dict[str, Any], now: dt.datetime) -> list[str]:
             else ""
         )
         out.append(f"failed: {v['vm'].rsplit('/', 1)[-1]} in {v['step']}: {v['message']}{extra}")
+    out += [f"warning: {w}" for w in data["warnings"]]
     return out
 
 
@@ -117,7 +122,7 @@ def report(journal_dir: str, fmt: str, out_path: str | None) -> None:
     Example:
       udroll report --journal .udroll/shop-prod -o markdown --out rollout.md
     """
-    journal = Journal.open(journal_dir)
+    journal = rollout.open_store(journal_dir)
     try:
         text = REPORTS[fmt](build_report(journal))
     finally:

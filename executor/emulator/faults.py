@@ -58,7 +58,7 @@ from pydantic import (
 from planner.errors import Problem, SpecError
 from planner.source import Located, load_text, read_input
 from planner.validation import problems_from
-from planner.values import Duration, parse_duration, parse_timestamp
+from planner.values import Bool, Duration, Float, Int, Version, parse_duration, parse_timestamp
 
 
 class _Model(BaseModel):
@@ -99,9 +99,9 @@ class Outage(_Model):
 
 
 class Errors(_Model):
-    rate: float = Field(default=0.0, ge=0.0, le=1.0, description="share of ARM requests that fail, 0..1")
+    rate: Float = Field(default=0.0, ge=0.0, le=1.0, description="share of ARM requests that fail, 0..1")
     status: tuple[Literal[500, 502, 503, 504], ...] = Field(default=(500, 503), min_length=1)
-    lost_answers: float = Field(
+    lost_answers: Float = Field(
         default=0.0,
         ge=0.0,
         le=1.0,
@@ -112,8 +112,8 @@ class Errors(_Model):
 class VMFaults(_Model):
     """What goes wrong with one VM."""
 
-    retry_later: int = Field(default=0, ge=0, description="the first N attempts end RetryLater")
-    abort: int = Field(default=0, ge=0, description="the N attempts after those end MaintenanceAborted")
+    retry_later: Int = Field(default=0, ge=0, description="the first N attempts end RetryLater")
+    abort: Int = Field(default=0, ge=0, description="the N attempts after those end MaintenanceAborted")
     duration: Duration | None = Field(
         default=None, description="this VM's maintenance takes this long (slow)"
     )
@@ -189,14 +189,14 @@ def parse_mode(text: str, base: Contract | None = None) -> Contract:
 class Faults(_Model):
     """The whole faults file; ``Faults()`` is a faithful, fault-free Azure."""
 
-    version: Literal[1] = 1
-    seed: int = 0
+    version: Version = 1
+    seed: Int = 0
     maintenance_duration: Duration = 600
     health_warmup: Duration = 60
-    throttling: bool = True
-    page_size: int = Field(default=100, ge=1, le=1000)
+    throttling: Bool = True
+    page_size: Int = Field(default=100, ge=1, le=1000)
     errors: Errors = Errors()
-    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    latency_ms: Int = Field(default=0, ge=0, le=60_000)
     outages: tuple[Outage, ...] = ()
     azure: Contract = Contract()
     vms: dict[str, VMFaults] = Field(default_factory=dict)

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from executor.report.html import render_html
-from executor.run.journal import Journal
+from executor.run.store import JournalStore
 from planner.plan import Plan
+from planner.render.markdown import plain
 from planner.values import format_duration, format_timestamp
 
 
@@ -26,7 +27,7 @@ def _delta(actual: dt.datetime | None, planned: dt.datetime) -> int | None:
     return int((actual - planned).total_seconds()) if actual else None
 
 
-def build_report(journal: Journal) -> dict[str, Any]:
+def build_report(journal: JournalStore) -> dict[str, Any]:
     """The report as plain data (what ``-o json`` prints)."""
     plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
     rows = {r.id: r for r in journal.steps()}
@@ -104,13 +105,17 @@ def _fmt_delay(seconds: int | None) -> str:
 
 
 def render_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown. Everything from the journal (names, messages, hook output, probe
+    details) is escaped: a VM or a hook cannot inject markup or HTML into a rendered report."""
+    e = plain
+    actual = report["actual_makespan_s"]
     out = [
-        f"# Rollout report: {report['name']}",
+        f"# Rollout report: {e(report['name'])}",
         "",
-        f"- state: **{report['state']}**" + (f" — {report['message']}" if report["message"] else ""),
+        f"- state: **{e(report['state'])}**" + (f" — {e(report['message'])}" if report["message"] else ""),
         f"- planned start {report['planned_start']}, actual start {report['actual_start'] or '–'}",
         f"- makespan: planned {format_duration(report['planned_makespan_s'])}, actual "
-        + (format_duration(report["actual_makespan_s"]) if report["actual_makespan_s"] is not None else "–"),
+        + (format_duration(actual) if actual is not None else "–"),
         "",
         "## Steps",
         "",
@@ -119,7 +124,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for s in report["steps"]:
         out.append(
-            f"| {s['id']} | {s['state']} | {s['planned_start']} | {s['actual_start'] or '–'} | "
+            f"| {e(s['id'])} | {e(s['state'])} | {s['planned_start']} | {s['actual_start'] or '–'} | "
             f"{_fmt_delay(s['start_delay_s'])} | {s['planned_end']} | {s['actual_end'] or '–'} | "
             f"{_fmt_delay(s['end_delay_s'])} |"
         )
@@ -132,33 +137,42 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for s in report["steps"]:
         for v in s["vms"]:
-            message = (v["message"] or "").replace("|", "\\|")
-            result = v["result"] or "–"
-            out.append(f"| {s['id']} | {v['name']} | {v['state']} | {result} | {v['attempts']} | {message} |")
+            cells = (s["id"], v["name"], v["state"], v["result"] or "–", v["attempts"], v["message"] or "")
+            out.append("| " + " | ".join(e(c) for c in cells) + " |")
     out += ["", "## Gate evidence", ""]
     for s in report["steps"]:
-        g = s["gates"]
-        if not g["probes"]:
-            continue
-        line = f"- {s['id']}: {g['passed']}/{g['probes']} probes passed"
-        if g["last"]:
-            line += f"; last: {_vm_name(g['last'])}{g['last']['target']} {g['last']['detail']}"
-        out.append(line)
-        out += [f"  - failed {f['at']}: {_vm_name(f)}{f['target']} {f['detail']}" for f in g["last_failures"]]
-        if s["error"]:
-            out.append(f"  - step failed: {s['error']}")
+        out += _gate_lines(s)
     hooks = [(s["id"], h) for s in report["steps"] for h in s["hooks"]]
     if hooks:
         out += ["", "## Hooks", ""]
         out += [
-            f"- {sid} {h['which']}: exit {h['rc']} — {(h['output'] or '').strip()[-200:]}" for sid, h in hooks
+            f"- {e(sid)} {e(h['which'])}: exit {e(h['rc'])} — {e((h['output'] or '').strip()[-200:])}"
+            for sid, h in hooks
         ]
     out += ["", "## VMs Azure will reschedule", ""]
-    out += [f"- {vm}" for vm in report["reschedule"]] or ["none"]
+    out += [f"- {e(vm)}" for vm in report["reschedule"]] or ["none"]
     if report["unschedulable"]:
         out += ["", "## Not scheduled (Azure will maintain them itself)", ""]
-        out += [f"- {u['vm']}: {u['reason']}" for u in report["unschedulable"]]
+        out += [f"- {e(u['vm'])}: {e(u['reason'])}" for u in report["unschedulable"]]
     return "\n".join(out) + "\n"
+
+
+def _gate_lines(s: dict[str, Any]) -> list[str]:
+    g = s["gates"]
+    if not g["probes"]:
+        return []
+    line = f"- {plain(s['id'])}: {g['passed']}/{g['probes']} probes passed"
+    if g["last"]:
+        line += f"; last: {_probe_text(g['last'])}"
+    out = [line]
+    out += [f"  - failed {plain(f['at'])}: {_probe_text(f)}" for f in g["last_failures"]]
+    if s["error"]:
+        out.append(f"  - step failed: {plain(s['error'])}")
+    return out
+
+
+def _probe_text(gate: dict[str, Any]) -> str:
+    return plain(f"{_vm_name(gate)}{gate['target']} {gate['detail']}")
 
 
 def render_json(report: dict[str, Any]) -> str:

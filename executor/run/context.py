@@ -9,17 +9,18 @@ may start.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from executor.run.backend import BatchStatus, ComputeBackend, VMStatus
 from executor.run.clock import Clock, FakeClock
 from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.run.gates import Check, Probe, Target, probe_all
 from executor.run.guard import GroupGuard, Hold
-from executor.run.journal import EVENTS_NAME, Journal
+from executor.run.journal import EVENTS_NAME
+from executor.run.store import JournalStore
 from planner.errors import AuthenticationError, AuthorizationError, AzureError
 from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
@@ -48,11 +49,12 @@ class RunConfig:
     workers: int = 16  # threads running step turns (and status reads) side by side; 1: one thread
     retry_failed: bool = False
     workdir: str | None = None  # hooks and command checks run here: the spec's directory
+    until_idle: bool = False  # stop ("waiting") once nothing can start before the open window closes
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    state: str  # completed | halted | aborted | paused
+    state: str  # completed | halted | aborted | paused | waiting (--until-idle)
     message: str
     failed_steps: tuple[str, ...] = ()
     reschedule: tuple[str, ...] = ()  # VMs Azure will reschedule (MaintenanceAborted)
@@ -72,12 +74,21 @@ class LiveState:
     waiting: dict[str, tuple[str | None, dt.datetime | None]] = field(default_factory=dict)
 
 
+class StepEvents(Protocol):
+    """Pre/post maintenance events of a step (executor.notify.gate): ``pre`` yields wake times while it
+    waits for an answer and raises StepFailed on ``stop`` or no answer; ``post`` follows the health gate."""
+
+    def pre(self, ctx: RunContext, step: Step) -> Generator[dt.datetime, None, None]: ...
+
+    def post(self, ctx: RunContext, step: Step) -> None: ...
+
+
 class RunContext:
     """The run's shared surroundings: what a step or a VM needs besides its own state."""
 
     def __init__(
         self,
-        journal: Journal,
+        journal: JournalStore,
         plan: Plan,
         spec: Spec,
         fleet: Fleet,
@@ -109,6 +120,7 @@ class RunContext:
         self.guard = GroupGuard(plan, self.fleet, self.config.status_interval)
         # whether a step still fits its windows if its VMs are triggered at a time (set by the runner)
         self.fits_now: Callable[[Step, dt.datetime], bool] = lambda step, at: True
+        self.step_events: StepEvents | None = None  # set by the Runner when the spec has pre/post events
 
     def emit(
         self,

@@ -7,7 +7,7 @@
 - :class:`FanOut` — sends each event to several reporters.
 
 Event kinds (``kind``): run-started, run-resumed, run-finished, run-paused, run-halted, step-waiting,
-step-started, step-ended, step-failed, step-skipped, vm-skipped, vm-intent, vm-triggered,
+run-waiting, step-started, step-ended, step-failed, step-skipped, vm-skipped, vm-intent, vm-triggered,
 vm-polled, vm-result, vm-retry, vm-running, vm-reconciled, gate, vm-healthy, vm-failed, hook,
 baseline, control, warning, azure-retry.
 """
@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from executor.run.private import open_private
 from planner.values import format_timestamp
 
 
@@ -82,7 +84,9 @@ class JsonLinesReporter:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._file = self.path.open("a", encoding="utf-8")
+        # 0600 whatever the umask: the trail names VMs, hooks and their output (executor.run.private)
+        fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:

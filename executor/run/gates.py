@@ -2,8 +2,9 @@
 
 A probe is one look and never reads the clock; :class:`HealthGate` decides from probe outcomes and
 times the runner gives it: no probe before ``wait`` has passed, healthy once probes have passed
-continuously for ``healthy_for``, failed when ``timeout`` (counted from the gate's start) passes
-first. A failing probe restarts the streak, so a flapping VM never gets through.
+continuously for ``healthy_for``, failed when ``timeout`` (counted from when the runner could first
+observe) passes first. A failing probe restarts the streak, so a flapping VM never gets through; so
+does a gap without probes longer than max(3 × interval, 60 s): unobserved time never counts.
 
 HTTP uses the standard library (http.client, keep-alive): TLS is verified unless a check sets
 ``verify: false``; ``ca_bundle`` names extra trusted roots (the emulator's test CA in simulation).
@@ -23,12 +24,13 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from executor.run.hooks import expand_argv, expand_text, run_command
+from executor.run.hooks import UnsafeArgument, expand_argv, expand_text, run_command
 from planner.spec import CommandCheck, HealthSettings, HttpCheck, TcpCheck
 
 Check = HttpCheck | TcpCheck | CommandCheck
 BODY_LIMIT = 256 * 1024
 PROBE_THREADS = 32
+REAL_GAP_S = 0.5  # real seconds a probe round may take before a fast simulation counts a gap
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ def probe_tcp(check: TcpCheck, target: str) -> Probe:
 
 
 def probe_command(check: CommandCheck, argv: list[str], workdir: str | None = None) -> Probe:
-    result = run_command(argv, timeout=check.probe_timeout, cwd=workdir)
+    result = run_command(argv, timeout=check.probe_timeout, cwd=workdir, pass_env=check.env)
     shown = " ".join(argv)
     return Probe("command", shown, result.ok, result.describe() if not result.ok else "exit 0")
 
@@ -187,10 +189,19 @@ def probe(check: Check, target: Target) -> Probe:
     """Run one check against one VM (placeholders substituted per argument)."""
     values = target.values()
     if isinstance(check, HttpCheck):
-        return probe_http(check, expand_text(check.http, values))
+        return probe_http(check, expand_text(check.http, values, _url_quote))
     if isinstance(check, TcpCheck):
         return probe_tcp(check, expand_text(check.tcp, values))
-    return probe_command(check, expand_argv(check.command, values, target.step_vms), target.workdir)
+    try:
+        argv = expand_argv(check.command, values, target.step_vms)
+    except UnsafeArgument as exc:
+        return Probe("command", check.command[0], False, str(exc))
+    return probe_command(check, argv, target.workdir)
+
+
+def _url_quote(value: str) -> str:
+    """A VM name inside a URL: percent-encoded, so ``a/b?c#d`` cannot change the path or the host."""
+    return urllib.parse.quote(value, safe="")
 
 
 def probe_all(work: Mapping[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
@@ -207,24 +218,48 @@ def probe_all(work: Mapping[str, tuple[Target, Sequence[Check]]]) -> dict[str, l
 
 
 class HealthGate:
-    """One VM's gate: wait, then probes must pass continuously for healthy_for within timeout."""
+    """One VM's gate: wait, then probes must pass continuously for healthy_for within timeout.
 
-    def __init__(self, settings: HealthSettings, started: dt.datetime):
+    Only observed time counts (DESIGN §11): a gap between two passing probes longer than
+    ``max(3 × interval, 60 s)`` (the runner was busy, blocked or down) restarts the streak at the
+    later probe, and the timeout counts from when the runner could first observe: a first probe
+    later than ``wait`` after ``started`` moves the deadline by as much.
+
+    ``speed`` is the clock's (a simulation runs ``speed`` times faster than real time): a round of
+    probes takes real time, so a fast simulation cannot look more often than every
+    ``REAL_GAP_S * speed`` seconds of its clock, and that is the least tolerance it gets (at 20,000x
+    the emulator's 15 s interval passes in under a real millisecond; at 1x it changes nothing).
+    """
+
+    def __init__(self, settings: HealthSettings, started: dt.datetime, speed: float = 1.0):
         self.settings = settings
         self.started = started
+        self.speed = speed
         self.next_probe = started + dt.timedelta(seconds=settings.wait)
         self.deadline = started + dt.timedelta(seconds=max(settings.timeout, settings.wait))
         self.streak_since: dt.datetime | None = None
         self.last_failure: str | None = None
         self.flaps = 0
+        self.rounds = 0  # rounds of probes observed
+        self.passed = 0  # of which every probe passed
+        self.last_pass: dt.datetime | None = None
+        self.gap_restarts = 0
+        self.longest_gap = 0.0  # seconds, among the gaps that restarted the streak
+
+    @property
+    def tolerance(self) -> float:
+        """The longest gap between two passing probes that keeps a streak going."""
+        return max(3.0 * self.settings.interval, 60.0, REAL_GAP_S * self.speed)
 
     def observe(self, now: dt.datetime, probes: Sequence[Probe]) -> str:
         """Record one round of probes taken at ``now``: 'healthy', 'failed' or 'waiting'."""
-        ok = all(p.ok for p in probes)
-        if ok:
-            if self.streak_since is None:
-                self.streak_since = now
-            if (now - self.streak_since).total_seconds() >= self.settings.healthy_for:
+        if self.rounds == 0 and now > self.next_probe:  # the runner could not look before now
+            self.deadline += now - self.next_probe
+        self.rounds += 1
+        if all(p.ok for p in probes):
+            self.passed += 1
+            self._pass(now)
+            if (now - self._since(now)).total_seconds() >= self.settings.healthy_for:
                 return "healthy"
         else:
             if self.streak_since is not None:
@@ -233,6 +268,24 @@ class HealthGate:
             self.last_failure = "; ".join(f"{p.target}: {p.detail}" for p in probes if not p.ok)
         if now >= self.deadline:
             return "failed"
+        self._schedule(now)
+        return "waiting"
+
+    def _pass(self, now: dt.datetime) -> None:
+        if self.streak_since is not None and self.last_pass is not None:
+            gap = (now - self.last_pass).total_seconds()
+            if gap > self.tolerance:  # unobserved time: the streak starts again here
+                self.gap_restarts += 1
+                self.longest_gap = max(self.longest_gap, gap)
+                self.streak_since = now
+        if self.streak_since is None:
+            self.streak_since = now
+        self.last_pass = now
+
+    def _since(self, now: dt.datetime) -> dt.datetime:
+        return self.streak_since if self.streak_since is not None else now
+
+    def _schedule(self, now: dt.datetime) -> None:
         self.next_probe = now + dt.timedelta(seconds=max(1, self.settings.interval))
         if self.streak_since is not None:
             # land exactly on the end of the streak, so a healthy VM ends when the plan says
@@ -240,13 +293,34 @@ class HealthGate:
                 self.next_probe, self.streak_since + dt.timedelta(seconds=self.settings.healthy_for)
             )
         self.next_probe = min(self.next_probe, self.deadline)
-        return "waiting"
+
+    def seen(self) -> str:
+        """What the gate saw, e.g. '11/11 probes passed, but 3 min 20 s without a probe restarted
+        the streak' (a round of a VM's checks counts as one probe)."""
+        text = f"{self.passed}/{self.rounds} probes passed"
+        if self.gap_restarts:
+            times = "" if self.gap_restarts == 1 else f" ({self.gap_restarts} times)"
+            text += f", but {spoken(self.longest_gap)} without a probe restarted the streak{times}"
+        return text
 
     def why_failed(self) -> str:
         timeout = self.settings.timeout
         if self.flaps:
             return (
-                f"did not stay healthy for {self.settings.healthy_for}s within {timeout}s "
+                f"did not stay healthy for {self.settings.healthy_for}s within {timeout}s: {self.seen()} "
                 f"(became unhealthy again {self.flaps} times; last: {self.last_failure})"
             )
+        if self.passed:
+            return f"did not stay healthy for {self.settings.healthy_for}s within {timeout}s: {self.seen()}"
         return f"never became healthy within {timeout}s (last: {self.last_failure or 'no probe passed'})"
+
+
+def spoken(seconds: float) -> str:
+    """A duration as people say it: '45 s', '3 min 20 s', '1 h 5 min'."""
+    rest = round(seconds)
+    parts: list[str] = []
+    for unit, size in (("h", 3600), ("min", 60), ("s", 1)):
+        if rest >= size or (unit == "s" and not parts):
+            parts.append(f"{rest // size} {unit}")
+            rest %= size
+    return " ".join(parts[:2])

@@ -65,7 +65,7 @@ class GroupGuard:
             return
         vm = status.vm.lower()
         self.seen[vm] = (at, status)  # Azure may spell an id in another case
-        if under_way(status):
+        if self._busy(vm, status):
             self.busy_seen[vm] = at
             self.done_seen.pop(vm, None)
         elif self._acted(vm, status) or vm in self.busy_seen:
@@ -101,7 +101,7 @@ class GroupGuard:
                 continue
             group, domain = self.domain_of[vm]
             who = f"{group}: {domain} ({names.get(vm, vm.rsplit('/', 1)[-1])})"
-            if under_way(self.seen[key][1]):
+            if self._busy(key, self.seen[key][1]):
                 holds.append(Hold(f"{who} under maintenance by someone else", now + self.recheck))
                 continue
             # Azure documents no time for a maintenance's end: the first read that showed it done is
@@ -113,22 +113,25 @@ class GroupGuard:
                 holds.append(Hold(why, until))
         return max(holds, key=lambda h: h.until) if holds else None
 
-    def _acted(self, vm: str, status: VMStatus) -> bool:
-        """A planned VM had maintenance pending and allowed when the run was planned: its block gone,
-        ``MaintenanceCompleted``, or no longer allowed, means someone acted on it."""
-        planned = self.planned.get(vm)
-        if planned is None:
-            return False
-        m = status.maintenance
-        return (
-            m is None
-            or m.last_result == "MaintenanceCompleted"
-            or (
-                planned.customer_initiated_allowed
-                and not m.customer_initiated_allowed
-                and m.last_result == "None"
-            )
+    def _busy(self, vm: str, status: VMStatus) -> bool:
+        """Under way (still stopped after being seen going down), or started and not yet shown down: a
+        planned VM that was allowed and no longer is, with no result yet (just after a trigger)."""
+        if under_way(status) or (status.power_state == "stopped" and vm in self.busy_seen):
+            return True
+        planned, m = self.planned.get(vm), status.maintenance
+        return bool(
+            planned
+            and planned.customer_initiated_allowed
+            and m
+            and not m.customer_initiated_allowed
+            and m.last_result == "None"
         )
+
+    def _acted(self, vm: str, status: VMStatus) -> bool:
+        """A planned VM had maintenance pending when the run was planned: its block gone or
+        ``MaintenanceCompleted`` means someone maintained it."""
+        m = status.maintenance
+        return vm in self.planned and (m is None or m.last_result == "MaintenanceCompleted")
 
 
 def under_way(s: VMStatus) -> bool:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from executor.run.private import open_private, private_dir, tighten
 from planner.errors import InputError
 
 SCHEMA = """
@@ -73,6 +74,7 @@ CREATE TABLE IF NOT EXISTS control (
 DB_NAME = "journal.db"
 LOCK_NAME = "lock"
 EVENTS_NAME = "events.jsonl"
+PRIVATE_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME, EVENTS_NAME)
 
 
 class JournalLocked(InputError):
@@ -168,12 +170,13 @@ class Journal:
                 f"{path} already holds a run's journal: continue it with `udroll resume --journal {path}`, "
                 "look at it with `udroll status`, or pass another --journal directory"
             )
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
         holder = cls(path, sqlite3.connect(":memory:"))
         holder.lock()  # a concurrent creator is refused before it writes anything
         # built aside and renamed into place: a crash mid-creation leaves no half journal behind
         fresh = path / (DB_NAME + ".new")
         fresh.unlink(missing_ok=True)
+        os.close(open_private(fresh, os.O_RDWR))  # SQLite keeps the mode of a file that exists
         conn = sqlite3.connect(fresh, isolation_level=None)
         conn.executescript(SCHEMA)
         conn.execute("BEGIN")
@@ -199,13 +202,22 @@ class Journal:
         path = Path(directory)
         if not cls.exists(path):
             raise InputError(f"no journal in {path}: pass the --journal directory `udroll run` used")
+        tighten(path, PRIVATE_FILES)
         conn = cls._connect(path)
         conn.executescript(SCHEMA)  # idempotent: tolerates a journal created before a new table
         return cls(path, conn)
 
+    @property
+    def location(self) -> str:
+        """What `--journal` takes to reach this run again."""
+        return str(self.dir)
+
+    def refresh(self) -> None:
+        """Nothing to do: every read of SQLite sees what other processes committed."""
+
     def lock(self) -> None:
         """Take the runner lock, or say who has it (a second runner is refused, exit 2)."""
-        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(self.dir / LOCK_NAME, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -224,7 +236,7 @@ class Journal:
         """Whether some runner (maybe this process) holds the lock right now."""
         if self._lock_fd is not None:
             return True
-        fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(self.dir / LOCK_NAME, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -264,6 +276,9 @@ class Journal:
     def meta(self, key: str, default: str | None = None) -> str | None:
         rows = self._all("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else default
+
+    def all_meta(self) -> dict[str, str]:
+        return dict(self._all("SELECT key, value FROM meta ORDER BY key"))  # type: ignore[arg-type]
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as c:
@@ -471,6 +486,11 @@ class Journal:
     def pending_controls(self) -> list[Control]:
         rows = self._all("SELECT seq, command, arg FROM control WHERE handled_at IS NULL ORDER BY seq")
         return [Control(r[0], r[1], r[2]) for r in rows]
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every control request, handled or not (for `journal export`)."""
+        rows = self._all("SELECT seq, at, command, arg, handled_at FROM control ORDER BY seq")
+        return [{"seq": r[0], "at": r[1], "command": r[2], "arg": r[3], "handled_at": r[4]} for r in rows]
 
     def handled(self, control: Control, at: dt.datetime) -> None:
         with self._tx() as c:

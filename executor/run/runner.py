@@ -18,14 +18,15 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from executor.run.approvals import Approvals
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock
-from executor.run.context import Prober, RunConfig, RunContext, RunOutcome, StepFailed
+from executor.run.context import Prober, RunConfig, RunContext, RunOutcome, StepEvents, StepFailed
 from executor.run.events import Reporter
 from executor.run.gates import Check, close_connections
-from executor.run.journal import Journal
-from executor.run.scheduling import HORIZON, Schedule, operator_intervals
+from executor.run.scheduling import HORIZON, Schedule, idle_until, operator_intervals
 from executor.run.step import Baselines, StepWorker
+from executor.run.store import WAITING, JournalStore
 from executor.run.vm import Wake
 from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
@@ -41,7 +42,7 @@ _TOUCHED = ("intent", "triggered", "retry", "completed", "gating", "healthy", "f
 class Runner:
     def __init__(
         self,
-        journal: Journal,
+        journal: JournalStore,
         plan: Plan,
         spec: Spec,
         fleet: Fleet,
@@ -52,12 +53,13 @@ class Runner:
         checks_for: Callable[[VM, TierSettings], Sequence[Check]] | None = None,
         config: RunConfig | None = None,
         prober: Prober | None = None,
+        step_events: StepEvents | None = None,
     ):
         self.ctx = RunContext(
             journal, plan, spec, fleet, backend, clock, reporter, checks_for, config or RunConfig(), prober
         )
-        self.confirm = confirm
-        self.confirmed_tiers: set[str] = set()
+        self.ctx.step_events = step_events
+        self.approvals = Approvals(self.ctx, confirm)
         totals = {tier: len(vms) for tier, vms in selection(spec, fleet.vms).items()}
         capacity = {t: s.max_unavailable.of(max(1, totals.get(t, 0))) for t, s in self.ctx.settings.items()}
         now = clock.now()
@@ -130,9 +132,12 @@ class Runner:
             self._check_failures()
             if not self.ctx.halting and not self.ctx.pausing:
                 for step in self._startable(now):
-                    if not self._confirmed(step):
-                        self.ctx.pausing = f"the operator declined step {step.id}"
-                        break
+                    if not self.approvals.approved(step):  # asked, never waited on: the loop goes on
+                        if self.approvals.declined:
+                            self.ctx.pausing = f"the operator declined step {step.id}"
+                            break
+                        self._waiting(step.id, self.approvals.waiting_reason(step), None)
+                        continue
                     self._start_step(step)
                     workers[step.id] = (self._worker(step), self.ctx.clock.now())
             for step_id, future in list(busy.items()):
@@ -164,6 +169,10 @@ class Runner:
                 ready = self._next_ready_time()
                 if ready is not None:
                     wakes.append(ready)
+                    if self.ctx.config.until_idle and not workers and not busy:
+                        idle = self._idle(ready)
+                        if idle:
+                            return idle
             wakes.append(next_control)
             sleep = (min(wakes) - self.ctx.clock.now()).total_seconds()
             if busy:
@@ -207,6 +216,10 @@ class Runner:
                 self.ctx.halting = "aborted from another terminal (`udroll abort`)"
             elif control.command == "skip" and control.arg:
                 self._skip(control.arg)
+            elif control.command in ("approve", "decline"):
+                self.approvals.answer(control.command, control.arg)
+                if self.approvals.declined:
+                    self.ctx.pausing = f"the operator declined {self.approvals.declined}"
             self.ctx.journal.handled(control, now)
             self.ctx.emit(
                 "control",
@@ -262,9 +275,10 @@ class Runner:
             self.ctx.emit("run-halted", message="aborted", failed=list(failed))
             return RunOutcome("aborted", self.ctx.halting or "aborted", failed, reschedule)
         if self.ctx.halting:
+            where = self.ctx.journal.location
             message = (
-                f"{self.ctx.halting}; fix the cause, then `udroll resume --journal {self.ctx.journal.dir} "
-                f"--retry-failed` or `udroll skip STEP --journal {self.ctx.journal.dir}`"
+                f"{self.ctx.halting}; fix the cause, then `udroll resume --journal {where} "
+                f"--retry-failed` or `udroll skip STEP --journal {where}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
@@ -281,8 +295,8 @@ class Runner:
                 return None
             message = (
                 f"{len(failed)} failed step(s) ({', '.join(failed)}) block {len(blocked)} "
-                f"waiting step(s); `udroll resume --journal {self.ctx.journal.dir} --retry-failed` "
-                f"or `udroll skip STEP --journal {self.ctx.journal.dir}`"
+                f"waiting step(s); `udroll resume --journal {self.ctx.journal.location} --retry-failed` "
+                f"or `udroll skip STEP --journal {self.ctx.journal.location}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
@@ -295,6 +309,16 @@ class Runner:
         self.ctx.journal.set_run_state("completed", self.ctx.clock.now(), "every step done")
         self.ctx.emit("run-finished", message="every step done", reschedule=list(reschedule))
         return RunOutcome("completed", "every step done", (), reschedule)
+
+    def _idle(self, ready: dt.datetime) -> RunOutcome | None:
+        """--until-idle: nothing runs and nothing can start before the open window closes, so stop."""
+        now = self.ctx.clock.now()
+        if not idle_until(self.schedule.intervals, now, ready):
+            return None
+        message = f"waiting until {ready:%Y-%m-%d %H:%M:%S}Z: nothing can start before the window closes"
+        self.ctx.journal.set_run_state(WAITING, now, message)
+        self.ctx.emit("run-waiting", message=message, until=ready.isoformat())
+        return RunOutcome(WAITING, message)
 
     def _waiting(self, step_id: str, reason: str | None, until: dt.datetime | None) -> None:
         if self.ctx.live.waiting.get(step_id) != (reason, until):
@@ -319,21 +343,6 @@ class Runner:
             step.id, state="failed", error=message, waiting_for=None, waiting_until=None
         )
         self.ctx.emit("step-failed", step.id, message=message)
-
-    def _confirmed(self, step: Step) -> bool:
-        mode = self.ctx.config.confirm
-        if mode == "never" or self.confirm is None:
-            return True
-        if mode == "tier":
-            if step.tier in self.confirmed_tiers:
-                return True
-            ok = self.confirm(f"Start tier {step.tier} with step {step.id} ({len(step.vms)} VMs)?")
-            if ok:
-                self.confirmed_tiers.add(step.tier)
-            return ok
-        return self.confirm(
-            f"Start step {step.id} ({len(step.vms)} VMs: {', '.join(self.ctx.name(v) for v in step.vms)})?"
-        )
 
     def _start_step(self, step: Step) -> None:
         now = self.ctx.clock.now()

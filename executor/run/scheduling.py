@@ -43,6 +43,17 @@ class Decision:
     unstartable: tuple[Step, ...]  # no open window left before every window it must lie in closes
 
 
+def idle_until(intervals: Sequence[Interval], now: dt.datetime, ready: dt.datetime) -> bool:
+    """Whether the next start (``ready``) lies beyond the operator window open now (or it is closed):
+    with nothing running, a run with --until-idle then stops until a later invocation."""
+    if ready <= now:
+        return False
+    for a, b in intervals:
+        if a <= now < b:
+            return ready >= b
+    return True
+
+
 def operator_intervals(spec: Spec, since: dt.datetime, until: dt.datetime) -> list[Interval]:
     """The operator window's allowed intervals from ``since`` (a day early) to ``until``."""
     from planner.windows import allowed_intervals  # the planner's window arithmetic (DST-aware)

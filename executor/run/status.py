@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from executor.run.clock import Clock, SystemClock
-from executor.run.journal import Journal
+from executor.run.store import JournalStore
 from planner.plan import Plan
 
 STOPPED = ("halted", "paused", "aborted", "completed")
@@ -23,7 +23,7 @@ def without_resume_hint(message: str) -> str:
     return message
 
 
-def _as_of(journal: Journal, clock: Clock | None, simulated: bool) -> dt.datetime:
+def _as_of(journal: JournalStore, clock: Clock | None, simulated: bool) -> dt.datetime:
     if clock is not None:
         return clock.now()
     last = journal.transitions()[-1:] if simulated else []
@@ -36,7 +36,20 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def run_status(journal: Journal, clock: Clock | None = None) -> dict[str, Any]:
+def notify_warnings(journal: JournalStore) -> list[str]:
+    """Failed notification deliveries (executor.notify journals them): warnings, never a failed run."""
+    failed: dict[str, list[dict[str, Any]]] = {}
+    for row in journal.transitions():
+        if row["kind"] == "notify-failed":
+            failed.setdefault(str(row["data"].get("sink")), []).append(row)
+    return [
+        f"notify: {len(rows)} event{'s' if len(rows) > 1 else ''} not delivered to {sink} "
+        f"(last: {rows[-1]['data'].get('type')}: {rows[-1]['data'].get('error')})"
+        for sink, rows in failed.items()
+    ]
+
+
+def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, Any]:
     """Per step what is done, running, or waiting for what and until when; failed VMs; the next ETA."""
     plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
     steps = journal.steps()
@@ -66,7 +79,7 @@ def run_status(journal: Journal, clock: Clock | None = None) -> dict[str, Any]:
         "stopped": stopped,
         "simulated": simulated,
         "simulated_time": emulated and clock is None,
-        "journal": str(journal.dir),
+        "journal": journal.location,
         "message": without_resume_hint(message) if simulated else message,
         "as_of": now.isoformat(),
         "next_step_eta": _iso(eta),
@@ -86,6 +99,8 @@ def run_status(journal: Journal, clock: Clock | None = None) -> dict[str, Any]:
             }
             for s in steps
         ],
+        "warnings": notify_warnings(journal),
+        "pending_approvals": json.loads(journal.meta("pending_approvals") or "[]") if active else [],
         "failed_vms": [
             {"vm": v.vm, "step": v.step, "message": v.message, "reschedule": v.reschedule}
             for v in vms

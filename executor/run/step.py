@@ -1,5 +1,6 @@
-"""One step's phases (DESIGN §7): baseline health of its tier, ``before_step`` hook, the maintenance of
-its VMs (executor.run.vm), ``after_step`` hook. The phase reached is journalled, so a resumed step goes
+"""One step's phases (DESIGN §7): baseline health of its tier, ``before_step`` hook, the pre-maintenance
+event (and its answer, when required), the maintenance of its VMs (executor.run.vm), the post event,
+``after_step`` hook. The phase reached is journalled, so a resumed step goes
 on from where it was.
 
 Each step is a generator that does a short piece of I/O and yields the clock time it next wants to run
@@ -82,9 +83,15 @@ class StepWorker:
             phase = self._phase("before_step")
         if phase == "before_step":
             self._hook("before_step")
+            phase = self._phase("pre_event")
+        if phase == "pre_event":  # a required answer is waited for here, before any trigger
+            if self.ctx.step_events is not None:
+                yield from self.ctx.step_events.pre(self.ctx, self.step)
             phase = self._phase("maintenance")
         if phase == "maintenance":
             yield from StepVMs(self.ctx, self.step).run()
+            if self.ctx.step_events is not None:
+                self.ctx.step_events.post(self.ctx, self.step)
             phase = self._phase("after_step")
         if phase == "after_step":
             self._hook("after_step")
@@ -149,8 +156,9 @@ class StepWorker:
             [f.name for f in facts],
             list(step.vms),
             [f.resource_group for f in facts],
-            str(ctx.journal.dir),
+            ctx.journal.location,
             cwd=ctx.config.workdir,
+            pass_env=self.settings.hook_env,
         )
         ctx.journal.record_hook(ctx.clock.now(), step.id, which, list(result.argv), result.rc, result.output)
         ctx.emit(

@@ -493,7 +493,7 @@ class StepVMs:
             w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
             return None
         w.state = "gating"
-        w.gate = HealthGate(self.settings.health, now)
+        w.gate = HealthGate(self.settings.health, now, speed=float(getattr(self.ctx.clock, "speed", 1.0)))
         w.due = w.gate.next_probe
         self.ctx.journal.update_vm(w.vm.id, state="gating", running_at=now)
         self.ctx.emit(

@@ -109,8 +109,14 @@ def build_timeline(preview: Preview) -> Timeline:
         critical=frozenset(preview.summary.critical_path),
         names=names,
         markers=tuple(markers),
-        end=plan.start + dt.timedelta(seconds=max(end_s, plan.makespan_s, 1)),
+        end=_later(plan.start, max(end_s, plan.makespan_s, 1)),
     )
+
+
+def _later(start: dt.datetime, seconds: int) -> dt.datetime:
+    """``start`` plus ``seconds``, at most the last representable instant (a plan near year 9999)."""
+    last = dt.datetime.max.replace(tzinfo=start.tzinfo)
+    return start + dt.timedelta(seconds=seconds) if seconds < (last - start).total_seconds() else last
 
 
 def local_text(at: dt.datetime, timezone: str) -> str:

@@ -49,12 +49,15 @@ def render(preview: Preview) -> str:
 
 def _summary(timeline: Timeline, spec: Spec, s: PlanSummary, spec_path: str) -> str:
     plan = timeline.plan
+    q = plan.optimality
     rows = [
         ("Spec", f"`{_code(spec_path)}`"),
         ("Plan fingerprint", f"`{_code(plan.fingerprint)}`"),
         ("Planned start", _with_local(plan.start, spec.window.timezone)),
         ("Expected end", _with_local(s.end, spec.window.timezone)),
-        ("Makespan", f"{_dur(plan.makespan_s)} (lower bound {_dur(plan.lower_bound_s)})"),
+        ("Makespan", f"{_dur(plan.makespan_s)} (lower bound {_dur(plan.lower_bound_s)}: {q.bound_basis})"),
+        ("Plan quality", f"{q.describe(plan.makespan_s, plan.lower_bound_s)} ({q.method})"),
+        *[("Relaxed dependency", _esc(r.describe())) for r in plan.relaxed],
         ("Steps", str(s.steps)),
         ("VMs to maintain", str(s.vms_planned)),
         ("Skipped (nothing to do)", str(s.skipped)),
@@ -219,10 +222,13 @@ def _appendix(timeline: Timeline) -> str:
 # --- text --------------------------------------------------------------------------------------
 
 
-def _esc(text: str) -> str:
-    """Plain text in Markdown: no markup, no HTML, no table breaks."""
+def plain(text: object) -> str:
+    """Plain text in Markdown: no markup, no HTML, no table breaks (also used by `udroll report`)."""
     flat = " ".join(str(text).split())
     return _PUNCTUATION.sub(r"\\\1", html.escape(flat, quote=False))
+
+
+_esc = plain
 
 
 def _code(text: str) -> str:

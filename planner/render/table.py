@@ -61,7 +61,12 @@ def render(preview: Preview) -> str:
         (
             "lower bound",
             format_duration(summary.lower_bound_s)
-            + ("  (met)" if summary.lower_bound_met else f"  (+{extra} from windows and limits)"),
+            + f"  ({plan.optimality.bound_basis}"
+            + ("; met)" if summary.lower_bound_met else f"; +{extra} from capacity and parallelism)"),
+        ),
+        (
+            "plan quality",
+            f"{plan.optimality.describe(plan.makespan_s, plan.lower_bound_s)}  ({plan.optimality.method})",
         ),
         ("steps", f"{summary.steps} steps, {summary.vms_planned} VMs planned"),
         (
@@ -86,6 +91,11 @@ def render(preview: Preview) -> str:
     for key, value in lines:
         console.print(Text(f"{key:>18}: ", style="bold"), Text(value), sep="")
 
+    if plan.relaxed:
+        console.print()
+        console.print(Text("Relaxed dependencies:", style="bold yellow"))
+        for r in plan.relaxed:
+            console.print(f"  {r.describe()}", soft_wrap=True, markup=False)
     if plan.unschedulable:
         console.print()
         console.print(Text("Unschedulable:", style="bold red"))
