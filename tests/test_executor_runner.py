@@ -148,13 +148,17 @@ def test_a_short_outage_is_ridden_out(tmp_path: Path) -> None:
     assert all(n <= 1 for n in h.backend.completed().values())
 
 
-def test_a_long_outage_fails_the_step_after_its_timeout(tmp_path: Path) -> None:
-    """An outage longer than a step's timeout fails that step and halts the run."""
+def test_a_long_outage_pauses_the_run_at_the_steps_timeout(tmp_path: Path) -> None:
+    """An outage longer than a step's timeout pauses the run (Azure unavailable), failing nothing:
+    the step goes on from the journal when the run is resumed after the outage."""
     start = dt.datetime(2026, 11, 23, 21, 5, tzinfo=dt.timezone.utc)
     h = harness(tmp_path, outages=[(start, start + dt.timedelta(hours=5))])
     outcome = h.run()
-    assert outcome.state == "halted"
-    assert "Azure kept failing" in (h.journal.step("db/as-db/ud2").error or "")
+    assert outcome.state == "paused" and outcome.azure_unavailable
+    assert "Azure kept failing" in outcome.message
+    assert h.journal.step("db/as-db/ud2").state == "running"
+    h.clock.advance(5 * 3600)
+    assert h.run().state == "completed"
 
 
 def test_an_unhealthy_tier_is_not_made_worse(tmp_path: Path) -> None:

@@ -181,3 +181,73 @@ def test_a_second_run_that_would_walk_a_held_group_is_refused(tmp_path: Path) ->
         held.release()
     code, _ = invoke(["run", str(SHOP), "--journal", str(tmp_path / "third"), "--yes"], fakes())
     assert code == 0
+
+
+def test_a_trigger_found_only_by_reconciliation_is_in_the_audit(tmp_path: Path) -> None:
+    """A crash between Azure accepting a trigger and the handle being journalled: the resumed run
+    follows the VM from its status, never triggers it again, and the triggers table has its row."""
+    h = harness(tmp_path)
+    first = h.plan.steps[0]
+    vm = first.vms[0]
+    h.journal.record_intent(vm, h.clock.now())
+    h.backend.start_maintenance(vm)  # the call reached Azure; its answer was lost with the process
+    assert h.run().state == "completed"
+    assert [v for v, _step, _at in h.journal.triggers()].count(vm) == 1
+    assert len(h.backend.triggers(vm)) == 1
+    assert h.journal.vm(vm).state == "healthy"
+    assert len(h.journal.triggers()) == len({v for s in h.plan.steps for v in s.vms})
+
+
+def test_a_long_azure_outage_pauses_the_run_with_exit_5_and_fails_nothing(tmp_path: Path) -> None:
+    """Azure answers 503 for three hours from just after the first trigger: nothing is triggered
+    during it, no VM or step is failed for it, the run pauses at the step's timeout, and the CLI exits
+    5 saying Azure is unavailable and which VMs were not started."""
+    from executor_support import SHOP, SHOP_START, invoke
+
+    from executor.run.clock import FakeClock
+    from executor.run.scripted import ScriptedBackend
+
+    loaded = shop()
+    assert loaded.inventory is not None
+    clock = FakeClock(SHOP_START)
+    down = SHOP_START + dt.timedelta(minutes=2)
+    outage = [(down, down + dt.timedelta(hours=3))]
+    backend = ScriptedBackend(loaded.inventory, clock, outages=outage)
+    deps = {"clock": clock, "backend": backend, "tty": False, "live": False, "prober": backend.prober}
+    journal, fleet = tmp_path / "j", tmp_path / "fleet.json"
+    fleet.write_text(loaded.inventory.to_json())  # planned from a snapshot: the outage meets the runner
+    code, out = invoke(["run", str(SHOP), "--fleet", str(fleet), "--journal", str(journal), "--yes"], deps)
+    assert code == 5, out
+    assert "Azure unavailable" in out and "nothing was triggered blind" in out and "not started" in out
+    assert backend.triggers() and all(at < down for at, _ in backend.triggers())
+    done = Journal.open(journal)
+    assert done.run_state == "paused"
+    assert [r.vm for r in done.vms() if r.state == "failed"] == []
+    assert [s.id for s in done.steps() if s.state == "failed"] == []
+
+
+def test_abort_with_no_runner_records_the_vms_in_flight_through_resume(tmp_path: Path) -> None:
+    """kill -9 with a VM in flight, then `udroll abort`: the abort is recorded, `resume` follows the
+    VM to its outcome (healthy), triggers nothing new, and the run ends aborted."""
+    from executor_support import invoke
+
+    h = harness(tmp_path)
+    first = h.plan.steps[0]
+    vm = first.vms[0]
+
+    def die(event: object) -> None:
+        if getattr(event, "kind", "") == "vm-triggered":
+            raise KeyboardInterrupt  # the runner stops right after the trigger, the VM in flight
+
+    h.reporter.on_event = die
+    h.run()
+    h.reporter.on_event = None
+    h.journal.close()
+    code, out = invoke(["abort", "--journal", str(h.directory)], {"clock": h.clock})
+    assert code == 0 and "in flight" in out
+    h.journal = Journal.open(h.directory)
+    h.journal.lock()
+    outcome = h.run()
+    assert outcome.state == "aborted"
+    assert h.journal.vm(vm).state == "healthy"
+    assert [v for _, v in h.backend.triggers()] == [vm]

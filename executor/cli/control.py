@@ -40,6 +40,10 @@ def pause(obj: Any, journal_dir: str) -> None:
         journal.close()
 
 
+# VM states between a trigger (or its intent) and a verdict: Azure may be maintaining the VM
+IN_FLIGHT = ("intent", "triggered", "retry", "completed", "gating")
+
+
 @click.command()
 @journal_option
 @click.pass_obj
@@ -59,6 +63,15 @@ def abort(obj: Any, journal_dir: str) -> None:
         elif journal.run_state in ("completed", "aborted"):
             ended = "completed" if journal.run_state == "completed" else "was aborted"
             click.echo(f"This run already {ended}: nothing to abort.")
+        elif in_flight := [r.vm for r in journal.vms() if r.state in IN_FLIGHT]:
+            # DESIGN §7: VMs in flight finish and are recorded, even when the runner is gone
+            journal.request("abort", None, now)
+            names = ", ".join(v.rsplit("/", 1)[-1] for v in in_flight[:5])
+            click.echo(
+                f"No runner is active, and {len(in_flight)} VM(s) are in flight ({names}). Abort recorded: "
+                f"`udroll resume --journal {journal_dir} --yes` follows them to their outcome, triggers "
+                "nothing new, and ends the run aborted."
+            )
         else:
             journal.set_run_state("aborted", now, "aborted with `udroll abort` while no runner was running")
             click.echo("Run aborted.")

@@ -35,7 +35,7 @@ from executor.run.runner import RunOutcome
 from executor.run.status import without_resume_hint
 from executor.run.store import WAITING, JournalStore, is_url
 from executor.simulation import DEFAULT_SPEED, control_interval, emulator_checks, simulation
-from planner.errors import InputError, Interrupted, RunHalted
+from planner.errors import AzureError, InputError, Interrupted, RunHalted
 from planner.fleet import Fleet, load_fleet
 from planner.load import LoadedSpec
 from planner.plan import Plan
@@ -125,6 +125,8 @@ def _finish(outcome: RunOutcome, journal: JournalStore, simulated: bool = False)
         if outcome.state == "paused":
             raise Interrupted(f"{message}; {SIMULATION_ENDED}")
         raise RunHalted(f"{message}; {SIMULATION_ENDED}. Status: udroll status {where}")
+    if outcome.state == "paused" and outcome.azure_unavailable:
+        raise AzureError(f"{outcome.message}. Once Azure answers again: udroll resume {where}")
     if outcome.state == "paused":
         raise Interrupted(f"{outcome.message} (udroll resume {where})")
     raise RunHalted(f"{outcome.message}. Status: udroll status {where}")

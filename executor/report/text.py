@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from executor.report.html import render_html
+from executor.run.journal import StepRow, VMRow
 from executor.run.store import JournalStore
-from planner.plan import Plan
+from planner.plan import Plan, Step
 from planner.render.markdown import plain
 from planner.values import format_duration, format_timestamp
 
@@ -35,47 +36,15 @@ def build_report(journal: JournalStore) -> dict[str, Any]:
     triggers = journal.triggers()
     gates = journal.gates()
     hooks = journal.hooks()
-    steps = []
-    for step in plan.steps:
-        row = rows.get(step.id)
-        step_gates = [g for g in gates if g["step"] == step.id]
-        steps.append(
-            {
-                "id": step.id,
-                "tier": step.tier,
-                "state": row.state if row else "unknown",
-                "planned_start": _iso(step.start),
-                "planned_end": _iso(step.end),
-                "actual_start": _iso(row.started_at if row else None),
-                "actual_end": _iso(row.ended_at if row else None),
-                "start_delay_s": _delta(row.started_at if row else None, step.start),
-                "end_delay_s": _delta(row.ended_at if row else None, step.end),
-                "error": row.error if row else None,
-                "vms": [
-                    {
-                        "vm": v.vm,
-                        "name": v.vm.rsplit("/", 1)[-1],
-                        "state": v.state,
-                        "result": v.result,
-                        "message": v.message,
-                        "attempts": v.attempts,
-                        "triggers": [_iso(at) for vm, _, at in triggers if vm == v.vm],
-                        "completed_at": _iso(v.completed_at),
-                        "healthy_at": _iso(v.healthy_at),
-                        "reschedule": v.reschedule,
-                    }
-                    for v in vms
-                    if v.step == step.id
-                ],
-                "gates": {
-                    "probes": len(step_gates),
-                    "passed": sum(1 for g in step_gates if g["ok"]),
-                    "last_failures": [g for g in step_gates if not g["ok"]][-3:],
-                    "last": step_gates[-1] if step_gates else None,
-                },
-                "hooks": [h for h in hooks if h["step"] == step.id],
-            }
-        )
+    steps = [
+        {
+            **_step_times(step, rows.get(step.id)),
+            "vms": [_vm_entry(v, triggers) for v in vms if v.step == step.id],
+            "gates": _gate_summary([g for g in gates if g["step"] == step.id]),
+            "hooks": [h for h in hooks if h["step"] == step.id],
+        }
+        for step in plan.steps
+    ]
     started = [r.started_at for r in rows.values() if r.started_at]
     ended = [r.ended_at for r in rows.values() if r.ended_at]
     actual = int((max(ended) - plan.start).total_seconds()) if ended else None
@@ -94,6 +63,47 @@ def build_report(journal: JournalStore) -> dict[str, Any]:
         "skipped": [{"vm": s.vm, "reason": s.reason} for s in plan.skipped]
         + [{"vm": v.vm, "reason": v.message} for v in vms if v.state == "skipped"],
         "unschedulable": [{"vm": u.vm, "reason": u.reason} for u in plan.unschedulable],
+    }
+
+
+def _step_times(step: Step, row: StepRow | None) -> dict[str, Any]:
+    """Planned against actual times of one step, and how it ended."""
+    started, ended = (row.started_at, row.ended_at) if row else (None, None)
+    return {
+        "id": step.id,
+        "tier": step.tier,
+        "state": row.state if row else "unknown",
+        "planned_start": _iso(step.start),
+        "planned_end": _iso(step.end),
+        "actual_start": _iso(started),
+        "actual_end": _iso(ended),
+        "start_delay_s": _delta(started, step.start),
+        "end_delay_s": _delta(ended, step.end),
+        "error": row.error if row else None,
+    }
+
+
+def _vm_entry(v: VMRow, triggers: list[tuple[str, str, dt.datetime]]) -> dict[str, Any]:
+    return {
+        "vm": v.vm,
+        "name": v.vm.rsplit("/", 1)[-1],
+        "state": v.state,
+        "result": v.result,
+        "message": v.message,
+        "attempts": v.attempts,
+        "triggers": [_iso(at) for vm, _, at in triggers if vm == v.vm],
+        "completed_at": _iso(v.completed_at),
+        "healthy_at": _iso(v.healthy_at),
+        "reschedule": v.reschedule,
+    }
+
+
+def _gate_summary(step_gates: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "probes": len(step_gates),
+        "passed": sum(1 for g in step_gates if g["ok"]),
+        "last_failures": [g for g in step_gates if not g["ok"]][-3:],
+        "last": step_gates[-1] if step_gates else None,
     }
 
 

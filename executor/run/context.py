@@ -58,10 +58,16 @@ class RunOutcome:
     message: str
     failed_steps: tuple[str, ...] = ()
     reschedule: tuple[str, ...] = ()  # VMs Azure will reschedule (MaintenanceAborted)
+    azure_unavailable: bool = False  # paused because Azure kept failing (the CLI exits 5)
 
 
 class StepFailed(Exception):
     """A step cannot go on: its message is the step's error in the journal."""
+
+
+class AzureUnavailable(Exception):
+    """Azure kept failing until a step's timeout: the run pauses (nothing is triggered blind, nothing
+    is failed for it); the step goes on from its journal on resume."""
 
 
 @dataclass

@@ -15,13 +15,22 @@ another's. Health probes of many VMs run side by side inside a turn (they never 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from executor.run.approvals import Approvals
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock
-from executor.run.context import Prober, RunConfig, RunContext, RunOutcome, StepEvents, StepFailed
+from executor.run.context import (
+    AzureUnavailable,
+    Prober,
+    RunConfig,
+    RunContext,
+    RunOutcome,
+    StepEvents,
+    StepFailed,
+)
 from executor.run.events import Reporter
 from executor.run.gates import Check, close_connections
 from executor.run.scheduling import HORIZON, Schedule, idle_until, operator_intervals
@@ -60,6 +69,7 @@ class Runner:
         )
         self.ctx.step_events = step_events
         self.approvals = Approvals(self.ctx, confirm)
+        self.azure_down: str | None = None
         totals = {tier: len(vms) for tier, vms in selection(spec, fleet.vms).items()}
         capacity = {t: s.max_unavailable.of(max(1, totals.get(t, 0))) for t, s in self.ctx.settings.items()}
         now = clock.now()
@@ -70,6 +80,29 @@ class Runner:
 
     def _worker(self, step: Step) -> Wake:
         return StepWorker(self.ctx, step, self.baselines).run()
+
+    def _start_what_may(self, now: dt.datetime, workers: dict[str, tuple[Wake, dt.datetime]]) -> None:
+        """Start every step the schedule, the live guard and the approvals allow now."""
+        for step in self._startable(now):
+            if not self.approvals.approved(step):  # asked, never waited on: the loop goes on
+                if self.approvals.declined:
+                    self.ctx.pausing = f"the operator declined step {step.id}"
+                    return
+                self._waiting(step.id, self.approvals.waiting_reason(step), None)
+                continue
+            self._start_step(step)
+            workers[step.id] = (self._worker(step), self.ctx.clock.now())
+
+    def _wake(self, step_id: str, turn: Callable[[], dt.datetime | None]) -> dt.datetime | None:
+        """A worker's next wake-up; an Azure outage ends its turns and pauses the run (resume goes on
+        from the journal), any other exception stops the run."""
+        try:
+            return turn()
+        except AzureUnavailable as exc:
+            self.azure_down = str(exc)
+            self.ctx.pausing = f"Azure unavailable ({step_id}): {exc}"
+            self.ctx.emit("azure-unavailable", step_id, message=str(exc))
+            return None
 
     def _touched(self, step_id: str) -> bool:
         """Whether any VM of the step was (or may have been) triggered: its gap then outlives a skip."""
@@ -131,19 +164,11 @@ class Runner:
                 next_control = now + dt.timedelta(seconds=self.ctx.config.control_interval)
             self._check_failures()
             if not self.ctx.halting and not self.ctx.pausing:
-                for step in self._startable(now):
-                    if not self.approvals.approved(step):  # asked, never waited on: the loop goes on
-                        if self.approvals.declined:
-                            self.ctx.pausing = f"the operator declined step {step.id}"
-                            break
-                        self._waiting(step.id, self.approvals.waiting_reason(step), None)
-                        continue
-                    self._start_step(step)
-                    workers[step.id] = (self._worker(step), self.ctx.clock.now())
+                self._start_what_may(now, workers)
             for step_id, future in list(busy.items()):
                 if future.done():
                     del busy[step_id]
-                    wake = future.result()  # a worker's exception (Azure sign-in, a bug) stops the run
+                    wake = self._wake(step_id, future.result)  # sign-in trouble or a bug stops the run
                     if wake is None:
                         del workers[step_id]
                     else:
@@ -155,7 +180,7 @@ class Runner:
                 if pool is not None:
                     busy[step_id] = pool.submit(_turn, gen)
                     continue
-                wake = _turn(gen)
+                wake = self._wake(step_id, functools.partial(_turn, gen))
                 if wake is None:
                     del workers[step_id]
                 else:
@@ -284,10 +309,22 @@ class Runner:
             self.ctx.emit("run-halted", message=message, failed=list(failed))
             return RunOutcome("halted", message, failed, reschedule)
         if self.ctx.pausing:
+            if self.azure_down is not None:
+                waiting_vms = [r.vm for r in self.ctx.journal.vms() if r.state == "pending"]
+                names = ", ".join(self.ctx.name(v) for v in waiting_vms[:5])
+                more = f" and {len(waiting_vms) - 5} more" if len(waiting_vms) > 5 else ""
+                self.ctx.pausing = (
+                    f"Azure unavailable: {self.azure_down}; nothing was triggered blind, and "
+                    f"{len(waiting_vms)} VM(s) are not started ({names}{more}), none failed for it"
+                )
             self.ctx.journal.set_run_state("paused", self.ctx.clock.now(), self.ctx.pausing)
             self.ctx.emit("run-paused", message=self.ctx.pausing)
             return RunOutcome(
-                "paused", self.ctx.pausing + "; continue with `udroll resume`", failed, reschedule
+                "paused",
+                self.ctx.pausing + "; continue with `udroll resume`",
+                failed,
+                reschedule,
+                azure_unavailable=self.azure_down is not None,
             )
         if waiting:
             blocked = [s for s in waiting if self.schedule.blocked_by_failure(s, self.ctx.live.state)]

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Generator
 
 from executor.run.backend import BatchMaintenance, BatchStatus, Operation, VMStatus
-from executor.run.context import RunContext, StepFailed
+from executor.run.context import AzureUnavailable, RunContext, StepFailed
 from executor.run.gates import HealthGate
 from executor.run.guard import in_progress
 from executor.run.outcome import after_operation
+from executor.run.work import VMWork, answer_of, trigger_units
 from planner.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -38,34 +37,9 @@ from planner.fleet import VM
 from planner.plan import Step
 
 Wake = Generator[dt.datetime, None, None]
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 TERMINAL = ("healthy", "skipped", "failed")
 SETTLED = ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted")
 REUSE_S = 15.0  # a status read this recently (by the live guard) serves as the fresh read before a trigger
-
-
-@dataclass
-class VMWork:
-    """What the step worker knows about one VM between turns (the journal holds the durable part)."""
-
-    vm: VM
-    state: str
-    due: dt.datetime
-    token: str | None = None
-    needs_status: bool = False  # the next turn reads its status (precheck, reconcile, result, power)
-    op_done: bool = False
-    refused: str | None = None  # a 409 on trigger, kept until the status explains it
-    gate: HealthGate | None = None
-    backoff: float = 0.0
-    retries: int = 0
-    expected_at: dt.datetime | None = None  # when a started maintenance should be done
-    early: bool = False  # the next status read is the early look after a trigger
-    ready: bool = False  # checked and eligible: to be triggered this turn
-    reconciling: bool = False  # "under way: waiting" already journalled for this VM
-    op_status: str = ""  # the operation's terminal status, once polled
-    op_ended: dt.datetime | None = None
-    split: bool = False  # its scale set batch was refused: triggered on its own
 
 
 class StepVMs:
@@ -173,12 +147,17 @@ class StepVMs:
             return
         w.backoff = min(300.0, w.backoff * 2 if w.backoff else self.ctx.config.azure_backoff)
         if self.ctx.later(w.backoff) > deadline:
-            self._fail_vm(w, f"Azure kept failing while {doing} until the step's timeout: {exc}")
-            return
+            # an outage is not the VM's fault: pause the run (DESIGN §8), never fail or guess
+            raise AzureUnavailable(f"Azure kept failing while {doing} until the step's timeout: {exc}")
         w.due = self.ctx.later(w.backoff)
         self.ctx.emit(
             "azure-retry", self.step.id, w.vm.id, f"{doing}: {exc}; again in {w.backoff:.0f}s", journal=False
         )
+
+    def _audit_trigger(self, w: VMWork) -> None:
+        """A trigger accepted by Azure but found only by reconciliation (a crash or a lost answer
+        between the call and its handle) still gets its row in the audit of triggers."""
+        self.ctx.journal.record_trigger(w.vm.id, self.step.id, "", self.ctx.clock.now())
 
     def _fail_vm(self, w: VMWork, message: str, reschedule: bool = False) -> None:
         w.state = "failed"
@@ -217,7 +196,8 @@ class StepVMs:
                 self._azure_trouble(w, status, deadline, "reading its status")
                 continue
             if status is None or not status.known:  # no instance view: look at it alone, never guess
-                if status is not None and not w.reconciling:
+                if status is not None and not w.unknown_told:
+                    w.unknown_told = True
                     self.ctx.emit("vm-unknown", self.step.id, w.vm.id, status.note, journal=False)
                 statuses.update(self._read_each([w.vm.id]) if status is not None else {})
                 status = statuses.get(w.vm.id.lower())
@@ -228,7 +208,7 @@ class StepVMs:
             self._on_status(w, status, deadline)
 
     def _read_each(self, vms: list[str]) -> dict[str, VMStatus | AzureError]:
-        found = self.ctx.each(lambda vm: _answer(self.ctx.backend.status, vm), vms, "udroll-status")
+        found = self.ctx.each(lambda vm: answer_of(self.ctx.backend.status, vm), vms, "udroll-status")
         return {vm.lower(): status for vm, status in zip(vms, found, strict=True)}
 
     def _on_status(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
@@ -286,17 +266,12 @@ class StepVMs:
         step = self.step.id
         if m is None or result == "MaintenanceCompleted":
             self.ctx.emit("vm-reconciled", step, w.vm.id, "Azure shows the maintenance completed")
+            self._audit_trigger(w)
             return self._completed(w, s)
         if in_progress(s):
-            # journalled once per VM, not on every read while it lasts
-            self.ctx.emit(
-                "vm-reconciled",
-                step,
-                w.vm.id,
-                "Azure shows the maintenance under way: waiting",
-                journal=not w.reconciling,
-            )
-            w.reconciling = True
+            self.ctx.emit("vm-reconciled", step, w.vm.id, "Azure shows the maintenance under way: waiting")
+            self._audit_trigger(w)  # followed from its status from now on: no handle to poll
+            w.state, w.token, w.early, w.op_done = "triggered", None, False, False
             w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
             return None
         if w.refused:
@@ -327,6 +302,8 @@ class StepVMs:
         if not s.known or in_progress(s) or result not in (None, *SETTLED):
             if w.early:
                 w.needs_status, w.due = True, max(now, w.expected_at or now)
+            elif not w.token:  # found under way by reconciliation: its status is all there is
+                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
             else:
                 w.due = self.ctx.later(self.ctx.config.poll_interval)  # poll from the handle next
             w.early = False
@@ -369,7 +346,7 @@ class StepVMs:
             w.state, w.ready = "intent", False
             self.ctx.emit("vm-intent", self.step.id, w.vm.id, "triggering perform-maintenance", journal=False)
 
-        units = self._trigger_units(items)
+        units = trigger_units(items, isinstance(self.ctx.backend, BatchMaintenance))
 
         def trigger(unit: list[VMWork]) -> list[Operation]:
             if len(unit) > 1 and isinstance(self.ctx.backend, BatchMaintenance):
@@ -378,7 +355,7 @@ class StepVMs:
             return [self.ctx.backend.start_maintenance(unit[0].vm.id)]
 
         while units:
-            answers = self.ctx.each(lambda unit: _answer(trigger, unit), units, "udroll-trigger")
+            answers = self.ctx.each(lambda unit: answer_of(trigger, unit), units, "udroll-trigger")
             units = self._answered(units, answers, deadline)
 
     def _answered(
@@ -410,25 +387,6 @@ class StepVMs:
                 for w, op in zip(unit, answer, strict=True):
                     self._triggered(w, op)
         return split
-
-    def _trigger_units(self, items: list[VMWork]) -> list[list[VMWork]]:
-        """One call per VM, except instances of one uniform scale set, started together when the
-        backend can (a refusal of the whole call is then sorted out VM by VM from their status)."""
-        if not isinstance(self.ctx.backend, BatchMaintenance):
-            return [[w] for w in items]
-        units: dict[tuple[str, ...], list[VMWork]] = {}
-        for w in items:
-            vm = w.vm
-            if vm.orchestration == "Uniform" and vm.scale_set and not w.split:
-                key: tuple[str, ...] = (
-                    vm.subscription.lower(),
-                    vm.resource_group.lower(),
-                    vm.scale_set.lower(),
-                )
-            else:
-                key = (vm.id,)
-            units.setdefault(key, []).append(w)
-        return list(units.values())
 
     def _triggered(self, w: VMWork, op: Operation) -> None:
         at = self.ctx.clock.now()
@@ -521,14 +479,3 @@ class StepVMs:
                 self._fail_vm(w, f"{w.vm.name}: {w.gate.why_failed()}")
             else:
                 w.due = w.gate.next_probe
-
-
-def _answer(call: Callable[[_T], _R], arg: _T) -> _R | AzureError:
-    """An Azure call's result, or its error as a value to sort out per VM; a credential or
-    permission problem is not per VM and stops the run."""
-    try:
-        return call(arg)
-    except (AuthenticationError, AuthorizationError):
-        raise
-    except AzureError as exc:
-        return exc

@@ -18,7 +18,7 @@ SHOWN_VMS = 3  # names listed per step before "+N more"
 
 
 def render(preview: Preview) -> str:
-    plan, summary = preview.plan, preview.summary
+    summary = preview.summary
     zone = ZoneInfo(summary.timezone)
     out = io.StringIO()
     console = Console(
@@ -29,6 +29,14 @@ def render(preview: Preview) -> str:
         highlight=False,
     )
 
+    console.print(_steps_table(preview, zone))
+    _print_summary(console, preview, zone)
+    _print_lists(console, preview)
+    return out.getvalue()
+
+
+def _steps_table(preview: Preview, zone: ZoneInfo) -> Table:
+    plan, summary = preview.plan, preview.summary
     table = Table(title=f"udroll plan {plan.name}", title_justify="left", show_lines=False)
     table.add_column(f"start ({summary.timezone})", no_wrap=True, min_width=19)
     table.add_column("start (UTC)", no_wrap=True, min_width=11)
@@ -51,8 +59,11 @@ def render(preview: Preview) -> str:
             format_duration(step.gap_after_s),
             style="yellow" if step.id in critical and preview.color else None,
         )
-    console.print(table)
+    return table
 
+
+def _print_summary(console: Console, preview: Preview, zone: ZoneInfo) -> None:
+    plan, summary = preview.plan, preview.summary
     extra = format_duration(summary.makespan_s - summary.lower_bound_s)
     lines = [
         ("start", f"{_local(summary.start, zone)}  ({format_timestamp(summary.start)})"),
@@ -91,6 +102,10 @@ def render(preview: Preview) -> str:
     for key, value in lines:
         console.print(Text(f"{key:>18}: ", style="bold"), Text(value), sep="")
 
+
+def _print_lists(console: Console, preview: Preview) -> None:
+    """Relaxed dependencies, unschedulable and skipped VMs, warnings: each list when it has items."""
+    plan = preview.plan
     if plan.relaxed:
         console.print()
         console.print(Text("Relaxed dependencies:", style="bold yellow"))
@@ -111,7 +126,6 @@ def render(preview: Preview) -> str:
         console.print(Text("Warnings:", style="bold yellow"))
         for w in plan.warnings:
             console.print(f"  [{w.code}] {w.message}: {_names(preview, w.vms)}", soft_wrap=True, markup=False)
-    return out.getvalue()
 
 
 def _local(value: dt.datetime, zone: ZoneInfo) -> str:
