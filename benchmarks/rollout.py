@@ -74,6 +74,42 @@ inventory:
     )
 
 
+def operation(method: str, target: str) -> str:
+    """The REST operation a logged request was (as README's table names it)."""
+    path, _, query = target.partition("?")
+    low, q = path.lower(), query.lower()
+    if "performmaintenance" in low:
+        if "/virtualmachinescalesets/" not in low:
+            return "VirtualMachines_PerformMaintenance"
+        vm = "/virtualmachines/" in low.split("/virtualmachinescalesets/")[1]
+        return (
+            "VirtualMachineScaleSetVMs_PerformMaintenance"
+            if vm
+            else "VirtualMachineScaleSets_PerformMaintenance"
+        )
+    if "/operations/" in low:
+        return (
+            "operation status (Location)"
+            if "monitor=true" in q
+            else "operation status (Azure-AsyncOperation)"
+        )
+    if low.endswith("/instanceview"):
+        return "VirtualMachines_InstanceView"
+    if "/virtualmachinescalesets/" in low and low.endswith("/virtualmachines"):
+        return "VirtualMachineScaleSetVMs_List $expand=instanceView"
+    if low.endswith("/virtualmachinescalesets"):
+        return "VirtualMachineScaleSets_List(All)"
+    if low.endswith("/virtualmachines"):
+        if "statusonly=true" in q:
+            return "VirtualMachines_ListAll statusOnly=true"
+        return (
+            "VirtualMachines_List $filter+$expand"
+            if "%24filter" in q or "$filter" in q
+            else "VirtualMachines_List(All)"
+        )
+    return f"{method} other"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=1000)
@@ -93,6 +129,9 @@ def main() -> None:
     directory = args.journal or Path(tempfile.mkdtemp(prefix="udroll-bench-")) / "journal"
     started = time.monotonic()
     with simulation(fleet, plan, args.speed) as sim:
+        sim.backend.list_vms()  # `udroll discover` of the whole subscription, counted apart
+        seen = sim.emulator.requests()  # type: ignore[attr-defined]
+        discovery = len([r for r in seen if r["kind"] == "arm"])
         journal = Journal.create(
             directory, {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
         )
@@ -107,27 +146,18 @@ def main() -> None:
             config=RunConfig(control_interval=control_interval(args.speed)),
         )
         outcome = runner.run()
-        requests = sim.emulator.requests()  # type: ignore[attr-defined]
+        requests = sim.emulator.requests()[len(seen) :]  # type: ignore[attr-defined]
     real = time.monotonic() - started
     arm = [r for r in requests if r["kind"] == "arm"]
-    kinds: Counter[str] = Counter()
-    for r in arm:
-        path = r["path"].split("?")[0]
-        kinds[
-            "trigger"
-            if "performMaintenance" in path
-            else "poll"
-            if "/operations/" in path.lower()
-            or "operationresults" in path.lower()
-            or "operationstatus" in path.lower()
-            else "instance view"
-            if path.endswith("instanceView")
-            else "list/get"
-        ] += 1
+    kinds = Counter(operation(r["method"], r["path"]) for r in arm)
     ended = max(r.ended_at for r in journal.steps() if r.ended_at)
     actual = (ended - plan.start).total_seconds()
     print(f"outcome: {outcome.state} ({outcome.message})")
-    print(f"ARM requests: {len(arm)} = {len(arm) / maintained:.2f} per maintained VM ({dict(kinds)})")
+    print(f"discovery of the whole subscription: {discovery} ARM requests for {len(fleet.vms)} VMs")
+    done = sum(1 for r in journal.vms() if r.attempts)  # triggered (a halted run maintains fewer)
+    print(f"ARM requests of the run: {len(arm)} = {len(arm) / max(1, done):.2f} per maintained VM ({done})")
+    for name, count in kinds.most_common():
+        print(f"  {count:6d}  {count / max(1, done):5.2f}/VM  {name}")
     throttled = sum(1 for r in arm if r["status"] == 429)
     print(f"429 answers: {throttled}; 5xx: {sum(1 for r in arm if r['status'] >= 500)}")
     print(

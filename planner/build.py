@@ -91,7 +91,7 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
     _reject_claimed_twice(spec, by_tier, source)
     order = tier_order({t.name: t.depends_on for t in spec.tiers})
     vm_by_id = {vm.id: vm for vm in fleet.vms}
-    skipped, refused, pending, candidates = _sort_out(order, by_tier)
+    skipped, refused, pending, candidates = _sort_out(order, by_tier, fleet.captured_at)
 
     tiers = _tiers(spec, order, by_tier, candidates)
     cutoff = spec.window.cutoff
@@ -145,9 +145,10 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
 
 
 def _sort_out(
-    order: list[str], by_tier: dict[str, list[VM]]
+    order: list[str], by_tier: dict[str, list[VM]], read_at: dt.datetime
 ) -> tuple[list[Skipped], dict[str, str], dict[str, list[VM]], dict[str, list[VM]]]:
-    """Skipped VMs, VMs refused up front (with reasons), and each tier's pending and candidate VMs."""
+    """Skipped VMs, VMs refused up front (with reasons), and each tier's pending and candidate VMs.
+    A VM not allowed at ``read_at`` only because its window had not opened is a candidate (issue 12)."""
     skipped: list[Skipped] = []
     refused: dict[str, str] = {}
     pending: dict[str, list[VM]] = {}
@@ -162,7 +163,7 @@ def _sort_out(
                 skipped.append(Skipped(vm.id, "maintenance already completed"))
             else:
                 pending[tier].append(vm)
-                if not m.customer_initiated_allowed:
+                if not m.customer_initiated_allowed and not m.opens_later(read_at):
                     refused[vm.id] = (
                         "Azure does not allow customer-initiated maintenance on it; " + _azure_later(vm)
                     )

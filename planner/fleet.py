@@ -41,6 +41,13 @@ class Maintenance(StrictModel):
                 raise ValueError(f"{name} ends before it starts: write [start, end]")
         return self
 
+    def opens_later(self, at: dt.datetime) -> bool:
+        """Not allowed at ``at`` only because its self-service window had not opened yet: Azure's
+        ``isCustomerInitiatedMaintenanceAllowed`` says whether maintenance may be started *at this
+        time*, so such a VM is schedulable from its window's start (issue 12)."""
+        window = self.self_service_window
+        return not self.customer_initiated_allowed and window is not None and at < window[0]
+
     @property
     def pending(self) -> bool:
         """Maintenance is still to be done on this VM (nothing done, or a retry is due)."""

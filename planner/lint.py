@@ -35,7 +35,7 @@ def lint(spec: Spec, pending: Mapping[str, Sequence[VM]], start: dt.datetime) ->
         warnings += _single_domain(tier.name, pending.get(tier.name, ()))
     warnings += _scheduled_window_started(every, start)
     warnings += _deallocated(every)
-    warnings += _not_allowed(every)
+    warnings += _not_allowed(every, start)
     warnings += _temp_disk(every)
     warnings += _azure_walk_equivalent(spec, pending)
     return warnings
@@ -97,8 +97,13 @@ def _deallocated(every: Sequence[VM]) -> list[Warning]:
     )
 
 
-def _not_allowed(every: Sequence[VM]) -> list[Warning]:
-    refused = [vm for vm in every if vm.maintenance and not vm.maintenance.customer_initiated_allowed]
+def _not_allowed(every: Sequence[VM], start: dt.datetime) -> list[Warning]:
+    # not for want of an open window: such a VM is planned from its window's start (issue 12)
+    refused = [
+        vm
+        for vm in every
+        if (m := vm.maintenance) and not m.customer_initiated_allowed and not m.opens_later(start)
+    ]
     return _if_any(
         "not-allowed",
         refused,

@@ -212,6 +212,21 @@ def by_id(vms: Any) -> dict[str, VM]:
     return {vm.id.lower(): vm for vm in vms}
 
 
+def as_reported(vms: Any, now: dt.datetime = EPOCH) -> dict[str, VM]:
+    """by_id of ``vms`` as Azure reports them at ``now``: isCustomerInitiatedMaintenanceAllowed is
+    false outside the self-service window (it says whether maintenance may be started at this time)."""
+    out = {}
+    for vm in vms:
+        m = vm.maintenance
+        window = m.self_service_window if m else None
+        if m is not None and window is not None and not window[0] <= now <= window[1]:
+            vm = vm.model_copy(
+                update={"maintenance": m.model_copy(update={"customer_initiated_allowed": False})}
+            )
+        out[vm.id.lower()] = vm
+    return out
+
+
 class HeldClock:
     """A scaled clock that stands still at ``epoch`` until :meth:`go`: an emulator's setup (its test CA)
     then takes no simulated time, so faults timed from the epoch line up with the test's first request."""

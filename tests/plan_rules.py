@@ -32,7 +32,7 @@ def violations(plan: Plan, spec: Spec, fleet: Fleet) -> list[str]:
     out += _r3(plan, spec)
     out += _r4(plan, spec)
     out += _r5_r6(plan, spec, chosen)
-    out += _r7(plan, spec, vms)
+    out += _r7(plan, spec, vms, fleet.captured_at)
     out += [
         f"R8: step {s.id} has a gap of {s.gap_after_s}s, not longer than 30m"
         for s in plan.steps
@@ -268,7 +268,7 @@ def _inside_one_night(window: Window, start: dt.datetime, end: dt.datetime) -> b
     return any(all(a <= r <= b for r in readings) for a, b in wall_ranges(window, start))
 
 
-def _r7(plan: Plan, spec: Spec, vms: dict[str, VM]) -> list[str]:
+def _r7(plan: Plan, spec: Spec, vms: dict[str, VM], captured_at: dt.datetime) -> list[str]:
     out = []
     w = spec.window
     cutoff = dt.timedelta(seconds=w.cutoff)
@@ -287,7 +287,9 @@ def _r7(plan: Plan, spec: Spec, vms: dict[str, VM]) -> list[str]:
             )
         for v in s.vms:
             m = vms[v].maintenance
-            if m is None or m.self_service_window is None or not m.customer_initiated_allowed:
+            # allowed=false only because the window had not opened when the fleet was read: fine
+            allowed = m is not None and (m.customer_initiated_allowed or m.opens_later(captured_at))
+            if m is None or m.self_service_window is None or not allowed:
                 out.append(f"R7: step {s.id} holds {v}, which cannot be maintained by the customer")
                 continue
             first, last = m.self_service_window

@@ -55,7 +55,8 @@ def test_no_credential_says_how_to_sign_in(make_emulator: Callable[..., Any]) ->
     assert result.exception.exit_code == 5
     message = str(result.exception)
     assert "az login" in message and "EnvironmentCredential" in message
-    assert emu.requests() == []  # nothing was sent without a token
+    # nothing was sent to Resource Manager without a token (only the anonymous metadata was read)
+    assert [r["path"].split("?")[0] for r in emu.requests()] == ["/metadata/endpoints"]
 
 
 @pytest.mark.e2e
@@ -128,15 +129,21 @@ def test_clouds_pick_endpoint_and_scope(cloud: str, monkeypatch: pytest.MonkeyPa
     assert backend.client._config.credential_scopes == [CLOUDS[cloud].scope]
 
 
-def test_custom_endpoint_scope(monkeypatch: pytest.MonkeyPatch) -> None:
-    """--endpoint asks for a token for that endpoint."""
+@pytest.mark.e2e
+def test_custom_endpoint_scope(monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., Any]) -> None:
+    """--endpoint asks for a token for the audience the endpoint's /metadata/endpoints names."""
     monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
-    backend = connect(
-        AzureOptions(subscription="s", endpoint="https://management.local.azurestack.external/")
-    )
-    assert backend.client._config.credential_scopes == [
-        "https://management.local.azurestack.external/.default"
-    ]
+    emu = make_emulator(mixed_fleet(), epoch=EPOCH)
+    backend = connect(AzureOptions(subscription="s", endpoint=emu.base_url + "/", ca_bundle=emu.ca_bundle))
+    assert backend.client._config.credential_scopes == ["https://management.udroll-emulator.local/.default"]
+
+
+def test_an_unreachable_endpoint_says_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An --endpoint whose metadata cannot be read is an Azure error (exit 5) naming the URL."""
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
+    with pytest.raises(AzureError, match="metadata/endpoints") as err:
+        connect(AzureOptions(subscription="s", endpoint="https://management.invalid/"))
+    assert err.value.exit_code == 5
 
 
 def test_bad_ready_file_is_an_input_error(tmp_path: Any) -> None:

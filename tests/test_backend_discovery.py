@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
-from backend_support import EPOCH, arm_requests, by_id, mixed_fleet
+from backend_support import EPOCH, arm_requests, as_reported, by_id, mixed_fleet
 from click.testing import CliRunner
 
 from executor.azure.connect import for_emulator
@@ -26,7 +27,7 @@ def test_discovery_equals_the_seeded_fleet(make_emulator: Callable[..., Any]) ->
     emu = make_emulator(fleet, epoch=EPOCH)
     found = for_emulator(emu).list_vms()
     assert len(found) == len(fleet.vms)
-    assert by_id(found) == by_id(fleet.vms)
+    assert by_id(found) == as_reported(fleet.vms)
 
 
 def test_discovery_of_named_groups_and_tags(make_emulator: Callable[..., Any]) -> None:
@@ -34,36 +35,83 @@ def test_discovery_of_named_groups_and_tags(make_emulator: Callable[..., Any]) -
     fleet = mixed_fleet()
     backend = for_emulator(make_emulator(fleet, epoch=EPOCH))
     data = [vm for vm in fleet.vms if vm.resource_group == "rg-data"]
-    assert by_id(backend.list_vms(["rg-data"])) == by_id(data)
+    assert by_id(backend.list_vms(["rg-data"])) == as_reported(data)
     web = list(backend.iter_vms(["rg-web", "rg-data"], {"role": "web", "owner": "shop"}))
     assert [vm.name for vm in web] == ["web-1"]
 
 
-def test_discovery_lists_by_page_never_per_vm(make_emulator: Callable[..., Any]) -> None:
-    """One request per page (paging followed), one per group and scale set; no GET of a single VM."""
+def _pages(count: int, size: int) -> int:
+    return max(1, -(-count // size))
+
+
+def test_discovery_of_groups_uses_only_documented_calls(make_emulator: Callable[..., Any]) -> None:
+    """Per group: plain VM list pages, one scale set list, each uniform set's instance pages (expanded),
+    each flexible set's members filtered by its id (expanded), one instance view per other VM; never
+    $expand without $filter (VirtualMachine.tsp)."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH, faults=Faults(page_size=2))
     backend = for_emulator(emu)
-    assert by_id(backend.list_vms(["rg-data", "rg-web", "rg-idle"])) == by_id(fleet.vms)
-    paths = [r["path"].split("?")[0] for r in arm_requests(emu)]
-    assert all(r["status"] == 200 for r in arm_requests(emu))
-    assert all(p.endswith(("/virtualMachines", "/virtualMachineScaleSets")) for p in paths), paths
-    # rg-data: 3 VMs -> 2 pages, 1 scale set list, vmss-app 4 instances -> 2 pages
-    # rg-web: 9 VMs -> 5 pages, 1 scale set list (both flexible: no instance list)
-    # rg-idle: 0 VMs -> 1 page, 1 scale set list, vmss-idle 2 instances -> 1 page
-    assert len(paths) == (2 + 1 + 2) + (5 + 1) + (1 + 1 + 1)
-    vm_lists = [r["path"] for r in arm_requests(emu) if r["path"].split("?")[0].endswith("/virtualMachines")]
-    assert all("$expand=instanceView" in path for path in vm_lists), vm_lists
+    assert by_id(backend.list_vms(["rg-data", "rg-web", "rg-idle"])) == as_reported(fleet.vms)
+    log = arm_requests(emu)
+    assert all(r["status"] == 200 for r in log)
+    resources = [vm for vm in fleet.vms if vm.orchestration != "Uniform"]
+    groups, expected = ("rg-data", "rg-web", "rg-idle"), 0
+    for rg in groups:
+        mine = [vm for vm in resources if vm.resource_group == rg]
+        expected += _pages(len(mine), 2) + 1  # plain VM list, scale set list
+        expected += sum(1 for vm in mine if not vm.scale_set)  # instance view of each standalone/AS VM
+        for name in {vm.scale_set for vm in fleet.vms if vm.resource_group == rg and vm.scale_set}:
+            members = [vm for vm in fleet.vms if vm.scale_set == name]
+            expected += _pages(len(members), 2)
+    assert len(log) == expected
+    for r in log:
+        if "$expand=instanceView" in r["path"] and "/virtualMachineScaleSets/" not in r["path"]:
+            assert "$filter=virtualMachineScaleSet" in unquote(r["path"]), r["path"]
 
 
-def test_discovery_of_the_whole_subscription_finds_every_group(make_emulator: Callable[..., Any]) -> None:
-    """Without groups, list_all of VMs and scale sets names the groups; scale sets are not listed again."""
+def test_discovery_of_the_whole_subscription_lists_each_vm_once_per_kind(
+    make_emulator: Callable[..., Any],
+) -> None:
+    """Without groups: list_all for facts and tags, list_all(statusOnly=true) for instance views, the
+    scale sets once, each uniform set's instances; no per-group list, no GET of a single VM."""
     fleet = mixed_fleet()
     emu = make_emulator(fleet, epoch=EPOCH)
-    assert by_id(for_emulator(emu).list_vms()) == by_id(fleet.vms)
-    paths = [r["path"].split("?")[0] for r in arm_requests(emu)]
-    assert not any("/resourceGroups/" in p and p.endswith("/virtualMachineScaleSets") for p in paths)
-    assert len(paths) == 2 + 3 + 2  # list_all x2, one VM list per group, two uniform instance lists
+    assert by_id(for_emulator(emu).list_vms()) == as_reported(fleet.vms)
+    paths = [r["path"] for r in arm_requests(emu)]
+    assert not any("/resourceGroups/" in p.split("?")[0] and "ScaleSets/" not in p for p in paths), paths
+    assert sum("statusOnly=true" in p for p in paths) == 1
+    assert len(paths) == 3 + 2  # list_all x2, scale sets list_all, two uniform instance lists
+
+
+def test_a_vm_in_an_availability_set_and_a_scale_set_is_left_out_with_a_warning(
+    make_emulator: Callable[..., Any],
+) -> None:
+    """A VM carrying both availabilitySet and virtualMachineScaleSet (as Azure's generated list example
+    does) is named in a warning and left out; every other VM is discovered."""
+    fleet = mixed_fleet()
+    emu = make_emulator(fleet, epoch=EPOCH)
+    render = emu._api.render_vm
+
+    def both(sim: Any, now: Any, expand: bool) -> dict[str, Any]:
+        out = render(sim, now, expand)
+        if sim.vm.name == "jump":
+            rg = out["id"].split("/providers/")[0]
+            out["properties"]["availabilitySet"] = {
+                "id": f"{rg}/providers/Microsoft.Compute/availabilitySets/as-x"
+            }
+            out["properties"]["virtualMachineScaleSet"] = {
+                "id": f"{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/flex-web"
+            }
+        return dict(out)
+
+    emu._api.render_vm = both
+    backend = for_emulator(emu)
+    heard: list[str] = []
+    found = list(backend.iter_vms(["rg-web"], warn=heard.append))
+    assert "jump" not in {vm.name for vm in found}
+    assert len(found) == sum(1 for vm in fleet.vms if vm.resource_group == "rg-web") - 1
+    assert len(heard) == 1 and "jump" in heard[0] and "not both" in heard[0]
+    assert backend.warnings == heard
 
 
 def test_unknown_resource_group_is_an_azure_error(make_emulator: Callable[..., Any]) -> None:
@@ -88,7 +136,7 @@ def test_discover_command_writes_the_snapshot(make_emulator: Callable[..., Any],
     assert "discovered 18 VMs in 3 resource groups" in result.output
     snapshot = parse_fleet(out.read_text(), str(out))
     assert snapshot.captured_at == EPOCH
-    assert by_id(snapshot.vms) == by_id(fleet.vms)
+    assert by_id(snapshot.vms) == as_reported(fleet.vms)
 
 
 def test_fleet_command_shows_the_portal_view(make_emulator: Callable[..., Any]) -> None:

@@ -191,18 +191,23 @@ def test_a_bad_token_is_an_input_error() -> None:
 
 
 def test_remaining_headers_lower_the_buckets() -> None:
-    """x-ms-ratelimit-remaining-* lowers the matching buckets (never raises them)."""
+    """x-ms-ratelimit-remaining-* lowers the matching buckets (never raises them); Compute's policies
+    are learnt by name, both windows, for requests of the same kind (another VM's instance view too)."""
     clock = FakeClock(EPOCH)
     pacer = Pacer(clock)
     path = f"{S}/virtualMachines/db-0/instanceView"
     headers = {
         "x-ms-ratelimit-remaining-subscription-reads": "249",
-        "x-ms-ratelimit-remaining-resource": "Microsoft.Compute/GetVMInstanceView3Min;0",
+        "x-ms-ratelimit-remaining-resource": "Microsoft.Compute/LowCostGet3Min;0,Microsoft.Compute/LowCostGet30Min;500",
     }
     pacer.observe("GET", path, None, headers)
-    arm, view = (bucket for bucket, _ in pacer.draws("GET", path))
-    assert arm.reserve() == 0 and view.reserve() == pytest.approx(5.0)  # 12/min: 5 s for the next token
+    other = f"{S}/virtualMachines/db-1/instanceView"
+    arm, _view, long, short = (bucket for bucket, _ in pacer.draws("GET", other))
+    assert arm.reserve() == 0 and long.reserve() == 0
+    assert short.reserve() == pytest.approx(180 / 100)  # refill assumed >= 100 per 3 minutes
     pacer.observe(
-        "GET", path, None, {"x-ms-ratelimit-remaining-resource": "Microsoft.Compute/GetVMInstanceView3Min;30"}
+        "GET", other, None, {"x-ms-ratelimit-remaining-resource": "Microsoft.Compute/LowCostGet3Min;30"}
     )
-    assert view.reserve() == pytest.approx(10.0)  # a higher count from Azure does not refill ours
+    assert short.reserve() > 0  # a higher count from Azure does not refill ours
+    listed = [bucket for bucket, _ in pacer.draws("GET", f"{S}/virtualMachines")]
+    assert short not in listed and long not in listed  # a list is another kind: not in LowCostGet

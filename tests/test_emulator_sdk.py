@@ -73,14 +73,25 @@ def test_vm_without_pending_maintenance_has_no_redeploy_status(make_emulator, co
 
 
 def test_lists_by_resource_group_and_subscription(emulator, compute_client) -> None:
-    """list and list_all return VM resources (not uniform scale set instances), with instance views on demand."""
+    """list and list_all return VM resources (not uniform scale set instances); $expand=instanceView
+    without a $filter is the 400 the contract gives; statusOnly=true lists run-time status without tags."""
     client = compute_client(emulator)
-    db = list(client.virtual_machines.list(DB_RG, expand="instanceView"))
+    db = list(client.virtual_machines.list(DB_RG))
     assert [vm.name for vm in db] == ["db-0", "db-1", "db-2"]
-    assert [vm.properties.instance_view.platform_update_domain for vm in db] == [0, 1, 2]
+    assert all(vm.properties.instance_view is None and vm.tags for vm in db)
+    for listing in (
+        lambda: client.virtual_machines.list(DB_RG, expand="instanceView"),
+        lambda: client.virtual_machines.list_all(expand="instanceView"),
+    ):
+        with pytest.raises(HttpResponseError) as refused:
+            list(listing())
+        assert refused.value.status_code == 400 and "valid $filter" in str(refused.value.message)
     every = list(client.virtual_machines.list_all())
     assert len(every) == 10 and not any("_" in vm.name for vm in every)
     assert all(vm.properties.instance_view is None for vm in every)
+    status = {vm.name: vm for vm in client.virtual_machines.list_all(status_only="true")}
+    assert [status[f"db-{i}"].properties.instance_view.platform_update_domain for i in range(3)] == [0, 1, 2]
+    assert all(not vm.tags for vm in status.values())
 
 
 def test_availability_sets(emulator, compute_client) -> None:
@@ -119,10 +130,11 @@ def test_flexible_members_and_ephemeral_disks(make_emulator, compute_client) -> 
     """Flexible members are VMs with virtualMachineScaleSet.id, no update domain, and diffDiskSettings."""
     emu = make_emulator(synthetic_fleet(12, per_group=4))
     client = compute_client(emu)
-    flex = list(client.virtual_machines.list("rg-000", expand="instanceView"))
+    flex = list(client.virtual_machines.list("rg-000"))
     members = [vm for vm in flex if vm.properties.virtual_machine_scale_set]
     assert len(members) == 4
-    member = members[0]
+    flt = f"virtualMachineScaleSet/id eq '{members[0].properties.virtual_machine_scale_set.id}'"
+    member = next(iter(client.virtual_machines.list("rg-000", filter=flt, expand="instanceView")))
     assert member.properties.virtual_machine_scale_set.id.endswith("/virtualMachineScaleSets/flex-2")
     assert member.properties.instance_view.platform_update_domain is None
     assert member.properties.storage_profile.os_disk.diff_disk_settings.option == "Local"
@@ -136,17 +148,17 @@ def test_flexible_members_and_ephemeral_disks(make_emulator, compute_client) -> 
 
 
 def test_paging_through_a_thousand_vms(make_emulator, compute_client) -> None:
-    """1,000 VMs come in pages of 100 whose absolute nextLink carries the api-version and $expand."""
+    """1,000 VMs come in pages of 100 whose absolute nextLink carries the api-version and statusOnly."""
     emu = make_emulator(synthetic_fleet(1000, per_group=250))
     client = compute_client(emu)
-    names = [vm.name for vm in client.virtual_machines.list_all(expand="instanceView")]
+    names = [vm.name for vm in client.virtual_machines.list_all(status_only="true")]
     assert len(names) == 750 and len(set(names)) == 750  # a quarter are uniform scale set instances
     instances = list(client.virtual_machine_scale_set_vms.list("rg-000", "vmss-1", expand="instanceView"))
     assert len(instances) == 250 and all(i.properties.instance_view for i in instances)
     pages = [r for r in emu.requests() if "/virtualMachines?" in r["path"] and r["kind"] == "arm"]
     assert len(pages) == 8 + 3
     follow = parse_qs(urlsplit(pages[1]["path"]).query)
-    assert follow["api-version"] == ["2026-04-01"] and follow["$expand"] == ["instanceView"]
+    assert follow["api-version"] == ["2026-04-01"] and follow["statusOnly"] == ["true"]
 
 
 def test_not_found_answers_are_cloud_errors(emulator, compute_client) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -10,9 +11,11 @@ from azure.core.exceptions import HttpResponseError
 from executor.emulator import Faults
 from executor.emulator.throttle import (
     ARM_READS,
+    HIGH_COST_GET,
     INSTANCE_VIEW_VM,
     PERFORM_MAINTENANCE_VM,
     Throttle,
+    policy,
 )
 from executor.run.clock import FakeClock
 
@@ -20,20 +23,31 @@ T0 = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
 
 
 def test_a_bucket_empties_and_refills_at_its_documented_rate() -> None:
-    """Instance views: 36 at once, then one every 5 simulated seconds (12 per minute)."""
+    """Instance views: 36 at once, then one every 5 simulated seconds (12 per minute); a per-VM guard
+    is named in no header (Azure names only its policies)."""
     throttle = Throttle()
-    for i in range(36):
+    for _ in range(36):
         decision = throttle.take([(INSTANCE_VIEW_VM, "vm")], T0)
         assert decision.allowed
-        assert (
-            decision.headers["x-ms-ratelimit-remaining-resource"]
-            == f"Microsoft.Compute/GetVMInstanceView3Min;{35 - i}"
-        )
+        assert "x-ms-ratelimit-remaining-resource" not in decision.headers
     refused = throttle.take([(INSTANCE_VIEW_VM, "vm")], T0)
     assert not refused.allowed and refused.retry_after == pytest.approx(5.0)
     assert not throttle.take([(INSTANCE_VIEW_VM, "vm")], T0 + dt.timedelta(seconds=4)).allowed
     assert throttle.take([(INSTANCE_VIEW_VM, "vm")], T0 + dt.timedelta(seconds=5)).allowed
     assert throttle.take([(INSTANCE_VIEW_VM, "other-vm")], T0).allowed  # per VM
+
+
+def test_policies_are_named_in_both_windows() -> None:
+    """Compute's policies count in a 3-minute and a 30-minute window, both named in the header."""
+    throttle = Throttle()
+    decision = throttle.take(policy(HIGH_COST_GET, "sub"), T0)
+    assert decision.headers["x-ms-ratelimit-remaining-resource"] == (
+        "Microsoft.Compute/HighCostGet3Min;159,Microsoft.Compute/HighCostGet30Min;799"
+    )
+    for _ in range(159):
+        assert throttle.take(policy(HIGH_COST_GET, "sub"), T0).allowed
+    refused = throttle.take(policy(HIGH_COST_GET, "sub"), T0)
+    assert not refused.allowed and refused.limit is HIGH_COST_GET[0]
 
 
 def test_a_refused_request_takes_no_token() -> None:
@@ -63,12 +77,17 @@ def test_headers_and_429_through_the_sdk(make_emulator, compute_client) -> None:
         client.virtual_machines.instance_view(
             "rg-shop-db", "db-0", raw_response_hook=lambda r: seen.append(dict(r.http_response.headers))
         )
-    assert seen[0]["x-ms-ratelimit-remaining-resource"] == "Microsoft.Compute/GetVMInstanceView3Min;35"
-    assert seen[-1]["x-ms-ratelimit-remaining-resource"] == "Microsoft.Compute/GetVMInstanceView3Min;0"
+    assert seen[0]["x-ms-ratelimit-remaining-resource"] == (
+        "Microsoft.Compute/LowCostGet3Min;3999,Microsoft.Compute/LowCostGet30Min;31999"
+    )
+    assert seen[-1]["x-ms-ratelimit-remaining-resource"] == (
+        "Microsoft.Compute/LowCostGet3Min;3964,Microsoft.Compute/LowCostGet30Min;31964"
+    )
     assert int(seen[0]["x-ms-ratelimit-remaining-subscription-reads"]) == 249
     with pytest.raises(HttpResponseError) as err:
         client.virtual_machines.instance_view("rg-shop-db", "db-0")
     assert err.value.status_code == 429 and err.value.error.code == "OperationNotAllowed"
+    assert json.loads(err.value.response.text())["code"] == "OperationNotAllowed"  # Compute's: unwrapped
     assert int(err.value.response.headers["Retry-After"]) >= 1
     client.virtual_machines.instance_view("rg-shop-db", "db-1")  # another VM has its own bucket
 

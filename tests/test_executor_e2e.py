@@ -241,23 +241,23 @@ def test_udroll_run_simulate_with_faults_halts_and_reports(tmp_path: Path) -> No
     assert [vm.rsplit("/", 1)[-1] for vm in json.loads(report)["reschedule"]] == ["db-0"]
 
 
-def test_scale_set_instances_of_a_step_are_started_with_one_request(tmp_path: Path) -> None:
-    """A step of several uniform scale set instances is one perform-maintenance on the scale set; each
-    instance is still followed, maintained once, and the rules hold."""
+def scale_set_spec(count: int, *, update_domains: int, max_unavailable: str) -> str:
+    """SPEC with one tier: a uniform scale set rg-app/vmss of ``count`` pending instances."""
     window = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
     instances = "\n".join(
         f"  - {{name: app_{i}, resource_group: rg-app, scale_set: vmss, orchestration: Uniform, "
-        f"instance_id: '{i}', update_domain: {i % 2}, maintenance: {{customer_initiated_allowed: true, "
-        f"self_service_window: {window}}}}}"
-        for i in range(4)
+        f"instance_id: '{i}', update_domain: {i % update_domains}, maintenance: "
+        f"{{customer_initiated_allowed: true, self_service_window: {window}}}}}"
+        for i in range(count)
     )
-    spec = (
-        SPEC[: SPEC.index("tiers:")]
-        + ("tiers:\n  - {name: app, select: {scale_set: rg-app/vmss}, max_unavailable: 50%}\ninventory:\n")
-        + instances
-        + "\n"
-    )
-    result = simulate(tmp_path, spec=spec)
+    tier = f"  - {{name: app, select: {{scale_set: rg-app/vmss}}, max_unavailable: {max_unavailable}}}"
+    return SPEC[: SPEC.index("tiers:")] + f"tiers:\n{tier}\ninventory:\n{instances}\n"
+
+
+def test_scale_set_instances_of_a_step_are_started_with_one_request(tmp_path: Path) -> None:
+    """A step of several uniform scale set instances is one perform-maintenance on the scale set; each
+    instance is still followed, maintained once, and the rules hold."""
+    result = simulate(tmp_path, spec=scale_set_spec(4, update_domains=2, max_unavailable="50%"))
     assert result.outcome.state == "completed", result.outcome
     posts = [r for r in result.requests if r["method"] == "POST" and "performMaintenance" in r["path"]]
     assert len(posts) == 2 and all("/virtualMachines/" not in r["path"] for r in posts)

@@ -19,10 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import HttpResponseError
 from azure.core.polling import LROPoller
+from azure.core.polling.base_polling import StatusCheckPolling
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.core.polling.arm_polling import ARMPolling
 
-from executor.azure.discovery import discover, maintenance_from, power_state_from
+from executor.azure.discovery import (
+    UnknownValue,
+    Warn,
+    discover,
+    maintenance_from,
+    power_state_from,
+)
 from executor.azure.errors import (
     PERFORM_SCALE_SET,
     PERFORM_SCALE_SET_VM,
@@ -30,6 +37,8 @@ from executor.azure.errors import (
     READ_INSTANCE_VIEW,
     READ_OPERATIONS,
     READ_SCALE_SET_VM_INSTANCE_VIEW,
+    READ_SCALE_SET_VMS,
+    READ_VMS,
     azure_errors,
     azure_message,
 )
@@ -89,6 +98,7 @@ class AzureBackend:
             poll_timeout  # real seconds one look may take (retries included) before "not done"
         )
         self.endpoint = endpoint
+        self.warnings: list[str] = []  # VMs discovery left out, and why
 
     def close(self) -> None:
         self.client.close()
@@ -105,10 +115,20 @@ class AzureBackend:
         return list(self.iter_vms(resource_groups))
 
     def iter_vms(
-        self, resource_groups: list[str] | None = None, tags: dict[str, str] | None = None
+        self,
+        resource_groups: list[str] | None = None,
+        tags: dict[str, str] | None = None,
+        warn: Warn | None = None,
     ) -> Iterator[VM]:
-        """Like list_vms, group by group, without the SDK's models piling up; ``tags`` must all match."""
-        return discover(self.client, resource_groups, tags)
+        """Like list_vms; ``tags`` must all match. A VM left out is told to ``warn`` and kept in
+        ``warnings``."""
+
+        def heard(message: str) -> None:
+            self.warnings.append(message)
+            if warn is not None:
+                warn(message)
+
+        return discover(self.client, resource_groups, tags, warn=heard)
 
     def status(self, vm: str) -> VMStatus:
         ref = self._ref(vm)
@@ -120,11 +140,49 @@ class AzureBackend:
         else:
             with azure_errors(f"read the instance view of {_short(ref)}", READ_INSTANCE_VIEW):
                 view = self.client.virtual_machines.instance_view(ref.resource_group, ref.name)
-        return VMStatus(
-            vm=vm,
-            power_state=power_state_from(view.statuses),
-            maintenance=maintenance_from(view.maintenance_redeploy_status),
+        return status_from(vm, view)
+
+    def statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
+        """Statuses of scale set members with one list per scale set (two or more members wanted):
+        uniform instances from the instance list with ``$expand=instanceView``, flexible members from
+        the VM list filtered to their scale set (the only documented way to expand a VM list).
+        Others are left to :meth:`status`; a listed VM without an instance view comes back unknown."""
+        sets: dict[tuple[str, str, str], list[VM]] = {}
+        for vm in vms:
+            if vm.scale_set and vm.orchestration in ("Uniform", "Flexible"):
+                key = (vm.orchestration, vm.resource_group.lower(), vm.scale_set.lower())
+                sets.setdefault(key, []).append(vm)
+        found: dict[str, VMStatus] = {}
+        for (kind, _, _), members in sets.items():
+            if len(members) < 2:
+                continue
+            listed = (
+                self._uniform_views(members[0]) if kind == "Uniform" else self._flexible_views(members[0])
+            )
+            for vm in members:
+                found[vm.id.lower()] = listed.get(vm.id.lower()) or VMStatus.unknown(
+                    vm.id, "not in its scale set's list"
+                )
+        return found
+
+    def _uniform_views(self, vm: VM) -> dict[str, VMStatus]:
+        rg, name = vm.resource_group, str(vm.scale_set)
+        with azure_errors(
+            f"list the instances of scale set {rg}/{name}", READ_SCALE_SET_VMS, gone=AzureError
+        ):
+            pages = self.client.virtual_machine_scale_set_vms.list(rg, name, expand="instanceView")
+            return {str(i.id).lower(): status_from(str(i.id), i.instance_view) for i in pages}
+
+    def _flexible_views(self, vm: VM) -> dict[str, VMStatus]:
+        rg = vm.resource_group
+        scale_set = (
+            f"/subscriptions/{vm.subscription}/resourceGroups/{rg}"
+            f"/providers/Microsoft.Compute/virtualMachineScaleSets/{vm.scale_set}"
         )
+        flt = f"virtualMachineScaleSet/id eq '{scale_set}'"
+        with azure_errors(f"list the members of scale set {rg}/{vm.scale_set}", READ_VMS, gone=AzureError):
+            pages = self.client.virtual_machines.list(rg, filter=flt, expand="instanceView")
+            return {str(m.id).lower(): status_from(str(m.id), m.instance_view) for m in pages}
 
     # --- perform-maintenance -----------------------------------------------------------------
 
@@ -178,16 +236,23 @@ class AzureBackend:
                     raise  # could not look: a udroll error, not a verdict on the operation
                 code, message = azure_message(exc)
                 return OperationResult(
-                    done=True, succeeded=False, error=f"{code}: {message}" if code else message
+                    done=True,
+                    succeeded=False,
+                    error=f"{code}: {message}" if code else message,
+                    status="Failed",
                 )
         if not poller.done():
             return OperationResult(done=False, succeeded=False)
         status = poller.status()
+        # a 200 without LRO headers: Azure did it synchronously (performMaintenance may answer 200)
+        synchronous = isinstance(getattr(poller.polling_method(), "_operation", None), StatusCheckPolling)
         if status.lower() == "succeeded":
-            return OperationResult(done=True, succeeded=True)
+            return OperationResult(done=True, succeeded=True, status="Succeeded", synchronous=synchronous)
         if status.lower() in ("failed", "canceled", "cancelled"):
-            return OperationResult(done=True, succeeded=False, error=f"operation {status.lower()}")
-        return OperationResult(done=False, succeeded=False)
+            return OperationResult(
+                done=True, succeeded=False, error=f"operation {status.lower()}", status=status.capitalize()
+            )
+        return OperationResult(done=False, succeeded=False, status=status)
 
     def wait(self, operation: Operation, timeout: float) -> OperationResult:
         """Poll every ``polling_interval`` (clock time) until the operation ends or ``timeout`` passes."""
@@ -228,6 +293,17 @@ class AzureBackend:
                 f"{self.subscription}: pass --subscription"
             )
         return ref
+
+
+def status_from(vm: str, view: Any) -> VMStatus:
+    """A VMStatus from an instance view; unknown without one, or with a value udroll does not know."""
+    if view is None:
+        return VMStatus.unknown(vm, "listed without an instance view")
+    try:
+        maintenance = maintenance_from(view.maintenance_redeploy_status)
+    except UnknownValue as exc:
+        return VMStatus.unknown(vm, str(exc))
+    return VMStatus(vm=vm, power_state=power_state_from(view.statuses), maintenance=maintenance)
 
 
 def _short(ref: VMRef) -> str:

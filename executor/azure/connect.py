@@ -37,6 +37,7 @@ from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
 from azure.mgmt.compute import ComputeManagementClient
 
 from executor.azure.backend import AzureBackend
+from executor.azure.endpoints import ApiVersionPolicy, read_metadata
 from executor.azure.pacing import PacedRetryPolicy, Pacer, RetrySettings
 from executor.azure.tokens import require_safe_azure_core
 from executor.run.clock import Clock, ScaledClock, SystemClock
@@ -82,6 +83,7 @@ class AzureOptions:
     endpoint: str | None = None
     ca_bundle: str | None = None
     emulator: str | None = None
+    api_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,15 @@ def azure_options(command: F) -> F:
         help="Azure cloud: its Resource Manager endpoint, token scope and sign-in authority.",
     )
     @click.option(
-        "--endpoint", metavar="URL", help="Another Resource Manager endpoint (e.g. Azure Stack Hub)."
+        "--endpoint",
+        metavar="URL",
+        help="Another Resource Manager (e.g. Azure Stack Hub): its token audience is read from its "
+        "/metadata/endpoints.",
+    )
+    @click.option(
+        "--api-version",
+        metavar="VERSION",
+        help="Compute API version to send (e.g. 2020-06-01 for an Azure Stack Hub profile).",
     )
     @click.option(
         "--ca-bundle",
@@ -134,9 +144,10 @@ def azure_options(command: F) -> F:
         endpoint: str | None,
         ca_bundle: str | None,
         emulator: str | None,
+        api_version: str | None,
         **kwargs: Any,
     ) -> Any:
-        kwargs["azure"] = AzureOptions(subscription, cloud, endpoint, ca_bundle, emulator)
+        kwargs["azure"] = AzureOptions(subscription, cloud, endpoint, ca_bundle, emulator, api_version)
         # azure-identity logs each failed sign-in as a warning; our error already says it all
         logging.getLogger("azure.identity").setLevel(logging.ERROR)
         return command(*args, **kwargs)
@@ -230,6 +241,7 @@ def connect(
             clock=clock or emulator_clock(info),
             polling_interval=polling_interval or EMULATOR_POLLING_INTERVAL,
             retry=retry,
+            api_version=options.api_version,
         )
     subscription = options.subscription or default_subscription or os.environ.get("AZURE_SUBSCRIPTION_ID")
     if not subscription:
@@ -240,9 +252,12 @@ def connect(
     if options.endpoint:
         _https_only(options.endpoint)
     endpoint = (options.endpoint or cloud.resource_manager).rstrip("/")
-    scope = cloud.scope if not options.endpoint else f"{endpoint}/.default"
+    scope, authority = cloud.scope, cloud.authority
+    if options.endpoint:  # its audience (and sign-in host) from its metadata, never a guess
+        metadata = read_metadata(endpoint, options.ca_bundle)
+        scope, authority = metadata.scope, metadata.authority or authority
     try:
-        credential = DefaultAzureCredential(authority=cloud.authority)
+        credential = DefaultAzureCredential(authority=authority)
     except (ValueError, ClientAuthenticationError) as exc:  # e.g. a bad AZURE_TOKEN_CREDENTIALS value
         raise AuthenticationError(f"cannot set up Azure sign-in: {exc}") from None
     return _backend(
@@ -254,6 +269,7 @@ def connect(
         clock=clock or SystemClock(),
         polling_interval=polling_interval or DEFAULT_POLLING_INTERVAL,
         retry=retry,
+        api_version=options.api_version,
     )
 
 
@@ -277,6 +293,7 @@ def connect_emulator(
     clock: Clock | None = None,
     polling_interval: float = EMULATOR_POLLING_INTERVAL,
     retry: RetrySettings | None = None,
+    api_version: str | None = None,
 ) -> AzureBackend:
     """An AzureBackend for an emulator: its HTTPS endpoint, its test CA and a dummy credential."""
     return _backend(
@@ -288,6 +305,7 @@ def connect_emulator(
         clock=clock or SystemClock(),
         polling_interval=polling_interval,
         retry=retry,
+        api_version=api_version,
     )
 
 
@@ -301,6 +319,7 @@ def _backend(
     clock: Clock,
     polling_interval: float,
     retry: RetrySettings | None,
+    api_version: str | None = None,
 ) -> AzureBackend:
     require_safe_azure_core()
     policy = PacedRetryPolicy(Pacer(clock), retry)
@@ -313,6 +332,8 @@ def _backend(
     }
     if ca_bundle:
         kwargs["connection_verify"] = ca_bundle
+    if api_version:
+        kwargs["per_call_policies"] = [ApiVersionPolicy(api_version)]
     client = ComputeManagementClient(credential, subscription, base_url=endpoint, **kwargs)
     return AzureBackend(
         client, subscription, clock=clock, policy=policy, polling_interval=polling_interval, endpoint=endpoint

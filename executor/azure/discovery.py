@@ -1,28 +1,52 @@
-"""Discovery (DESIGN §5): the live fleet from Azure, one list request per page, never a GET per VM.
+"""Discovery (DESIGN §5): the live fleet from Azure, with only the calls Azure's contract allows.
 
-Per resource group: ``virtual_machines.list(rg, expand="instanceView")`` gives standalone VMs,
-availability set members and flexible scale set members (they carry ``virtualMachineScaleSet.id``);
-``virtual_machine_scale_sets.list(rg)`` then ``virtual_machine_scale_set_vms.list(rg, ss,
-expand="instanceView")`` gives the instances of uniform scale sets. Update and fault domains come only
-from instance views. VMs are yielded page by page so a 20,000-VM subscription stays small in memory.
+Azure/azure-rest-api-specs, specification/compute/resource-manager/Microsoft.Compute/Compute/Compute/
+VirtualMachine.tsp (interface VirtualMachines): on List and ListAll, ``$expand=instanceView`` "can only be
+specified if a valid $filter option is specified" (the only filter: ``virtualMachineScaleSet/id``);
+ListAll's ``statusOnly=true`` gives "run time status of all Virtual Machines in the subscription" but
+drops tags (Azure/azure-sdk-for-go#18565). Update and fault domains come only from instance views. So:
+
+- VM facts and tags: a plain ``virtual_machines.list(rg)`` per group, or ``list_all()`` for the subscription;
+- their instance views: ``list_all(status_only="true")`` for the whole subscription (one page per 100
+  VMs) or when many are wanted; ``list(rg, filter="virtualMachineScaleSet/id eq '...'",
+  expand="instanceView")`` per flexible scale set; else one ``instance_view`` per VM (paced);
+- uniform scale sets: ``virtual_machine_scale_set_vms.list(rg, name, expand="instanceView")`` (documented).
+
+A VM listed without an instance view is read on its own; a VM udroll cannot describe (in an availability
+set *and* a scale set, an enum value it does not know) is left out with a warning, never guessed at.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from azure.mgmt.compute import ComputeManagementClient
+from pydantic import ValidationError
 
-from executor.azure.errors import READ_SCALE_SET_VMS, READ_SCALE_SETS, READ_VMS, azure_errors
+from executor.azure.errors import (
+    READ_INSTANCE_VIEW,
+    READ_SCALE_SET_VMS,
+    READ_SCALE_SETS,
+    READ_VMS,
+    azure_errors,
+)
 from executor.azure.ids import last_segment, resource_group_of
-from planner.errors import AzureError
+from planner.errors import AzureError, VMGoneError
 from planner.fleet import VM, Fleet, Maintenance
 
-_LAST_RESULTS = {"None", "RetryLater", "MaintenanceAborted", "MaintenanceCompleted"}
+# Azure's enums, compared case-insensitively (ARM does not promise the case), kept in its spelling
+_LAST_RESULTS = {v.lower(): v for v in ("None", "RetryLater", "MaintenanceAborted", "MaintenanceCompleted")}
 _POWER_STATES = {"running", "starting", "stopping", "stopped", "deallocating", "deallocated"}
+PER_VM_VIEWS_UP_TO = 50  # more standalone VMs wanted than this: one statusOnly list instead of GETs
+
+Warn = Callable[[str], None]
+
+
+class UnknownValue(ValueError):
+    """Azure sent a value udroll does not know: report it, decide nothing from it."""
 
 
 def maintenance_from(status: Any) -> Maintenance | None:
@@ -30,11 +54,11 @@ def maintenance_from(status: Any) -> Maintenance | None:
     if status is None:
         return None
     raw = status.last_operation_result_code or "None"
-    code: Any = str(getattr(raw, "value", raw))  # an SDK enum or a plain string
+    text = str(getattr(raw, "value", raw))  # an SDK enum or a plain string
+    code: Any = _LAST_RESULTS.get(text.lower())
+    if code is None:  # a code newer than this tool: never read as "None" (nothing done)
+        raise UnknownValue(f"lastOperationResultCode {text!r} is not one udroll knows")
     message = status.last_operation_message
-    if code not in _LAST_RESULTS:  # a code newer than this tool: keep it visible in the message
-        message = f"{code}: {message}" if message else code
-        code = "None"
     return Maintenance(
         customer_initiated_allowed=bool(status.is_customer_initiated_maintenance_allowed),
         self_service_window=_window(
@@ -60,9 +84,10 @@ def power_state_from(statuses: Iterable[Any] | None) -> str:
     return "unknown"
 
 
-def vm_from_machine(machine: Any) -> VM:
-    """A VM (standalone, availability set member or flexible scale set member) from a list item."""
-    view = machine.instance_view
+def vm_from_machine(machine: Any, view: Any = None) -> VM:
+    """A VM (standalone, availability set member or flexible scale set member) from a list item and
+    its instance view (``machine.instance_view`` when not given)."""
+    view = view if view is not None else machine.instance_view
     scale_set = machine.virtual_machine_scale_set
     return VM(
         id=machine.id,
@@ -117,55 +142,42 @@ def _ephemeral(storage_profile: Any) -> bool:
     return bool(os_disk and os_disk.diff_disk_settings)
 
 
-def resource_groups_with_vms(client: ComputeManagementClient) -> dict[str, list[str]]:
-    """Every resource group of the subscription that holds a VM or a scale set, with the names of its
-    uniform scale sets (both lists without expand: names are all we need from them)."""
-    groups: dict[str, tuple[str, list[str]]] = {}
-    with azure_errors("list the VMs of the subscription", READ_VMS, gone=AzureError):
-        for machine in client.virtual_machines.list_all():
-            rg = resource_group_of(str(machine.id))
-            groups.setdefault(rg.lower(), (rg, []))
-    with azure_errors("list the scale sets of the subscription", READ_SCALE_SETS, gone=AzureError):
-        for scale_set in client.virtual_machine_scale_sets.list_all():
-            rg = resource_group_of(str(scale_set.id))
-            uniform = groups.setdefault(rg.lower(), (rg, []))[1]
-            if _orchestration(scale_set) != "Flexible":
-                uniform.append(str(scale_set.name))
-    return {rg: uniform for _, (rg, uniform) in sorted(groups.items())}
-
-
 def discover(
     client: ComputeManagementClient,
     resource_groups: Iterable[str] | None = None,
     tags: dict[str, str] | None = None,
     *,
     workers: int = 4,
+    warn: Warn | None = None,
 ) -> Iterator[VM]:
-    """Yield every VM of the resource groups (all that hold VMs when None) whose tags include ``tags``,
-    group by group: its VMs, then its uniform scale sets' instances.
+    """Yield every VM of the resource groups (the whole subscription when None) whose tags include
+    ``tags``: VM resources first, then uniform scale set instances. ``warn`` hears of each VM left out.
 
-    Requests: per resource group one per page of its VMs (100 a page) and one for its scale sets
-    (when the groups are given), plus one per page of each uniform scale set's instances; without
-    groups, the pages of ``list_all`` for VMs and scale sets instead of the scale set lists. Lists
-    run on ``workers`` threads (the pacing is shared and thread-safe); pages of one list in order.
+    Requests, for N VMs in pages of 100: the whole subscription costs N/100 for facts, N/100 for
+    statusOnly views, one per page of scale sets, one per page of each uniform scale set's instances.
+    Named groups cost one per page of their VMs and one for their scale sets, plus the views (see the
+    module doc). Lists run on ``workers`` threads (the pacing is shared and thread-safe).
     """
-    known: dict[str, list[str] | None]
-    if resource_groups:
-        known = dict.fromkeys(dict.fromkeys(resource_groups))
-    else:
-        known = dict(resource_groups_with_vms(client))
-    wanted = tags or {}
+    wanted, say = tags or {}, warn or (lambda message: None)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="udroll-discover")
     try:
-        machines = {rg: pool.submit(_machines, client, rg) for rg in known}
-        sets = {rg: pool.submit(_uniform_scale_sets, client, rg) for rg, got in known.items() if got is None}
-        instances: dict[str, list[Future[list[VM]]]] = {}
-        for rg, uniform in known.items():
-            names = sets[rg].result() if uniform is None else uniform
-            instances[rg] = [pool.submit(_instances, client, rg, name) for name in names]
-        for rg in known:
-            for future in [machines[rg], *instances[rg]]:
-                yield from (vm for vm in future.result() if _tagged(vm, wanted))
+        groups = list(dict.fromkeys(resource_groups or ()))
+        if groups:
+            machines_f = [pool.submit(_machines, client, rg) for rg in groups]
+            sets_f = [pool.submit(_scale_sets, client, rg) for rg in groups]
+        else:
+            machines_f = [pool.submit(_machines, client, None)]
+            sets_f = [pool.submit(_scale_sets, client, None)]
+        machines = [m for f in machines_f for m in f.result()]
+        uniform = [s for f in sets_f for s in f.result()]
+        instances = [pool.submit(_instances, client, rg, name, say) for rg, name in uniform]
+        views = _views(client, pool, machines, whole_subscription=not groups)
+        for machine in machines:
+            vm = _vm_or_warn(machine, views, client, say)
+            if vm is not None and _tagged(vm, wanted):
+                yield vm
+        for future in instances:
+            yield from (vm for vm in future.result() if _tagged(vm, wanted))
     finally:  # on an error (or a caller that stops early) the lists not yet started are not sent
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -174,21 +186,100 @@ def _tagged(vm: VM, wanted: dict[str, str]) -> bool:
     return all(vm.tags.get(k) == v for k, v in wanted.items())
 
 
-def _machines(client: ComputeManagementClient, rg: str) -> list[VM]:
-    with azure_errors(f"list the VMs of resource group {rg}", READ_VMS, gone=AzureError):
-        return [vm_from_machine(m) for m in client.virtual_machines.list(rg, expand="instanceView")]
+def _machines(client: ComputeManagementClient, rg: str | None) -> list[Any]:
+    """The VM resources (facts and tags, no instance view) of a group or of the subscription."""
+    where = f"resource group {rg}" if rg else "the subscription"
+    with azure_errors(f"list the VMs of {where}", READ_VMS, gone=AzureError):
+        return list(client.virtual_machines.list(rg) if rg else client.virtual_machines.list_all())
 
 
-def _uniform_scale_sets(client: ComputeManagementClient, rg: str) -> list[str]:
-    with azure_errors(f"list the scale sets of resource group {rg}", READ_SCALE_SETS, gone=AzureError):
-        scale_sets = client.virtual_machine_scale_sets.list(rg)
-        return [str(s.name) for s in scale_sets if _orchestration(s) != "Flexible"]
+def _scale_sets(client: ComputeManagementClient, rg: str | None) -> list[tuple[str, str]]:
+    """(resource group, name) of each uniform scale set of a group or of the subscription."""
+    where = f"resource group {rg}" if rg else "the subscription"
+    with azure_errors(f"list the scale sets of {where}", READ_SCALE_SETS, gone=AzureError):
+        found = (
+            client.virtual_machine_scale_sets.list(rg) if rg else client.virtual_machine_scale_sets.list_all()
+        )
+        uniform = [s for s in found if _orchestration(s).lower() != "flexible"]  # enums: any case
+        return [(resource_group_of(str(s.id)), str(s.name)) for s in uniform]
 
 
-def _instances(client: ComputeManagementClient, rg: str, name: str) -> list[VM]:
+def _views(
+    client: ComputeManagementClient,
+    pool: ThreadPoolExecutor,
+    machines: list[Any],
+    *,
+    whole_subscription: bool,
+) -> dict[str, Any]:
+    """Instance views by lower-case VM id, from the calls the contract allows (see the module doc)."""
+    flexible: dict[tuple[str, str], None] = {}
+    alone = 0
+    for machine in machines:
+        member = machine.virtual_machine_scale_set
+        if member is not None and member.id:
+            flexible[(resource_group_of(str(machine.id)), str(member.id))] = None
+        else:
+            alone += 1
+    futures: list[Future[dict[str, Any]]] = []
+    if whole_subscription or alone > PER_VM_VIEWS_UP_TO:
+        futures.append(pool.submit(_status_only, client))
+    elif not whole_subscription:
+        futures += [pool.submit(_flexible_views, client, rg, ss) for rg, ss in flexible]
+    views: dict[str, Any] = {}
+    for future in futures:
+        views.update(future.result())
+    return views
+
+
+def _status_only(client: ComputeManagementClient) -> dict[str, Any]:
+    with azure_errors("list the run-time status of the subscription's VMs", READ_VMS, gone=AzureError):
+        return {
+            str(m.id).lower(): m.instance_view
+            for m in client.virtual_machines.list_all(status_only="true")
+            if m.instance_view is not None
+        }
+
+
+def _flexible_views(client: ComputeManagementClient, rg: str, scale_set_id: str) -> dict[str, Any]:
+    flt = f"virtualMachineScaleSet/id eq '{scale_set_id}'"
+    with azure_errors(f"list the members of scale set {scale_set_id}", READ_VMS, gone=AzureError):
+        members = client.virtual_machines.list(rg, filter=flt, expand="instanceView")
+        return {str(m.id).lower(): m.instance_view for m in members if m.instance_view is not None}
+
+
+def _vm_or_warn(machine: Any, views: dict[str, Any], client: ComputeManagementClient, say: Warn) -> VM | None:
+    """The VM of a list item, its instance view read on its own when no list brought it; None (with a
+    warning) when udroll cannot describe it or it went away meanwhile."""
+    view = views.get(str(machine.id).lower())
+    try:
+        if view is None:
+            rg = resource_group_of(str(machine.id))
+            with azure_errors(f"read the instance view of {rg}/{machine.name}", READ_INSTANCE_VIEW):
+                view = client.virtual_machines.instance_view(rg, machine.name)
+        return vm_from_machine(machine, view)
+    except VMGoneError:
+        say(f"{machine.id}: gone while being discovered; left out")
+    except (UnknownValue, ValidationError) as exc:
+        say(f"{machine.id}: {_reason(exc)}; left out of planning")
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+    return str(exc)
+
+
+def _instances(client: ComputeManagementClient, rg: str, name: str, say: Warn) -> list[VM]:
     with azure_errors(f"list the instances of scale set {rg}/{name}", READ_SCALE_SET_VMS, gone=AzureError):
         pages = client.virtual_machine_scale_set_vms.list(rg, name, expand="instanceView")
-        return [vm_from_instance(instance, name) for instance in pages]
+        found = []
+        for instance in pages:
+            try:
+                found.append(vm_from_instance(instance, name))
+            except (UnknownValue, ValidationError) as exc:
+                say(f"{instance.id}: {_reason(exc)}; left out of planning")
+        return found
 
 
 def _orchestration(scale_set: Any) -> str:

@@ -4,8 +4,9 @@ Every HTTP request the SDK sends (list pages, instance views, perform-maintenanc
 operation polls) passes through one azure-core policy, :class:`PacedRetryPolicy`, which
 
 1. waits for a token from each bucket the request draws on (the documented Compute and Resource
-   Manager limits, mirrored so that a large rollout is never throttled), and lowers a bucket to what
-   Azure says is left (``x-ms-ratelimit-remaining-*``: other clients share Azure's buckets), then
+   Manager limits, mirrored so that a large rollout is never throttled, and Compute's throttling
+   policies as its answers name them), and lowers a bucket to what Azure says is left
+   (``x-ms-ratelimit-remaining-*``: other clients share Azure's buckets), then
 2. retries 429 (honouring ``Retry-After``), 5xx and connection errors with jittered exponential
    backoff until an overall deadline.
 
@@ -56,6 +57,12 @@ class TokenBucket:
             self._tokens -= count
             return 0.0 if self._tokens >= 0 else -self._tokens / self.per_second
 
+    def widen(self, capacity: float, per_second: float) -> None:
+        """Learn a larger capacity (Azure reported more left than we thought there could be)."""
+        with self._lock:
+            if capacity > self.capacity:
+                self.capacity, self.per_second = capacity, per_second
+
     def clamp(self, tokens: float) -> None:
         """Hold no more than ``tokens`` (what the server reported left)."""
         with self._lock:
@@ -79,6 +86,8 @@ INSTANCE_VIEW_PER_VM = Limit(36, 12 / 60)
 PERFORM_MAINTENANCE_PER_VM = Limit(12, 4 / 60)
 PERFORM_MAINTENANCE = Limit(1500, 500 / 60)
 
+POLICY_FLOOR = 100  # requests a Compute policy window is assumed to allow at least (see _learn_policies)
+
 _SEGMENT = r"[^/]+"
 _VM = rf"/virtualmachines/{_SEGMENT}|/virtualmachinescalesets/{_SEGMENT}/virtualmachines/{_SEGMENT}"
 _VM_ACTION = re.compile(
@@ -98,6 +107,7 @@ class Pacer:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
         self.waited_s = 0.0
+        self._policies: dict[str, set[str]] = {}  # request kind -> Compute policy windows it counts in
 
     def _bucket(self, name: str, key: str, limit: Limit) -> TokenBucket:
         with self._lock:
@@ -147,6 +157,12 @@ class Pacer:
             draws.append(("perform-maintenance-subscription", subscription, float(max(1, len(instances)))))
         elif reading and _VM_LIST.search(path):
             draws.append(("list-vms", self._bucket("list-vms", "", LIST_VMS), 1.0))
+        with self._lock:
+            learned = sorted(self._policies.get(request_kind(method, path), ()))
+        for name in learned:
+            bucket = self._buckets.get(("policy", name))
+            if bucket is not None:
+                draws.append((name, bucket, 1.0))
         return draws
 
     def acquire(self, method: str, url_path: str, body: bytes | None = None) -> None:
@@ -158,7 +174,10 @@ class Pacer:
 
     def observe(self, method: str, url_path: str, body: bytes | None, headers: Any) -> None:
         """Learn from ``x-ms-ratelimit-remaining-*`` what Azure has left (other clients share the
-        buckets): a bucket never holds more than Azure says remains. Only ever lowers."""
+        buckets): a bucket never holds more than Azure says remains. Compute's policies are learnt
+        from their names, each window its own bucket, so requests of the same kind slow down before
+        Azure answers 429."""
+        self._learn_policies(method, url_path, headers)
         remaining = _remaining(headers)
         if not remaining:
             return
@@ -166,16 +185,57 @@ class Pacer:
             if kind in remaining:
                 bucket.clamp(remaining[kind])
 
+    def _learn_policies(self, method: str, url_path: str, headers: Any) -> None:
+        policies = compute_policies(headers)
+        if not policies:
+            return
+        kind = request_kind(method, url_path)
+        for name, (left, window_s) in policies.items():
+            # capacity: at least what is left plus the request just counted; the refill rate assumes
+            # at least POLICY_FLOOR a window, so one first seen nearly empty does not stall us for long
+            capacity = left + 1
+            rate = max(capacity, POLICY_FLOOR) / window_s
+            bucket = self._bucket("policy", name, Limit(capacity, rate))
+            bucket.widen(capacity, rate)
+            bucket.clamp(left)
+        with self._lock:
+            self._policies.setdefault(kind, set()).update(policies)
 
-# Compute names its buckets in x-ms-ratelimit-remaining-resource ("Microsoft.Compute/<Name>;<left>");
-# these substrings of the short-window names map them to ours (the longer 30-minute windows are ignored)
-_RESOURCE_BUCKETS = (
-    ("PerformMaintenanceSubscription3Min", "perform-maintenance-subscription"),
-    ("PerformMaintenance3Min", "perform-maintenance"),
-    ("InstanceView3Min", "instance-view"),
-    ("ListVMs3Min", "list-vms"),
-    ("HighCostGet3Min", "list-vms"),
-)
+
+# Compute names its policies in x-ms-ratelimit-remaining-resource, each in a 3- and a 30-minute window:
+# "Microsoft.Compute/HighCostGet3Min;159,Microsoft.Compute/HighCostGet30Min;799" (docs: "Troubleshooting
+# throttling errors in Azure"; LowCostGet, HighCostGet, UpdateVM, VMScaleSetActions, GetVMScaleSetVM,
+# GetOperation, ...). Any name of that form is understood, so a policy new to udroll is respected too.
+_POLICY = re.compile(r"^(?:microsoft\.compute/)?(?P<policy>[a-z0-9]+?)(?P<minutes>\d+)min$", re.IGNORECASE)
+_NAMED_SEGMENTS = {
+    "subscriptions",
+    "resourcegroups",
+    "virtualmachines",
+    "virtualmachinescalesets",
+    "availabilitysets",
+    "locations",
+    "operations",
+}
+
+
+def compute_policies(headers: Any) -> dict[str, tuple[float, float]]:
+    """``{"HighCostGet3Min": (left, window seconds), ...}`` from x-ms-ratelimit-remaining-resource."""
+    found: dict[str, tuple[float, float]] = {}
+    for item in (headers.get("x-ms-ratelimit-remaining-resource") or "").split(","):
+        name, _, left = item.strip().rpartition(";")
+        match = _POLICY.match(name.strip())
+        if match is None:
+            continue
+        with contextlib.suppress(ValueError):
+            found[f"{match['policy']}{match['minutes']}Min"] = (float(left), int(match["minutes"]) * 60.0)
+    return found
+
+
+def request_kind(method: str, path: str) -> str:
+    """A request with its resource names blanked: requests of one kind count in the same policies."""
+    parts = path.lower().rstrip("/").split("?")[0].split("/")
+    blanked = ["*" if i > 0 and parts[i - 1] in _NAMED_SEGMENTS else p for i, p in enumerate(parts)]
+    return f"{method.upper()} {'/'.join(blanked)}"
 
 
 def _remaining(headers: Any) -> dict[str, float]:
@@ -185,13 +245,6 @@ def _remaining(headers: Any) -> dict[str, float]:
         if value is not None:
             with contextlib.suppress(ValueError):
                 found[kind] = float(value)
-    for item in (headers.get("x-ms-ratelimit-remaining-resource") or "").split(","):
-        name, _, left = item.strip().rpartition(";")
-        for marker, kind in _RESOURCE_BUCKETS:
-            if marker.lower() in name.lower() and kind not in found:
-                with contextlib.suppress(ValueError):
-                    found[kind] = float(left)
-                break
     return found
 
 

@@ -36,10 +36,15 @@ def _live_vms(
     backend = injected or connect(azure, clock=injected_clock(obj), retry=interactive())
     try:
         now = (injected_clock(obj) or backend.clock).now()
-        return list(backend.iter_vms(list(resource_groups) or None, tags or None)), now
+        return list(backend.iter_vms(list(resource_groups) or None, tags or None, warn=_warn)), now
     finally:
         if injected is None:
             backend.close()
+
+
+def _warn(message: str) -> None:
+    """A VM discovery left out (exit code stays 0: the others are discovered)."""
+    click.echo(f"warning: {message}", err=True)
 
 
 resource_group_option = click.option(
@@ -79,7 +84,8 @@ def discover(
     """Write a udroll/fleet@1 snapshot of the live fleet: update and fault domains, zones, tags,
     power and maintenance status of every VM and scale set instance.
 
-    Exits 0, or 5 when Azure cannot be reached or refuses.
+    Exits 0 (a VM udroll cannot describe is named in a warning and left out), or 5 when Azure
+    cannot be reached or refuses.
 
     \b
     Example:
@@ -124,7 +130,8 @@ def fleet_command(
     "Self-service maintenance" column: Yes (a VM is in its self-service window now), No (none is),
     - (not part of a maintenance wave).
 
-    Exits 0, or 5 when Azure cannot be reached or refuses.
+    Exits 0 (a VM udroll cannot describe is named in a warning and left out), or 5 when Azure
+    cannot be reached or refuses.
 
     \b
     Example:
@@ -158,7 +165,7 @@ def live_fleet(spec: Spec, azure: AzureOptions, obj: Any = None) -> Fleet:
         ) from None
     try:
         now = (injected_clock(obj) or backend.clock).now()
-        return snapshot(backend.iter_vms(groups), now)
+        return snapshot(backend.iter_vms(groups, warn=_warn), now)
     finally:
         if injected is None:
             backend.close()

@@ -46,6 +46,12 @@ def emulator() -> None:
 @click.option(
     "--log", "log_path", type=click.Path(dir_okay=False), help="Append the request log (JSON lines) here."
 )
+@click.option(
+    "--azure-mode",
+    metavar="KEY=VALUE,...",
+    help="Which of Azure's documented answer shapes to give (over the faults file's azure: block): "
+    "lro=async|location|sync, timestamps=z|offset|ticks, ids=upper|as-is, refusals=descriptive|recorded.",
+)
 def serve(
     fleet_path: str | None,
     spec_path: str | None,
@@ -56,6 +62,7 @@ def serve(
     faults_path: str | None,
     ready_file: str | None,
     log_path: str | None,
+    azure_mode: str | None,
 ) -> None:
     """Serve the Compute API over HTTPS for a fleet until Ctrl-C or SIGTERM (exit 0).
 
@@ -74,7 +81,14 @@ def serve(
     except ValueError as exc:
         raise InputError(f"--epoch: {exc}") from None
     emu = Emulator(
-        fleet, speed=speed, epoch=start, faults=faults_path, log_path=log_path, host=host, port=port
+        fleet,
+        speed=speed,
+        epoch=start,
+        faults=faults_path,
+        log_path=log_path,
+        host=host,
+        port=port,
+        azure_mode=azure_mode,
     )
     stop = threading.Event()
 

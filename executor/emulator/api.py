@@ -15,9 +15,10 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from executor.emulator import shapes
+from executor.emulator.contract import reshape
 from executor.emulator.faults import Faults
 from executor.emulator.health import health_answer
 from executor.emulator.log import RequestLog
@@ -26,12 +27,14 @@ from executor.emulator.routes import route
 from executor.emulator.throttle import (
     ARM_READS,
     ARM_WRITES,
-    PERFORM_MAINTENANCE_SUBSCRIPTION,
     PERFORM_MAINTENANCE_VM,
+    UPDATE_VM,
+    VM_SCALE_SET_ACTIONS,
     Limit,
     Throttle,
+    policy,
 )
-from executor.emulator.world import SimVM, World, iso, subscription_of
+from executor.emulator.world import SimVM, World, iso, recorded_refusal, subscription_of
 from executor.run.clock import Clock
 
 API_VERSION = "2026-04-01"
@@ -64,11 +67,14 @@ class Api:
         elif req.path.rstrip("/") == "/_emulator/state":
             with self.world.lock:
                 response, kind = json_response(200, self.world.snapshot(now)), "emulator"
+        elif req.path.rstrip("/") == "/metadata/endpoints":  # anonymous, as Resource Manager's
+            response, kind = json_response(200, self.metadata()), "emulator"
         elif req.path.rstrip("/") == "/_emulator/clock":  # cheap: another process syncs its clock here
             clock = {"now": iso(now), "epoch": iso(self.world.epoch), "speed": self.speed}
             response, kind = json_response(200, clock), "emulator"
         else:
             response, kind = self._arm(req, now), "arm"
+            response.body = reshape(response.body, self.faults.azure)
         entry: dict[str, Any] = {
             "wall": iso(dt.datetime.fromtimestamp(started, dt.timezone.utc)),
             "sim": iso(now),
@@ -199,12 +205,15 @@ class Api:
                 f"again after '{wait}' seconds after additional tokens are available.",
                 headers={"Retry-After": str(wait)},
             )
+        # Compute's 429: the CloudError body *not* wrapped in "error", details naming the policy
+        # (docs: "Troubleshooting throttling errors in Azure"); Resource Manager's (above) is wrapped
         raise ArmError(
             429,
             "OperationNotAllowed",
             "The server rejected the request because too many requests have been received for this "
             "subscription.",
             headers={"Retry-After": str(wait)},
+            wrapped=False,
             details=[
                 {
                     "code": "TooManyRequests",
@@ -224,7 +233,8 @@ class Api:
         size = self.faults.page_size
         body: dict[str, Any] = {"value": [render(item) for item in items[skip : skip + size]]}
         if skip + size < len(items):
-            params = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+            raw = parse_qsl(urlsplit(req.target).query, keep_blank_values=True)  # names as sent
+            params = {k: v for k, v in raw if k.lower() != "$skiptoken"}
             params.setdefault("api-version", API_VERSION)
             params["$skiptoken"] = str(skip + size)
             query = "&".join(f"{quote(k, safe='$')}={quote(v, safe='')}" for k, v in params.items())
@@ -251,7 +261,7 @@ class Api:
     def start(
         self, response: Response, target: str, sims: list[SimVM], req: Request, now: dt.datetime
     ) -> Response:
-        """Check, throttle and start perform-maintenance; answer 202 with the operation's URLs."""
+        """Check, throttle and start perform-maintenance; answer in the contract's LRO shape."""
         if not sims:
             raise ArmError(
                 409,
@@ -260,31 +270,52 @@ class Api:
                 "of its VMs has maintenance pending that may be started now.",
             )
         sub = sims[0].vm.subscription.lower()
+        scale_set = "/virtualmachinescalesets/" in target.lower()
         self.take(
             response,
-            [(PERFORM_MAINTENANCE_SUBSCRIPTION, sub)]
+            policy(VM_SCALE_SET_ACTIONS if scale_set else UPDATE_VM, sub)
             + [(PERFORM_MAINTENANCE_VM, s.id.lower()) for s in sims],
             now,
         )
-        refusals = [r for r in (self.world.refusal(s, now) for s in sims) if r]
-        if refusals:
-            raise ArmError(409, "OperationNotAllowed", " ".join(refusals))
+        refused = [(s, r) for s, r in ((s, self.world.refusal(s, now)) for s in sims) if r]
+        if refused:
+            if self.faults.azure.refusals == "recorded":  # Azure names one VM, even for a batch
+                raise ArmError(409, "OperationNotAllowed", recorded_refusal(refused[0][0].vm.name))
+            raise ArmError(409, "OperationNotAllowed", " ".join(r for _, r in refused))
         op = self.world.start(target, sims, now, req.headers.get("x-ms-client-request-id"))
+        response.operation = op.id
+        return self._accepted(response, op.subscription, op.location, op.id, req)
+
+    def _accepted(self, response: Response, sub: str, location: str, op: str, req: Request) -> Response:
+        """performMaintenance "200" or "202 with a Location header (+Retry-After)" (Azure/azure-rest-api-
+        specs, .../2024-11-01/examples/virtualMachineExamples/VirtualMachine_PerformMaintenance_MaximumSet_Gen
+        .json; VirtualMachine.tsp: ArmLroLocationHeader & RetryAfterHeader); Compute also sends
+        Azure-AsyncOperation (the recorded traffic of azure-sdk-for-python's perform_maintenance test)."""
+        lro = self.faults.azure.lro
+        if lro == "sync":
+            response.status = 200
+            return response
         version = req.q("api-version") or API_VERSION
         status_url = (
-            f"{self.base_url}/subscriptions/{op.subscription}/providers/Microsoft.Compute/locations/"
-            f"{op.location}/operations/{op.id}?p={uuid.uuid4()}&api-version={version}"
+            f"{self.base_url}/subscriptions/{sub}/providers/Microsoft.Compute/locations/"
+            f"{location}/operations/{op}?p={uuid.uuid4()}&api-version={version}"
         )
         response.status = 202
-        response.operation = op.id
-        response.headers.update(
-            {
-                "Azure-AsyncOperation": status_url,
-                "Location": status_url + "&monitor=true",
-                "Retry-After": self.operation_retry_after(),
-            }
-        )
+        response.headers["Location"] = status_url + "&monitor=true"
+        response.headers["Retry-After"] = self.operation_retry_after()
+        if lro == "async":
+            response.headers["Azure-AsyncOperation"] = status_url
         return response
+
+    def metadata(self) -> dict[str, Any]:
+        """Resource Manager's /metadata/endpoints, Azure Stack Hub's shape: the token audience."""
+        return {
+            "resourceManager": self.base_url,
+            "authentication": {
+                "loginEndpoint": "https://login.microsoftonline.com/",
+                "audiences": ["https://management.udroll-emulator.local/"],
+            },
+        }
 
     def operation_retry_after(self) -> str:
         return str(int(OPERATION_RETRY_AFTER / self.speed))

@@ -15,12 +15,18 @@ A YAML file, validated like a spec (every problem as ``file:line:col``, exit cod
     outages:                       # ARM is down: "refuse" drops connections, "unavailable" is 503
       - {start: 2h, duration: 15m, mode: refuse}          # start: offset from the simulated epoch
       - {start: 2026-11-24T01:00:00Z, duration: 5m}       # ... or a timestamp
+    azure:                         # which of Azure's documented answer shapes to give (contract.py)
+      lro: async                   # async: 202 Azure-AsyncOperation + Location; location; sync (200)
+      timestamps: z                # z: ...:00Z; offset: ...:00+00:00; ticks: ...:00.1234567+00:00
+      upper_case_ids: false        # ids name the resource group and resources in upper case
+      refusals: descriptive        # recorded: every 409 says what Azure recorded ("not eligible")
     vms:                           # per VM, keyed by its ref: "rg/name" or "rg/scale-set/instance"
       rg-shop-db/db-1: {retry_later: 2}     # the first 2 attempts end RetryLater
       rg-shop-app/vmss-app/3: {abort: 1}    # the next attempt ends MaintenanceAborted
       rg-shop-web/web-2: {duration: 45m, health: flapping, flap_period: 2m}
       rg-shop-web/web-3: {health: slow, warmup: 40m}      # slow to recover
       rg-shop-web/web-4: {health: never}
+      rg-shop-web/web-5: {not_eligible: true}             # every perform-maintenance answers 409
 
 Simulated durations (``maintenance_duration``, ``warmup``, outages) run on the emulator's clock;
 ``latency_ms`` is real time. Server errors and outages hit Resource Manager routes only, before the
@@ -116,6 +122,9 @@ class VMFaults(_Model):
     flap_period: Duration = Field(
         default=60, description="flapping: healthy and unhealthy in turns this long"
     )
+    not_eligible: bool = Field(
+        default=False, description="perform-maintenance always answers 409 OperationNotAllowed"
+    )
 
     @field_validator("flap_period")
     @classmethod
@@ -126,6 +135,55 @@ class VMFaults(_Model):
 
 
 SLOW_WARMUP = 30 * 60
+
+
+class Contract(_Model):
+    """Which of the answer shapes Azure documents (or was recorded giving) the emulator gives.
+
+    Every choice is one real Azure makes; a client must handle them all (see executor.emulator.contract).
+    """
+
+    lro: Literal["async", "location", "sync"] = Field(
+        default="async",
+        description="perform-maintenance answers 202 with Azure-AsyncOperation and Location (async), "
+        "202 with Location only (location), or 200 without a body (sync)",
+    )
+    timestamps: Literal["z", "offset", "ticks"] = Field(
+        default="z",
+        description="...22:00:00Z, ...22:00:00+00:00 or ...22:00:00.0000000+00:00",
+    )
+    upper_case_ids: bool = Field(
+        default=False, description="resource ids name groups and resources in upper case"
+    )
+    refusals: Literal["descriptive", "recorded"] = Field(
+        default="descriptive", description="recorded: a 409 carries the text Azure was recorded sending"
+    )
+
+
+MODE_HELP = (
+    "lro=async|location|sync, timestamps=z|offset|ticks, ids=upper|as-is, refusals=descriptive|recorded"
+)
+
+
+def parse_mode(text: str, base: Contract | None = None) -> Contract:
+    """``--azure-mode lro=location,timestamps=ticks``: the named choices over ``base``."""
+    fields: dict[str, Any] = (base or Contract()).model_dump()
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.partition("=")
+        key, value = key.strip().lower(), value.strip().lower()
+        if key == "ids":
+            if value not in ("upper", "as-is"):
+                raise ValueError(f"--azure-mode {item!r}: ids takes upper or as-is")
+            fields["upper_case_ids"] = value == "upper"
+        elif key in ("lro", "timestamps", "refusals"):
+            fields[key] = value
+        else:
+            raise ValueError(f"--azure-mode {item!r}: write KEY=VALUE with {MODE_HELP}")
+    try:
+        return Contract.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"--azure-mode {text!r}: {first['loc'][0]}: {first['msg']} ({MODE_HELP})") from None
 
 
 class Faults(_Model):
@@ -140,6 +198,7 @@ class Faults(_Model):
     errors: Errors = Errors()
     latency_ms: Int = Field(default=0, ge=0, le=60_000)
     outages: tuple[Outage, ...] = ()
+    azure: Contract = Contract()
     vms: dict[str, VMFaults] = Field(default_factory=dict)
 
     _source: Located | None = PrivateAttr(default=None)

@@ -47,11 +47,13 @@ class ArmError(Exception):
         *,
         headers: dict[str, str] | None = None,
         details: list[dict[str, str]] | None = None,
+        wrapped: bool = True,
     ):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
         self.details = details
+        self.wrapped = wrapped  # {"error": {...}}; Compute's 429 sends the CloudError body unwrapped
 
 
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
@@ -63,6 +65,6 @@ def error_response(err: ArmError) -> Response:
     error: dict[str, Any] = {"code": err.code, "message": err.message}
     if err.details:
         error["details"] = err.details
-    response = json_response(err.status, {"error": error}, err.headers)
+    response = json_response(err.status, {"error": error} if err.wrapped else error, err.headers)
     response.error = err.code
     return response

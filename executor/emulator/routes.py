@@ -26,7 +26,15 @@ from typing import Any, Protocol
 
 from executor.emulator import shapes
 from executor.emulator.messages import ArmError, Request, Response, json_response
-from executor.emulator.throttle import INSTANCE_VIEW_VM, LIST_VMS_SUBSCRIPTION, Limit
+from executor.emulator.throttle import (
+    GET_OPERATION,
+    GET_VM_SCALE_SET_VM,
+    HIGH_COST_GET,
+    INSTANCE_VIEW_VM,
+    LOW_COST_GET,
+    Limit,
+    policy,
+)
 from executor.emulator.world import Group, SimVM, World, iso
 
 
@@ -118,38 +126,52 @@ def _instance(api: Api, m: re.Match[str], response: Response) -> SimVM:
 
 
 def vm_list(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response) -> Response:
-    api.take(response, [(LIST_VMS_SUBSCRIPTION, m["sub"].lower())], now)
-    return _merge(
-        response,
-        api.page(req, api.world.list_vms(m["sub"], m["rg"]), lambda s: api.render_vm(s, now, _expand(req))),
-    )
+    api.take(response, policy(HIGH_COST_GET, m["sub"].lower()), now)
+    sims = _filtered(api, req, api.world.list_vms(m["sub"], m["rg"]))
+    return _merge(response, api.page(req, sims, lambda s: api.render_vm(s, now, _expand(req))))
 
 
-_FILTER = re.compile(r"^\s*virtualMachineScaleSet/id\s+eq\s+'(?P<id>[^']+)'\s*$", re.IGNORECASE)
+# The only $filter of VirtualMachines_List/ListAll, and $expand=instanceView "can only be specified if a
+# valid $filter option is specified" (Azure/azure-rest-api-specs, specification/compute/resource-manager/
+# Microsoft.Compute/Compute/Compute/VirtualMachine.tsp, interface VirtualMachines, list and listAll).
+_FILTER = re.compile(r"^\s*'?virtualMachineScaleSet/id'?\s+eq\s+'(?P<id>[^']+)'\s*$", re.IGNORECASE)
+EXPAND_NEEDS_FILTER = (
+    "The $expand option 'instanceView' can only be specified if a valid $filter option is specified: "
+    "$filter=virtualMachineScaleSet/id eq '<scale set id>'. For the run-time status of every VM of a "
+    "subscription use statusOnly=true."
+)
+
+
+def _filtered(api: Api, req: Request, sims: list[SimVM]) -> list[SimVM]:
+    """The VMs a list's ``$filter`` selects; 400 for another filter, or $expand without one."""
+    flt = req.q("$filter")
+    if not flt:
+        if _expand(req):
+            raise ArmError(400, "InvalidParameter", EXPAND_NEEDS_FILTER)
+        return sims
+    match = _FILTER.match(flt)
+    if match is None:
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            "The value of parameter $filter is invalid: use virtualMachineScaleSet/id eq '<id>'.",
+        )
+    wanted = match["id"].lower()
+    return [s for s in sims if (api.group_id(s) or "").lower() == wanted]
 
 
 def vm_list_all(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response) -> Response:
-    api.take(response, [(LIST_VMS_SUBSCRIPTION, m["sub"].lower())], now)
-    sims = api.world.list_vms(m["sub"])
-    flt = req.q("$filter")
-    if flt:
-        match = _FILTER.match(flt)
-        if match is None:
-            raise ArmError(
-                400,
-                "InvalidParameter",
-                "The value of parameter $filter is invalid: use virtualMachineScaleSet/id eq '<id>'.",
-            )
-        wanted = match["id"].lower()
-        sims = [s for s in sims if (api.group_id(s) or "").lower() == wanted]
-    expand = _expand(req) or (req.q("statusOnly") or "").lower() == "true"
-    return _merge(response, api.page(req, sims, lambda s: api.render_vm(s, now, expand)))
+    api.take(response, policy(HIGH_COST_GET, m["sub"].lower()), now)
+    sims = _filtered(api, req, api.world.list_vms(m["sub"]))
+    if (req.q("statusOnly") or "").lower() == "true":
+        return _merge(response, api.page(req, sims, lambda s: shapes.status_only(s, now)))
+    return _merge(response, api.page(req, sims, lambda s: api.render_vm(s, now, _expand(req))))
 
 
 def vm_get(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response) -> Response:
     sim = _vm(api, m, response)
-    if _expand(req):
-        api.take(response, [(INSTANCE_VIEW_VM, sim.id.lower())], now)
+    wanted = policy(LOW_COST_GET, m["sub"].lower())
+    api.take(response, wanted + ([(INSTANCE_VIEW_VM, sim.id.lower())] if _expand(req) else []), now)
     return _merge(response, json_response(200, api.render_vm(sim, now, _expand(req))))
 
 
@@ -157,7 +179,7 @@ def vm_instance_view(
     api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response
 ) -> Response:
     sim = _vm(api, m, response)
-    api.take(response, [(INSTANCE_VIEW_VM, sim.id.lower())], now)
+    api.take(response, [*policy(LOW_COST_GET, m["sub"].lower()), (INSTANCE_VIEW_VM, sim.id.lower())], now)
     return _merge(response, json_response(200, shapes.instance_view(sim, now)))
 
 
@@ -169,6 +191,7 @@ def vm_perform_maintenance(
 
 
 def as_list(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response) -> Response:
+    api.take(response, policy(HIGH_COST_GET, m["sub"].lower()), now)
     groups = api.world.list_groups("availabilitySets", m["sub"], m.groupdict().get("rg"))
     return _merge(response, api.page(req, groups, shapes.availability_set))
 
@@ -186,6 +209,7 @@ def as_get(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response:
 
 
 def vmss_list(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response) -> Response:
+    api.take(response, policy(HIGH_COST_GET, m["sub"].lower()), now)
     groups = api.world.list_groups("virtualMachineScaleSets", m["sub"], m.groupdict().get("rg"))
     return _merge(response, api.page(req, groups, shapes.scale_set))
 
@@ -236,7 +260,7 @@ def vmss_perform_maintenance(
 
 def vmss_vm_list(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response) -> Response:
     group = _uniform(api, m)
-    api.take(response, [(LIST_VMS_SUBSCRIPTION, m["sub"].lower())], now)
+    api.take(response, policy(GET_VM_SCALE_SET_VM, m["sub"].lower()), now)
     expand = _expand(req)
     return _merge(
         response, api.page(req, group.members, lambda s: shapes.scale_set_vm(s, now, expand=expand))
@@ -245,8 +269,8 @@ def vmss_vm_list(api: Api, req: Request, m: re.Match[str], now: dt.datetime, res
 
 def vmss_vm_get(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response) -> Response:
     sim = _instance(api, m, response)
-    if _expand(req):
-        api.take(response, [(INSTANCE_VIEW_VM, sim.id.lower())], now)
+    wanted = policy(GET_VM_SCALE_SET_VM, m["sub"].lower())
+    api.take(response, wanted + ([(INSTANCE_VIEW_VM, sim.id.lower())] if _expand(req) else []), now)
     return _merge(response, json_response(200, shapes.scale_set_vm(sim, now, expand=_expand(req))))
 
 
@@ -254,7 +278,9 @@ def vmss_vm_instance_view(
     api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response
 ) -> Response:
     sim = _instance(api, m, response)
-    api.take(response, [(INSTANCE_VIEW_VM, sim.id.lower())], now)
+    api.take(
+        response, [*policy(GET_VM_SCALE_SET_VM, m["sub"].lower()), (INSTANCE_VIEW_VM, sim.id.lower())], now
+    )
     return _merge(response, json_response(200, shapes.instance_view(sim, now)))
 
 
@@ -273,6 +299,7 @@ def operation_status(
         raise ArmError(404, "NotFound", f"The operation '{m['op']}' was not found.")
     response.operation = op.id
     response.vm = op.vm_ids[0] if len(op.vm_ids) == 1 else op.target
+    api.take(response, policy(GET_OPERATION, m["sub"].lower()), now)
     status, error = op.status(now)
     retry = {"Retry-After": api.operation_retry_after()} if status == "InProgress" else {}
     if (req.q("monitor") or "").lower() == "true":  # the Location URL: the operation's final answer

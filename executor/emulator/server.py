@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import trustme
 
 from executor.emulator.api import Api
-from executor.emulator.faults import Faults, load_faults
+from executor.emulator.faults import Faults, load_faults, parse_mode
 from executor.emulator.health import health_token
 from executor.emulator.log import RequestLog
 from executor.emulator.messages import Request, Response
@@ -167,7 +167,8 @@ class _Server6(_Server):
 class Emulator:
     """The emulator in-process: ``with Emulator(fleet) as emu:`` serves it on a thread.
 
-    ``faults`` is a :class:`Faults` or the path of a faults file; ``epoch`` is the simulated time at
+    ``faults`` is a :class:`Faults` or the path of a faults file, ``azure_mode`` a ``--azure-mode`` text
+    (``lro=location,timestamps=ticks``) over its ``azure:`` block; ``epoch`` is the simulated time at
     start (default: the fleet's ``captured_at``); ``clock`` replaces the ScaledClock(epoch, speed) it
     would make (a FakeClock in tests). See the package docstring for the attributes.
     """
@@ -183,10 +184,17 @@ class Emulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        azure_mode: str | None = None,
     ):
         self.host = loopback_address(host)
         self.port = port
         self.faults = faults if isinstance(faults, Faults) else load_faults(faults) if faults else Faults()
+        if azure_mode:  # --azure-mode over the faults file's azure: block
+            try:
+                contract = parse_mode(azure_mode, self.faults.azure)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            self.faults = self.faults.model_copy(update={"azure": contract})
         self.faults.check_refs(vm.ref for vm in fleet.vms)
         if clock is None:
             self.epoch = (epoch or fleet.captured_at).astimezone(dt.timezone.utc)

@@ -32,10 +32,12 @@ _POWER_TEXT = {
 
 
 def redeploy_status(status: Maintenance, now: dt.datetime) -> dict[str, Any]:
-    # once the self-service window has closed, customers may no longer start maintenance
-    closed = status.self_service_window is not None and now > status.self_service_window[1]
+    # isCustomerInitiatedMaintenanceAllowed says whether maintenance may be started *at this time*
+    # (shared/seeds): false before the self-service window opens and after it closes
+    window = status.self_service_window
+    outside = window is not None and not window[0] <= now <= window[1]
     out: dict[str, Any] = {
-        "isCustomerInitiatedMaintenanceAllowed": status.customer_initiated_allowed and not closed
+        "isCustomerInitiatedMaintenanceAllowed": status.customer_initiated_allowed and not outside
     }
     if status.self_service_window:
         out["preMaintenanceWindowStartTime"] = iso(status.self_service_window[0])
@@ -154,6 +156,14 @@ def virtual_machine(sim: SimVM, now: dt.datetime, *, expand: bool, group_id: str
         props["instanceView"] = instance_view(sim, now)
     out = _base(sim, "vm")
     out["properties"] = props
+    return out
+
+
+def status_only(sim: SimVM, now: dt.datetime) -> dict[str, Any]:
+    """A VM as ``ListAll(statusOnly=true)`` lists it: its run-time status, without tags or model
+    (statusOnly lists drop tags: Azure/azure-sdk-for-go#18565); the client reads the rest elsewhere."""
+    out = {k: v for k, v in _base(sim, "vm").items() if k != "tags"}
+    out["properties"] = {"instanceView": instance_view(sim, now)}
     return out
 
 

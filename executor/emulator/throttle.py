@@ -8,7 +8,7 @@ time is never throttled, whatever the speed, and one that exceeds them is thrott
 client's retry policy sleeps on.
 
 Every answer carries the remaining tokens: ``x-ms-ratelimit-remaining-resource`` for Compute's
-buckets (``Microsoft.Compute/GetVMInstanceView3Min;35``) and
+policies, both windows (``Microsoft.Compute/LowCostGet3Min;3999,Microsoft.Compute/LowCostGet30Min;31999``) and
 ``x-ms-ratelimit-remaining-subscription-reads`` / ``-writes`` for Resource Manager's.
 """
 
@@ -23,15 +23,37 @@ class Limit:
     name: str  # as Azure names the policy in its headers
     capacity: int
     per_second: float  # refill rate, in tokens per simulated second
-    header: str  # "resource", "reads" or "writes"
+    header: str  # "resource", "reads" or "writes"; "" for a bucket no header names
 
 
-PERFORM_MAINTENANCE_VM = Limit("Microsoft.Compute/PerformMaintenance3Min", 12, 4 / 60, "resource")
-PERFORM_MAINTENANCE_SUBSCRIPTION = Limit(
-    "Microsoft.Compute/PerformMaintenanceSubscription3Min", 1500, 500 / 60, "resource"
-)
-INSTANCE_VIEW_VM = Limit("Microsoft.Compute/GetVMInstanceView3Min", 36, 12 / 60, "resource")
-LIST_VMS_SUBSCRIPTION = Limit("Microsoft.Compute/ListVMs3Min", 900, 300 / 60, "resource")
+def policy(limits: tuple[Limit, Limit], key: str) -> list[tuple[Limit, str]]:
+    """Both windows of one Compute policy, for ``Throttle.take``."""
+    return [(limit, key) for limit in limits]
+
+
+# Compute's throttling policies as its headers name them, each in a 3-minute and a 30-minute window
+# (docs: "Troubleshooting throttling errors in Azure": x-ms-ratelimit-remaining-resource
+# "Microsoft.Compute/HighCostGet3Min;159,Microsoft.Compute/HighCostGet30Min;799"). Capacities as seen
+# in headers: VMScaleSetActions 240/1200 and GetOperation 15000/30000 in Azure/azure-sdk-for-python's
+# recording test_compute_vmss_perform_maintenance, HighCostGet 160/800 in the docs; the others are
+# assumptions of the same order. Keyed per subscription (Azure: per subscription and region).
+def _policy(name: str, three_min: int, thirty_min: int) -> tuple[Limit, Limit]:
+    return (
+        Limit(f"Microsoft.Compute/{name}3Min", three_min, three_min / 180, "resource"),
+        Limit(f"Microsoft.Compute/{name}30Min", thirty_min, thirty_min / 1800, "resource"),
+    )
+
+
+LOW_COST_GET = _policy("LowCostGet", 4000, 32000)  # GET of one VM, its instance view
+HIGH_COST_GET = _policy("HighCostGet", 160, 800)  # lists of VMs and scale sets
+UPDATE_VM = _policy("UpdateVM", 240, 1200)  # actions on one VM (performMaintenance)
+VM_SCALE_SET_ACTIONS = _policy("VMScaleSetActions", 240, 1200)  # actions on scale sets and instances
+GET_VM_SCALE_SET_VM = _policy("GetVMScaleSetVM", 3000, 15000)  # scale set instances: get, list, view
+GET_OPERATION = _policy("GetOperation", 15000, 30000)  # long-running operation status
+
+# Per-VM guards of this project's DESIGN §9, enforced but not named in headers (Azure names none).
+PERFORM_MAINTENANCE_VM = Limit("PerformMaintenancePerVM", 12, 4 / 60, "")
+INSTANCE_VIEW_VM = Limit("InstanceViewPerVM", 36, 12 / 60, "")
 ARM_READS = Limit("ARM/SubscriptionReads", 250, 25.0, "reads")
 ARM_WRITES = Limit("ARM/SubscriptionWrites", 200, 10.0, "writes")
 

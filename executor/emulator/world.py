@@ -182,7 +182,10 @@ class World:
         # VM resources (not uniform instances) by (subscription, rg) and (subscription, None), in fleet order
         self.vm_resources: dict[tuple[str, str | None], list[SimVM]] = {}
         for vm in fleet.vms:
-            sim = SimVM(vm, faults.for_vm(vm.ref), vm.power_state, vm.maintenance)
+            maintenance = vm.maintenance
+            if maintenance is not None and maintenance.opens_later(epoch):  # allowed once it opens
+                maintenance = maintenance.model_copy(update={"customer_initiated_allowed": True})
+            sim = SimVM(vm, faults.for_vm(vm.ref), vm.power_state, maintenance)
             self.vms.append(sim)
             self.by_id[vm.id.lower()] = sim
             self.by_ref[vm.ref.lower()] = sim
@@ -263,6 +266,8 @@ class World:
         sim.settle(now)
         name = sim.vm.name
         prefix = f"Operation 'performMaintenance' is not allowed on VM '{name}' since"
+        if sim.faults.not_eligible:
+            return recorded_refusal(name)
         if sim.run is not None and sim.run.active(now):
             return f"{prefix} the VM is already under maintenance (operation {sim.run.operation})."
         status = sim.maintenance
@@ -391,6 +396,16 @@ class World:
                 for op in self.operations.values()
             ],
         }
+
+
+def recorded_refusal(name: str) -> str:
+    """The 409 message Azure was recorded sending (Azure/azure-sdk-for-python, sdk/compute/
+    azure-mgmt-compute/tests/recordings/test_mgmt_compute_vmss.pyTestMgmtComputetest_compute_vmss_
+    perform_maintenance.json), for the scale set call and the instance call alike."""
+    return (
+        f"Operation 'performMaintenance' is not allowed on VM '{name}' "
+        "since the Subscription of this VM is not eligible."
+    )
 
 
 def _iso(value: dt.datetime) -> str:

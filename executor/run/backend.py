@@ -14,11 +14,21 @@ from planner.fleet import VM, Maintenance
 
 @dataclass(frozen=True)
 class VMStatus:
-    """A fresh read of one VM: its power state and `maintenanceRedeployStatus` (None if absent)."""
+    """A fresh read of one VM: its power state and `maintenanceRedeployStatus` (None if absent).
+
+    ``known`` is False when Azure gave no instance view for it (a list without one) or one with a value
+    udroll does not know (``note`` says which): nothing may be decided from it — read it again alone.
+    """
 
     vm: str  # ARM id
     power_state: str  # "running", "stopped", "deallocated", "starting", ... or "unknown"
     maintenance: Maintenance | None
+    known: bool = True
+    note: str = ""
+
+    @classmethod
+    def unknown(cls, vm: str, note: str) -> VMStatus:
+        return cls(vm, "unknown", None, known=False, note=note)
 
 
 @dataclass(frozen=True)
@@ -31,9 +41,14 @@ class Operation:
 
 @dataclass(frozen=True)
 class OperationResult:
+    """One look at a perform-maintenance: ``status`` is Azure's terminal status (Succeeded, Failed,
+    Canceled) once ``done``; a synchronous 200 is done and Succeeded with ``synchronous`` set."""
+
     done: bool
     succeeded: bool
     error: str | None = None  # Azure's message when the long-running operation failed
+    status: str = ""
+    synchronous: bool = False
 
 
 class ComputeBackend(Protocol):
@@ -60,4 +75,13 @@ class BatchMaintenance(Protocol):
 
     def start_scale_set_maintenance(self, vms: list[str]) -> list[Operation]:
         """One perform-maintenance for all ``vms`` (instances of one scale set): one operation each."""
+        ...
+
+
+@runtime_checkable
+class BatchStatus(Protocol):
+    """A backend that reads the status of many scale set members with one list per scale set."""
+
+    def statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
+        """Statuses by lower-case id of the ``vms`` a scale set list covers (others: ``status``)."""
         ...

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from executor.run.backend import ComputeBackend, VMStatus
+from executor.run.backend import BatchStatus, ComputeBackend, VMStatus
 from executor.run.clock import Clock, FakeClock
 from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.run.gates import Check, Probe, Target, probe_all
@@ -42,6 +42,7 @@ class RunConfig:
     first_poll: float = 60.0  # after a trigger: RetryLater comes back quickly
     poll_interval: float = 60.0  # between later polls of one operation
     status_interval: float = 30.0  # between status reads while waiting for PowerState/running
+    settle_s: float = 900.0  # after the operation ended: how long the VM may take to show it done
     retry_backoff: float = 120.0  # first wait after RetryLater, doubling
     azure_backoff: float = 15.0  # first wait after a transient Azure error, doubling, capped at 5 min
     control_interval: float = 5.0  # how often the journal's control rows are read
@@ -228,15 +229,19 @@ class RunContext:
         return guard.hold(step, states, names, now)
 
     def _list_for_guard(self, vms: list[str], now: dt.datetime) -> list[str]:
-        """One list of the resource groups holding ``vms`` (cheaper than a read each); the VMs it did
-        not answer for are returned to be read one by one."""
-        groups = sorted({self.fleet[vm].resource_group for vm in vms if vm in self.fleet})
+        """One list per scale set holding ``vms`` (cheaper than a read each); the VMs it did not
+        answer for are returned to be read one by one."""
+        facts = [self.fleet[vm] for vm in vms if vm in self.fleet]
         try:
-            listed = self.backend.list_vms(groups)
+            if isinstance(self.backend, BatchStatus):  # only their scale sets, never a whole group
+                listed = list(self.backend.statuses(facts).values())
+            else:
+                groups = sorted({vm.resource_group for vm in facts})
+                listed = [VMStatus(v.id, v.power_state, v.maintenance) for v in self.backend.list_vms(groups)]
         except AzureError:
             return vms
-        for vm in listed:
-            self.guard.observe(VMStatus(vm.id, vm.power_state, vm.maintenance), now)
+        for status in listed:
+            self.guard.observe(status, now)
         return self.guard.stale(vms, now)
 
 

@@ -73,6 +73,8 @@ class GroupGuard:
     def observe(self, status: VMStatus, at: dt.datetime) -> None:
         """Remember a status the runner read anyway (a guard check then needs no read of its own), and
         when the VM was last seen under maintenance or first seen done."""
+        if not status.known:  # no instance view: nothing to judge by (read again next time)
+            return
         vm = status.vm.lower()
         self.seen[vm] = (at, status)  # Azure may spell an id in another case
         if self._busy(vm, status):

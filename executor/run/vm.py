@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Generator
 
-from executor.run.backend import BatchMaintenance, Operation, VMStatus
+from executor.run.backend import BatchMaintenance, BatchStatus, Operation, VMStatus
 from executor.run.context import AzureUnavailable, RunContext, StepFailed
 from executor.run.gates import HealthGate
 from executor.run.guard import in_progress, under_way
+from executor.run.outcome import after_operation
+from executor.run.work import VMWork, answer_of, trigger_units
 from planner.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -37,30 +37,9 @@ from planner.fleet import VM
 from planner.plan import Step
 
 Wake = Generator[dt.datetime, None, None]
-_T = TypeVar("_T")
-_R = TypeVar("_R")
 TERMINAL = ("healthy", "skipped", "failed")
 SETTLED = ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted")
 REUSE_S = 15.0  # a status read this recently (by the live guard) serves as the fresh read before a trigger
-
-
-@dataclass
-class VMWork:
-    """What the step worker knows about one VM between turns (the journal holds the durable part)."""
-
-    vm: VM
-    state: str
-    due: dt.datetime
-    token: str | None = None
-    needs_status: bool = False  # the next turn reads its status (precheck, reconcile, result, power)
-    op_done: bool = False
-    refused: str | None = None  # a 409 on trigger, kept until the status explains it
-    gate: HealthGate | None = None
-    backoff: float = 0.0
-    retries: int = 0
-    expected_at: dt.datetime | None = None  # when a started maintenance should be done
-    early: bool = False  # the next status read is the early look after a trigger
-    ready: bool = False  # checked and eligible: to be triggered this turn
 
 
 class StepVMs:
@@ -198,12 +177,14 @@ class StepVMs:
         # in time and cheap, read the VMs one by one, side by side (a big list is slow to answer)
         first = [w for w in items if w.state in ("pending", "retry")]
         now = self.ctx.clock.now()
-        # a read the live guard made moments ago (one list of the group's resource group) is fresh
-        # enough for the check before a trigger
+        # a read the live guard made moments ago is fresh enough for the check before a trigger
         statuses.update(self.ctx.guard.recent([w.vm.id for w in first], now, REUSE_S))
-        if len(first) >= self.ctx.config.batch_min:
+        # scale set members: one instance list per scale set (only the sets the step needs)
+        if len(items) > 1 and isinstance(self.ctx.backend, BatchStatus):
             with contextlib.suppress(AzureError):  # else: one read per VM below
-                statuses.update(self._list_statuses([w.vm for w in first]))
+                statuses.update(
+                    self.ctx.backend.statuses([w.vm for w in items if w.vm.id.lower() not in statuses])
+                )
         missing = [w.vm.id for w in items if w.vm.id.lower() not in statuses]
         statuses.update(self._read_each(missing))
         for found in statuses.values():
@@ -214,20 +195,21 @@ class StepVMs:
             if isinstance(status, AzureError):
                 self._azure_trouble(w, status, deadline, "reading its status")
                 continue
-            if status is None:  # listed, but not there: look at it alone next time
-                w.due = self.ctx.later(self.ctx.config.status_interval)
-                continue
+            if status is None or not status.known:  # no instance view: look at it alone, never guess
+                if status is not None and not w.unknown_told:
+                    w.unknown_told = True
+                    self.ctx.emit("vm-unknown", self.step.id, w.vm.id, status.note, journal=False)
+                statuses.update(self._read_each([w.vm.id]) if status is not None else {})
+                status = statuses.get(w.vm.id.lower())
+                if not isinstance(status, VMStatus) or not status.known:
+                    w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+                    continue
             w.backoff = 0.0
             self._on_status(w, status, deadline)
 
     def _read_each(self, vms: list[str]) -> dict[str, VMStatus | AzureError]:
-        found = self.ctx.each(lambda vm: _answer(self.ctx.backend.status, vm), vms, "udroll-status")
+        found = self.ctx.each(lambda vm: answer_of(self.ctx.backend.status, vm), vms, "udroll-status")
         return {vm.lower(): status for vm, status in zip(vms, found, strict=True)}
-
-    def _list_statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
-        groups = sorted({vm.resource_group for vm in vms if vm.resource_group})
-        listed = self.ctx.backend.list_vms(groups)
-        return {vm.id.lower(): VMStatus(vm.id, vm.power_state, vm.maintenance) for vm in listed}
 
     def _on_status(self, w: VMWork, s: VMStatus, deadline: dt.datetime) -> None:
         """Act on a fresh status read, by what the VM was waiting for."""
@@ -259,13 +241,23 @@ class StepVMs:
             )
             w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
             return None
+        ssw, now = m.self_service_window, self.ctx.clock.now()
+        if ssw and now < ssw[0]:  # Azure allows it only once its window opens: wait, do not skip
+            w.needs_status, w.due = True, ssw[0]
+            self.ctx.emit(
+                "vm-waiting",
+                self.step.id,
+                w.vm.id,
+                f"its self-service window opens {ssw[0]:%Y-%m-%d %H:%M}Z",
+                journal=False,
+            )
+            return None
         if not m.customer_initiated_allowed:
             return self._skip_vm(
                 w,
                 "Azure does not allow customer-initiated maintenance on it now; "
                 "Azure will maintain it in its scheduled window",
             )
-        ssw, now = m.self_service_window, self.ctx.clock.now()
         if ssw and not ssw[0] <= now <= ssw[1]:
             return self._skip_vm(
                 w,
@@ -308,14 +300,19 @@ class StepVMs:
         m = s.maintenance
         result = m.last_result if m else None
         now = self.ctx.clock.now()
-        if in_progress(s) or result not in (None, *SETTLED):
+        if w.op_done:  # the operation ended: decide from documented facts only (executor.run.outcome)
+            waited = (now - (w.op_ended or now)).total_seconds()
+            verdict = after_operation(s, w.vm.maintenance, w.op_status, waited, self.ctx.config.settle_s)
+            if verdict.verdict == "wait":
+                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
+                return None
+            if verdict.verdict == "failed":
+                return self._fail_vm(w, verdict.message)
+            if verdict.verdict == "completed":
+                return self._completed(w, s)
+        if not s.known or in_progress(s) or result not in (None, *SETTLED):
             if w.early:
                 w.needs_status, w.due = True, max(now, w.expected_at or now)
-            elif w.op_done and w.retries < 3:
-                w.retries += 1  # the status can trail the operation by a moment
-                w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
-            elif w.op_done:
-                return self._fail_vm(w, f"the operation ended but Azure reports {result}")
             elif not w.token:  # found under way by reconciliation: its status is all there is
                 w.needs_status, w.due = True, self.ctx.later(self.ctx.config.status_interval)
             else:
@@ -360,7 +357,7 @@ class StepVMs:
             w.state, w.ready = "intent", False
             self.ctx.emit("vm-intent", self.step.id, w.vm.id, "triggering perform-maintenance", journal=False)
 
-        units = self._trigger_units(items)
+        units = trigger_units(items, isinstance(self.ctx.backend, BatchMaintenance))
 
         def trigger(unit: list[VMWork]) -> list[Operation]:
             if len(unit) > 1 and isinstance(self.ctx.backend, BatchMaintenance):
@@ -368,9 +365,29 @@ class StepVMs:
                 return list(self.ctx.backend.start_scale_set_maintenance([w.vm.id for w in unit]))
             return [self.ctx.backend.start_maintenance(unit[0].vm.id)]
 
-        answers = self.ctx.each(lambda unit: _answer(trigger, unit), units, "udroll-trigger")
+        while units:
+            answers = self.ctx.each(lambda unit: answer_of(trigger, unit), units, "udroll-trigger")
+            units = self._answered(units, answers, deadline)
+
+    def _answered(
+        self, units: list[list[VMWork]], answers: list[list[Operation] | AzureError], deadline: dt.datetime
+    ) -> list[list[VMWork]]:
+        """Record each trigger's answer; a scale set batch refused with 409 comes back split into
+        per-instance calls, once (each instance's own 409 then fails it with Azure's message)."""
+        split: list[list[VMWork]] = []
         for unit, answer in zip(units, answers, strict=True):
-            if isinstance(answer, NotEligibleError) and len(unit) == 1:
+            if isinstance(answer, NotEligibleError) and len(unit) > 1:
+                self.ctx.emit(
+                    "vm-split",
+                    self.step.id,
+                    unit[0].vm.id,
+                    f"batch refused, one call each: {answer}",
+                    journal=False,
+                )
+                for w in unit:
+                    w.split = True
+                split += [[w] for w in unit]
+            elif isinstance(answer, NotEligibleError) and len(unit) == 1:
                 w = unit[0]
                 w.refused, w.needs_status, w.due = str(answer), True, self.ctx.clock.now()
             elif isinstance(answer, AzureError):
@@ -380,25 +397,7 @@ class StepVMs:
             else:
                 for w, op in zip(unit, answer, strict=True):
                     self._triggered(w, op)
-
-    def _trigger_units(self, items: list[VMWork]) -> list[list[VMWork]]:
-        """One call per VM, except instances of one uniform scale set, started together when the
-        backend can (a refusal of the whole call is then sorted out VM by VM from their status)."""
-        if not isinstance(self.ctx.backend, BatchMaintenance):
-            return [[w] for w in items]
-        units: dict[tuple[str, ...], list[VMWork]] = {}
-        for w in items:
-            vm = w.vm
-            if vm.orchestration == "Uniform" and vm.scale_set:
-                key: tuple[str, ...] = (
-                    vm.subscription.lower(),
-                    vm.resource_group.lower(),
-                    vm.scale_set.lower(),
-                )
-            else:
-                key = (vm.id,)
-            units.setdefault(key, []).append(w)
-        return list(units.values())
+        return split
 
     def _triggered(self, w: VMWork, op: Operation) -> None:
         at = self.ctx.clock.now()
@@ -438,6 +437,10 @@ class StepVMs:
             )
             if not result.succeeded:
                 self.ctx.journal.update_vm(w.vm.id, message=result.error)
+            w.op_status, w.op_ended = (
+                result.status or ("Succeeded" if result.succeeded else "Failed"),
+                self.ctx.clock.now(),
+            )
             w.op_done, w.needs_status, w.due = True, True, self.ctx.clock.now()
 
     def _completed(self, w: VMWork, s: VMStatus) -> None:
@@ -487,14 +490,3 @@ class StepVMs:
                 self._fail_vm(w, f"{w.vm.name}: {w.gate.why_failed()}")
             else:
                 w.due = w.gate.next_probe
-
-
-def _answer(call: Callable[[_T], _R], arg: _T) -> _R | AzureError:
-    """An Azure call's result, or its error as a value to sort out per VM; a credential or
-    permission problem is not per VM and stops the run."""
-    try:
-        return call(arg)
-    except (AuthenticationError, AuthorizationError):
-        raise
-    except AzureError as exc:
-        return exc
