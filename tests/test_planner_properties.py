@@ -58,7 +58,7 @@ def test_a_planned_tier_names_every_dependency_it_no_longer_waits_for_in_full(pr
     """A tier with steps whose dependency (directly, or through tiers with nothing planned) keeps
     unschedulable VMs is listed in ``relaxed`` with their count, and nothing else is listed."""
     plan = build_plan(problem.spec, problem.fleet, problem.start, optimize_s=0)
-    tier_of = {vm.id: vm.resource_group.removeprefix("rg-") for vm in problem.fleet.vms}
+    tier_of = {vm.id: vm.resource_group.removeprefix("rg-").removesuffix("-b") for vm in problem.fleet.vms}
     missing: dict[str, int] = {}
     for u in plan.unschedulable:
         missing[tier_of[u.vm]] = missing.get(tier_of[u.vm], 0) + 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import functools
 import json
 import random
 import re
@@ -326,29 +327,8 @@ class PacedRetryPolicy(HTTPPolicy):  # type: ignore[type-arg]
     def send(self, request: PipelineRequest) -> PipelineResponse:  # type: ignore[type-arg]
         http = request.http_request
         idempotent = http.method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
-        path = _path(http.url)
-        body = _body(http)
         started = self.clock.now()
         settings = self.settings
-
-        def attempt() -> PipelineResponse:  # type: ignore[type-arg]
-            self.pacer.acquire(http.method, path, body)
-            self.stats.count(sent=1)
-            try:
-                response = self.next.send(request)
-            except (ServiceRequestError, ServiceResponseError):
-                self.stats.count(connection_errors=1)
-                raise
-            self.pacer.observe(http.method, path, body, response.http_response.headers)
-            status = response.http_response.status_code
-            if status == 429:
-                self.stats.count(throttled=1)
-            elif status >= 500:
-                self.stats.count(server_errors=1)
-            return response
-
-        def retry_response(response: PipelineResponse) -> bool:  # type: ignore[type-arg]
-            return response.http_response.status_code in settings.retry_statuses
 
         def retry_exception(exc: BaseException) -> bool:
             # A request that never left is always safe to resend; one that may have arrived only if
@@ -357,19 +337,6 @@ class PacedRetryPolicy(HTTPPolicy):  # type: ignore[type-arg]
                 isinstance(exc, ServiceResponseError) and idempotent
             )
 
-        def wait(state: RetryCallState) -> float:
-            backoff = min(
-                settings.backoff_max_s, settings.backoff_initial_s * 2 ** (state.attempt_number - 1)
-            )
-            jittered = settings.rng.uniform(backoff / 2, backoff)
-            outcome = state.outcome
-            if outcome is not None and not outcome.failed:
-                asked = retry_after_s(outcome.result().http_response.headers, _wall_now())
-                if asked is not None:  # the server knows when its bucket refills: trust it, spread a little
-                    asked *= self.speed  # Retry-After counts real seconds; our clock may run faster
-                    return asked + settings.rng.uniform(0, min(self.speed, asked * 0.1))
-            return jittered
-
         def stop(state: RetryCallState) -> bool:
             elapsed = (self.clock.now() - started).total_seconds()
             return (
@@ -377,23 +344,57 @@ class PacedRetryPolicy(HTTPPolicy):  # type: ignore[type-arg]
                 or elapsed + state.upcoming_sleep > settings.deadline_s
             )
 
-        def before_sleep(state: RetryCallState) -> None:
-            self.stats.count(retried=1)
-            outcome = state.outcome
-            if outcome is not None and not outcome.failed:
-                _drain(outcome.result())
-
         retrying = Retrying(
-            retry=retry_if_result(retry_response) | retry_if_exception(retry_exception),
-            wait=wait,
+            retry=retry_if_result(self._retry_response) | retry_if_exception(retry_exception),
+            wait=self._wait,
             stop=stop,
             sleep=self.clock.sleep,
-            before_sleep=before_sleep,
+            before_sleep=self._before_sleep,
             reraise=True,
             # out of time or attempts: hand the last answer to the SDK, which raises its usual error
             retry_error_callback=_last_outcome,
         )
+        attempt = functools.partial(self._attempt, request, _path(http.url), _body(http))
         return retrying(attempt)  # type: ignore[no-any-return]
+
+    def _attempt(self, request: PipelineRequest, path: str, body: Any) -> PipelineResponse:  # type: ignore[type-arg]
+        """One try: paced, counted, and its rate-limit headers observed."""
+        http = request.http_request
+        self.pacer.acquire(http.method, path, body)
+        self.stats.count(sent=1)
+        try:
+            response = self.next.send(request)
+        except (ServiceRequestError, ServiceResponseError):
+            self.stats.count(connection_errors=1)
+            raise
+        self.pacer.observe(http.method, path, body, response.http_response.headers)
+        status = response.http_response.status_code
+        if status == 429:
+            self.stats.count(throttled=1)
+        elif status >= 500:
+            self.stats.count(server_errors=1)
+        return response
+
+    def _retry_response(self, response: PipelineResponse) -> bool:  # type: ignore[type-arg]
+        return response.http_response.status_code in self.settings.retry_statuses
+
+    def _wait(self, state: RetryCallState) -> float:
+        settings = self.settings
+        backoff = min(settings.backoff_max_s, settings.backoff_initial_s * 2 ** (state.attempt_number - 1))
+        jittered = settings.rng.uniform(backoff / 2, backoff)
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            asked = retry_after_s(outcome.result().http_response.headers, _wall_now())
+            if asked is not None:  # the server knows when its bucket refills: trust it, spread a little
+                asked *= self.speed  # Retry-After counts real seconds; our clock may run faster
+                return asked + settings.rng.uniform(0, min(self.speed, asked * 0.1))
+        return jittered
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        self.stats.count(retried=1)
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            _drain(outcome.result())
 
 
 def _wall_now() -> dt.datetime:

@@ -94,6 +94,41 @@ class Api:
         return response
 
     def _arm(self, req: Request, now: dt.datetime) -> Response:
+        injected = self._injected_fault(now)
+        if injected is not None:
+            return injected
+        base = {
+            "x-ms-request-id": str(uuid.uuid4()),
+            "x-ms-correlation-request-id": req.headers.get("x-ms-correlation-request-id")
+            or str(uuid.uuid4()),
+        }
+        if not (req.headers.get("Authorization") or "").startswith("Bearer "):
+            response = error_response(
+                ArmError(
+                    401,
+                    "AuthenticationFailed",
+                    "Authentication failed. The 'Authorization' header is missing.",
+                    headers={
+                        "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/'
+                        'common", error="invalid_token", error_description="The authentication failed"'
+                    },
+                )
+            )
+            response.headers.update(base)
+            return response
+        response = Response(200, headers=base)
+        with self.world.lock:
+            try:
+                result = self._routed(req, now, response)
+            except ArmError as err:
+                failed = error_response(err)
+                failed.headers = {**response.headers, **failed.headers}
+                failed.vm, failed.vms, failed.operation = response.vm, response.vms, response.operation
+                return failed
+        return result
+
+    def _injected_fault(self, now: dt.datetime) -> Response | None:
+        """An outage, a server error or latency from the faults file, before anything else."""
         for outage in self.faults.outages:
             if outage.covers(now, self.world.epoch):
                 if outage.mode == "refuse":
@@ -114,62 +149,37 @@ class Api:
             return error_response(ArmError(status, code, f"Simulated server error {status}: try again."))
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
-        base = {
-            "x-ms-request-id": str(uuid.uuid4()),
-            "x-ms-correlation-request-id": req.headers.get("x-ms-correlation-request-id")
-            or str(uuid.uuid4()),
-        }
-        if not (req.headers.get("Authorization") or "").startswith("Bearer "):
-            response = error_response(
-                ArmError(
-                    401,
-                    "AuthenticationFailed",
-                    "Authentication failed. The 'Authorization' header is missing.",
-                    headers={
-                        "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/'
-                        'common", error="invalid_token", error_description="The authentication failed"'
-                    },
-                )
-            )
-            response.headers.update(base)
-            return response
+        return None
+
+    def _routed(self, req: Request, now: dt.datetime, response: Response) -> Response:
+        """The route's answer, after ARM's own checks: method, subscription and its bucket, group."""
         handler, match, allowed = route(req.method, req.path)
-        response = Response(200, headers=base)
-        with self.world.lock:
-            try:
-                if handler is None or match is None:
-                    if allowed:
-                        raise ArmError(
-                            405,
-                            "MethodNotAllowed",
-                            f"The requested resource does not support http method '{req.method}'.",
-                        )
-                    raise ArmError(
-                        404,
-                        "NotFound",
-                        f"No route for {req.method} {req.path}: the udroll emulator answers the Compute "
-                        "routes udroll uses (virtual machines, availability sets, scale sets, their "
-                        "instance views and performMaintenance).",
-                    )
-                sub = match.groupdict().get("sub")
-                if sub is not None:
-                    arm = ARM_READS if req.method == "GET" else ARM_WRITES
-                    self.take(response, [(arm, sub.lower())], now, arm_level=True)
-                    if not self.world.has_subscription(sub):
-                        raise ArmError(
-                            404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found."
-                        )
-                rg = match.groupdict().get("rg")
-                if rg is not None and sub is not None and not self.world.has_resource_group(sub, rg):
-                    raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
-                result = handler(self, req, match, now, response)
-                if result.status == 202 and self._dice(self.faults.errors.lost_answers):
-                    result.drop, result.error = True, "AnswerLost"
-            except ArmError as err:
-                failed = error_response(err)
-                failed.headers = {**response.headers, **failed.headers}
-                failed.vm, failed.vms, failed.operation = response.vm, response.vms, response.operation
-                return failed
+        if handler is None or match is None:
+            if allowed:
+                raise ArmError(
+                    405,
+                    "MethodNotAllowed",
+                    f"The requested resource does not support http method '{req.method}'.",
+                )
+            raise ArmError(
+                404,
+                "NotFound",
+                f"No route for {req.method} {req.path}: the udroll emulator answers the Compute "
+                "routes udroll uses (virtual machines, availability sets, scale sets, their "
+                "instance views and performMaintenance).",
+            )
+        sub = match.groupdict().get("sub")
+        if sub is not None:
+            arm = ARM_READS if req.method == "GET" else ARM_WRITES
+            self.take(response, [(arm, sub.lower())], now, arm_level=True)
+            if not self.world.has_subscription(sub):
+                raise ArmError(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
+        rg = match.groupdict().get("rg")
+        if rg is not None and sub is not None and not self.world.has_resource_group(sub, rg):
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+        result = handler(self, req, match, now, response)
+        if result.status == 202 and self._dice(self.faults.errors.lost_answers):
+            result.drop, result.error = True, "AnswerLost"
         return result
 
     # -- helpers ---------------------------------------------------------------------------------
