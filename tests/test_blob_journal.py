@@ -248,3 +248,32 @@ def test_export_command_refuses_a_running_run_and_copies_a_stopped_one(tmp_path:
     )
     assert code == 0 and "udroll resume --journal" in output, output
     assert _reads(Journal.open(tmp_path / "c")) == _reads(Journal.open(tmp_path / "home"))
+
+
+def test_two_runs_with_blob_journals_that_share_a_group_never_overlap(storage: str, tmp_path: Path) -> None:
+    """A run whose journal is in Storage holds a lease per group it walks: another run on another URL
+    that would walk the same availability set is refused at start (exit 2) naming the holder, and
+    nothing is triggered; once the lease is released the groups can be taken again."""
+    from executor_support import SHOP, fakes, invoke, shop
+
+    from executor.run.locks import group_keys
+    from planner.build import build_plan
+
+    loaded = shop()
+    assert loaded.inventory is not None
+    plan = build_plan(
+        loaded.spec, loaded.inventory, loaded.spec.window.not_before or loaded.inventory.captured_at
+    )
+    first = BlobGroupLocks(_url(storage))
+    first.acquire(sorted(group_keys(plan)), "the-first-run")
+    try:
+        deps = fakes()
+        code, out = invoke(["run", str(SHOP), "--journal", _url(storage), "--yes"], deps)
+        assert code == 2, out
+        assert "being walked by" in out and "the-first-run" in out
+        assert deps["backend"].triggers() == []
+    finally:
+        first.release()
+    again = BlobGroupLocks(_url(storage))
+    again.acquire(sorted(group_keys(plan)), "the-next-run")
+    again.release()
