@@ -41,7 +41,7 @@ tiers:
 inventory:
 """ + "".join(f"  - {VM.format(ud=ud, window=WINDOW)}\n" for ud in range(3))
 GAP = dt.timedelta(minutes=31)
-SPEED = 600.0
+SPEED = 300.0  # slow enough that the two runners are never within one read-and-trigger of each other
 
 
 def _at(text: str) -> dt.datetime:
@@ -89,7 +89,7 @@ def _two_runners(
         second_thread: list[threading.Thread] = []
 
         def start_second() -> None:
-            # a few simulated minutes later (0.3 s real at 600x), as a person at another terminal would:
+            # a minute and a half of simulated time later (0.3 s real at 300x), as a person would:
             # two runners whose checks fall within the same instant race (see the README: the fleet
             # lock closes that window on one machine, blob leases across machines)
             time.sleep(0.3)
