@@ -35,6 +35,7 @@ from executor.run.events import FanOut, NullReporter, Reporter
 from executor.run.gates import Check
 from executor.run.journal import Journal, default_dir
 from executor.run.runner import RunConfig, Runner, RunOutcome
+from executor.run.status import run_status
 from executor.run.store import JournalStore, is_url
 from planner.build import build_plan
 from planner.errors import InputError, UnschedulableError
@@ -464,6 +465,4 @@ STOPPED = ("halted", "paused", "aborted", "completed")
 
 def status(journal: JournalStore, clock: Clock | None = None) -> dict[str, Any]:
     """A run's state as data: per step what is done, running, or waiting for what and until when."""
-    from executor.run.status import run_status
-
     return run_status(journal, clock)

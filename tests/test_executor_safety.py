@@ -119,14 +119,14 @@ def test_the_guard_holds_a_step_while_another_domain_is_under_maintenance() -> N
     step, other = db[0], db[1]  # ud2 first, then ud0
     vm = other.vms[0]
     guard.observe(_status(vm, "stopping", allowed=False), NOW)
-    hold = guard.hold(step, {}, {}, NOW)
+    hold = guard.hold(step, set(), {}, NOW)
     assert hold is not None and "under maintenance by someone else" in hold.reason
     assert "ud0" in hold.reason
     done = NOW + dt.timedelta(minutes=12)
     guard.observe(_status(vm, allowed=False, result="MaintenanceCompleted"), done)
-    hold = guard.hold(step, {}, {}, done + dt.timedelta(minutes=1))
+    hold = guard.hold(step, set(), {}, done + dt.timedelta(minutes=1))
     assert hold is not None and hold.until == done + dt.timedelta(seconds=step.gap_after_s)
-    assert guard.hold(step, {}, {}, done + dt.timedelta(seconds=step.gap_after_s)) is None
+    assert guard.hold(step, set(), {}, done + dt.timedelta(seconds=step.gap_after_s)) is None
 
 
 def test_the_guard_ignores_our_own_vms_and_vms_not_yet_allowed() -> None:
@@ -136,11 +136,11 @@ def test_the_guard_ignores_our_own_vms_and_vms_not_yet_allowed() -> None:
     step, other = db[0], db[1]
     vm = other.vms[0]
     guard.observe(_status(vm, "starting", allowed=False), NOW)
-    assert guard.hold(step, {vm: "triggered"}, {}, NOW) is None
+    assert guard.hold(step, {vm}, {}, NOW) is None
     guard2, _, db2 = _guard()
     guard2.planned[db2[1].vms[0].lower()] = Maintenance(customer_initiated_allowed=False)
     guard2.observe(_status(db2[1].vms[0], allowed=False), NOW)
-    assert guard2.hold(db2[0], {}, {}, NOW) is None
+    assert guard2.hold(db2[0], set(), {}, NOW) is None
 
 
 def test_a_run_waits_while_someone_else_maintains_another_domain(tmp_path: Path) -> None:

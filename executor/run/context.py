@@ -9,6 +9,7 @@ may start.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,10 +19,11 @@ from executor.run.backend import BatchStatus, ComputeBackend, VMStatus
 from executor.run.clock import Clock, FakeClock
 from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.run.gates import Check, Probe, Target, probe_all
-from executor.run.guard import GroupGuard, Hold
+from executor.run.guard import GroupGuard, Hold, touched
 from executor.run.journal import EVENTS_NAME
 from executor.run.store import JournalStore
-from planner.errors import AuthenticationError, AuthorizationError, AzureError
+from executor.run.work import answer_of
+from planner.errors import AzureError
 from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
 from planner.select import selection
@@ -127,6 +129,8 @@ class RunContext:
         self.guard = GroupGuard(
             selection(spec, fleet.vms), self.fleet, fleet.captured_at, self.config.status_interval
         )
+        # the VMs this run has triggered (or may have): the live guard leaves them to the scheduler
+        self.ours = {row.vm for row in journal.vms() if touched(row.state, row.attempts)}
         # whether a step still fits its windows if its VMs are triggered at a time (set by the runner)
         self.fits_now: Callable[[Step, dt.datetime], bool] = lambda step, at: True
         self.step_events: StepEvents | None = None  # set by the Runner when the spec has pre/post events
@@ -217,16 +221,13 @@ class RunContext:
         now = self.clock.now()
         stale = others if fresh else guard.stale(others, now)
         unread = self._list_for_guard(stale, now) if len(stale) >= GUARD_LIST_MIN else stale
-        found_all = self.each(_read_or_error(self.backend), unread, "udroll-guard")
-        for vm, found in zip(unread, found_all, strict=True):
+        read = functools.partial(answer_of, self.backend.status)  # sign-in trouble stops the run
+        for vm, found in zip(unread, self.each(read, unread, "udroll-guard"), strict=True):
             if isinstance(found, AzureError):
-                if isinstance(found, (AuthenticationError, AuthorizationError)):
-                    raise found
                 return Hold(f"cannot read {self.name(vm)} of the same group: {found}", self.later(60))
             guard.observe(found, now)
-        states = {row.vm: row.state for row in self.journal.vms()}
         names = {vm: self.name(vm) for vm in others}
-        return guard.hold(step, states, names, now)
+        return guard.hold(step, self.ours, names, now)
 
     def _list_for_guard(self, vms: list[str], now: dt.datetime) -> list[str]:
         """One list per scale set holding ``vms`` (cheaper than a read each); the VMs it did not
@@ -243,13 +244,3 @@ class RunContext:
         for status in listed:
             self.guard.observe(status, now)
         return self.guard.stale(vms, now)
-
-
-def _read_or_error(backend: ComputeBackend) -> Callable[[str], VMStatus | AzureError]:
-    def read(vm: str) -> VMStatus | AzureError:
-        try:
-            return backend.status(vm)
-        except AzureError as exc:
-            return exc
-
-    return read

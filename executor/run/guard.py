@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from executor.run.backend import VMStatus
@@ -23,6 +24,11 @@ from planner.plan import Step
 
 # journal VM states that mean this run itself has touched the VM (its gap is the scheduler's business)
 OURS = ("intent", "triggered", "retry", "completed", "gating", "healthy", "failed")
+
+
+def touched(state: str, attempts: int) -> bool:
+    """Whether a journalled VM was (or may have been) triggered by this run."""
+    return bool(attempts) or state in OURS
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ class GroupGuard:
         return [vm for vm in self.members.get(step.group.lower(), []) if vm not in mine]
 
     def hold(
-        self, step: Step, journal_states: Mapping[str, str], names: Mapping[str, str], now: dt.datetime
+        self, step: Step, ours: AbstractSet[str], names: Mapping[str, str], now: dt.datetime
     ) -> Hold | None:
         """A reason to wait, or None when no other domain of the group is (or was just) maintained by
         someone else — judged from the last read of each VM (the caller keeps them fresh)."""
@@ -109,7 +115,7 @@ class GroupGuard:
         holds: list[Hold] = []
         for vm in self.others(step):
             key = vm.lower()
-            if key not in self.seen or journal_states.get(vm) in OURS:
+            if key not in self.seen or vm in ours:
                 continue
             group, domain = self.domain_of[vm]
             who = f"{group}: {domain} ({names.get(vm, vm.rsplit('/', 1)[-1])})"

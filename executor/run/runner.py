@@ -33,6 +33,7 @@ from executor.run.context import (
 )
 from executor.run.events import Reporter
 from executor.run.gates import Check, close_connections
+from executor.run.guard import touched
 from executor.run.scheduling import HORIZON, Schedule, idle_until, operator_intervals
 from executor.run.step import Baselines, StepWorker
 from executor.run.store import WAITING, JournalStore
@@ -43,9 +44,6 @@ from planner.select import selection
 from planner.spec import Spec, TierSettings
 
 __all__ = ["RunConfig", "RunOutcome", "Runner", "StepFailed"]
-
-# VM states that show the step touched Azure: its recovery gap holds even if it is skipped later
-_TOUCHED = ("intent", "triggered", "retry", "completed", "gating", "healthy", "failed")
 
 
 class Runner:
@@ -106,7 +104,7 @@ class Runner:
 
     def _touched(self, step_id: str) -> bool:
         """Whether any VM of the step was (or may have been) triggered: its gap then outlives a skip."""
-        return any(row.attempts or row.state in _TOUCHED for row in self.ctx.journal.vms(step_id))
+        return any(touched(row.state, row.attempts) for row in self.ctx.journal.vms(step_id))
 
     def run(self) -> RunOutcome:
         """Execute (or continue) the run in the journal; returns how it ended. Ctrl-C pauses."""

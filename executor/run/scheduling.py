@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from planner.fleet import VM
 from planner.plan import Plan, Step
 from planner.spec import Spec, TierSettings
+from planner.windows import allowed_intervals
 
 HORIZON = dt.timedelta(days=120)  # how far ahead the runner looks for an open window
 Interval = tuple[dt.datetime, dt.datetime]
@@ -56,8 +57,6 @@ def idle_until(intervals: Sequence[Interval], now: dt.datetime, ready: dt.dateti
 
 def operator_intervals(spec: Spec, since: dt.datetime, until: dt.datetime) -> list[Interval]:
     """The operator window's allowed intervals from ``since`` (a day early) to ``until``."""
-    from planner.windows import allowed_intervals  # the planner's window arithmetic (DST-aware)
-
     return allowed_intervals(spec.window, since - dt.timedelta(days=1), until)
 
 

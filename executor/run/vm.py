@@ -354,6 +354,7 @@ class StepVMs:
         threaded, then journal each handle."""
         for w in items:
             self.ctx.journal.record_intent(w.vm.id, self.ctx.clock.now())  # durable before the call (STYLE 7)
+            self.ctx.ours.add(w.vm.id)
             w.state, w.ready = "intent", False
             self.ctx.emit("vm-intent", self.step.id, w.vm.id, "triggering perform-maintenance", journal=False)
 
