@@ -194,3 +194,14 @@ def test_the_documented_role_lists_exactly_the_actions_udroll_calls() -> None:
     used = {action for name, action in constants.items() if re.search(rf"\b{name}\b", code)}
     assert documented == used
     assert "Without `-g`" in readme and "subscription" in readme
+
+
+def test_tightening_a_journal_whose_files_vanish_is_not_an_error(tmp_path: Path) -> None:
+    """SQLite removes journal.db-shm/-wal when its last connection closes, possibly while another
+    process opens the journal: a file that is gone needs no tightening, and no traceback follows."""
+    from executor.run.private import _chmod, tighten
+
+    tmp_path.chmod(0o755)
+    tighten(tmp_path, ("journal.db", "journal.db-shm", "journal.db-wal"))  # none of them exist
+    _chmod(tmp_path / "vanished-between-look-and-chmod", 0o600)
+    assert tmp_path.stat().st_mode & 0o777 == 0o700

@@ -32,11 +32,12 @@ def tighten(directory: Path, names: tuple[str, ...]) -> None:
     """Make a journal created by an older udroll private: the directory and the named files in it."""
     _chmod(directory, DIR_MODE)
     for name in names:
-        if (directory / name).exists():
-            _chmod(directory / name, FILE_MODE)
+        _chmod(directory / name, FILE_MODE)
 
 
 def _chmod(path: Path, mode: int) -> None:
-    with contextlib.suppress(PermissionError):  # not ours (a shared parent): leave it to its owner
+    # not ours (a shared parent): leave it to its owner; gone (SQLite removes its -shm and -wal files
+    # when the last connection closes, even between a look and the chmod): nothing to tighten
+    with contextlib.suppress(PermissionError, FileNotFoundError):
         if path.stat().st_uid == os.getuid():
             os.chmod(path, mode)
