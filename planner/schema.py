@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from planner.schema_docs import document
 from planner.spec import Spec
 
 
@@ -18,6 +19,7 @@ def spec_schema() -> dict[str, Any]:
         "description": "A selector (all keys must match) or a list of selectors (any may match).",
     }
     _fix_array_lengths(schema)
+    document({"Spec": schema, **schema["$defs"]})
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://udroll.dev/schema/spec-v1.json",
