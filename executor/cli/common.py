@@ -13,7 +13,10 @@ Dependencies come from the click context object so tests inject fakes
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,15 +31,47 @@ SIMULATION_ENDED = (
     "again, or rehearse resuming with `udroll emulator serve --ready-file F` and `udroll run --emulator F`"
 )
 
-journal_option = click.option(
-    "--journal",
-    "journal_dir",
-    required=True,
-    metavar="DIR|URL",
-    envvar="UDROLL_JOURNAL",
-    help="The run's journal: a directory, or an Azure Storage URL "
-    "(https://ACCOUNT.blob.core.windows.net/CONTAINER/RUN); default: $UDROLL_JOURNAL.",
-)
+
+def journal_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--journal DIR|URL`` and ``--spec NAME``: without --journal (or $UDROLL_JOURNAL) the command
+    operates on the latest run under .udroll/ (of --spec's spec when runs of several specs are there),
+    and says which one on standard error."""
+
+    @functools.wraps(command)
+    def resolved(*args: Any, journal_dir: str | None, spec_name: str | None, **kwargs: Any) -> Any:
+        if journal_dir is None:
+            from executor.run.catalog import default_journal
+
+            entry = default_journal(_spec_name(spec_name))
+            click.echo(f"Journal: {entry.journal} (latest run of {entry.spec}, {entry.state})", err=True)
+            journal_dir = entry.journal
+        return command(*args, journal_dir=journal_dir, **kwargs)
+
+    resolved = click.option(
+        "--spec",
+        "spec_name",
+        metavar="NAME|FILE",
+        help="Without --journal: the latest run of this spec (its name, or its file) under .udroll/.",
+    )(resolved)
+    return click.option(
+        "--journal",
+        "journal_dir",
+        metavar="DIR|URL",
+        envvar="UDROLL_JOURNAL",
+        help="The run's journal: a directory, or an Azure Storage URL "
+        "(https://ACCOUNT.blob.core.windows.net/CONTAINER/RUN); default: $UDROLL_JOURNAL, else the "
+        "latest run under .udroll/ (see `udroll runs`).",
+    )(resolved)
+
+
+def _spec_name(given: str | None) -> str | None:
+    """A spec's name from --spec: a spec file's `name:`, or the name itself."""
+    if given and Path(given).is_file():
+        from planner.load import load_spec
+
+        return load_spec(given).spec.name
+    return given
+
 
 until_idle_option = click.option(
     "--until-idle",

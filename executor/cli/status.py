@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +24,69 @@ from planner.errors import InputError
 @click.command()
 @journal_option
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "-w", "--watch", is_flag=True, help="Redraw the status until the run stops, or Ctrl-C (exit 0)."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.5),
+    default=2.0,
+    show_default=True,
+    help="With --watch: seconds between two looks at the journal.",
+)
 @click.pass_obj
-def status(obj: Any, journal_dir: str, fmt: str) -> None:
+def status(obj: Any, journal_dir: str, fmt: str, watch: bool, interval: float) -> None:
     """Show a run: per tier and step what is done, running, or waiting for what and until when.
 
+    With --watch the status is redrawn every --interval seconds (in place on a terminal; a new copy
+    whenever it changes otherwise) until the run is completed, halted, paused or aborted with no
+    runner left, or Ctrl-C; either way the exit code is 0.
+
     \b
-    Example:
+    Examples:
       udroll status --journal .udroll/shop-prod
+      udroll status --watch                    # the latest run under .udroll/
     """
     journal = rollout.open_store(journal_dir)
     try:
-        click.echo(render_status(journal, dep(obj, "clock"), fmt), nl=False)
+        if watch:
+            _watch(obj, journal, fmt, interval)
+        else:
+            click.echo(render_status(journal, dep(obj, "clock"), fmt), nl=False)
     finally:
         journal.close()
+
+
+def _watch(obj: Any, journal: JournalStore, fmt: str, interval: float) -> None:
+    """Redraw until the run stops (as `kubectl argo rollouts get rollout --watch`); Ctrl-C ends quietly."""
+    sleep = dep(obj, "sleep") or time.sleep
+    redraw = dep(obj, "live")  # redraw in place on a terminal
+    redraw = sys.stdout.isatty() if redraw is None else redraw
+    shown: dict[str, Any] | None = None
+    try:
+        while True:
+            journal.refresh()
+            data = rollout.status(journal, dep(obj, "clock"))
+            if redraw:
+                click.clear()
+                click.echo(
+                    render_data(data, fmt) + f"\nwatching every {interval:g}s; Ctrl-C to stop", nl=False
+                )
+            elif _moved(shown, data):  # in a pipe or a log: a new copy only when something changed
+                click.echo(("\n" if shown else "") + render_data(data, fmt), nl=False)
+            shown = data
+            if data["stopped"]:
+                if redraw:
+                    click.echo(f"\nThe run is {data['state']}: stopped watching.")
+                return
+            sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("")
+
+
+def _moved(before: dict[str, Any] | None, now: dict[str, Any]) -> bool:
+    """Whether the run changed (not only the time it is seen at)."""
+    return before is None or {**before, "as_of": None} != {**now, "as_of": None}
 
 
 def _at(text: str | None) -> dt.datetime | None:
@@ -42,7 +94,11 @@ def _at(text: str | None) -> dt.datetime | None:
 
 
 def render_status(journal: JournalStore, clock: Clock | None, fmt: str = "text") -> str:
-    data = rollout.status(journal, clock)
+    return render_data(rollout.status(journal, clock), fmt)
+
+
+def render_data(data: dict[str, Any], fmt: str = "text") -> str:
+    """A run's status (executor.rollout.status) as text or JSON."""
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
     now = dt.datetime.fromisoformat(data["as_of"])
