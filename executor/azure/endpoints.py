@@ -68,6 +68,8 @@ class ApiVersionPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
     def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
         http = request.http_request
         parts = urlsplit(http.url)
+        if "/providers/microsoft.compute/" not in parts.path.lower():
+            return  # another provider's call on the Compute pipeline (udroll check's permissions)
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "api-version"]
         query.append(("api-version", self.api_version))
         http.url = urlunsplit(parts._replace(query=urlencode(query, safe="$'/")))

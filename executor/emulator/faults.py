@@ -27,6 +27,8 @@ A YAML file, validated like a spec (every problem as ``file:line:col``, exit cod
       rg-shop-web/web-3: {health: slow, warmup: 40m}      # slow to recover
       rg-shop-web/web-4: {health: never}
       rg-shop-web/web-5: {not_eligible: true}             # every perform-maintenance answers 409
+    denied_actions:                # the caller's role lacks these (Microsoft.Authorization/permissions)
+      - Microsoft.Compute/virtualMachines/performMaintenance/action
 
 Simulated durations (``maintenance_duration``, ``warmup``, outages) run on the emulator's clock;
 ``latency_ms`` is real time. Server errors and outages hit Resource Manager routes only, before the
@@ -200,6 +202,11 @@ class Faults(_Model):
     outages: tuple[Outage, ...] = ()
     azure: Contract = Contract()
     vms: dict[str, VMFaults] = Field(default_factory=dict)
+    denied_actions: tuple[str, ...] = Field(
+        default=(),
+        description="Actions the caller lacks: the permissions list answers actions ['*'] with these "
+        "as notActions (rehearse `udroll check` against a role that misses one)",
+    )
 
     _source: Located | None = PrivateAttr(default=None)
 

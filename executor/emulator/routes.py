@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from executor.emulator import shapes
+from executor.emulator.faults import Faults
 from executor.emulator.messages import ArmError, Request, Response, json_response
 from executor.emulator.throttle import (
     GET_OPERATION,
@@ -43,6 +44,7 @@ class Api(Protocol):
     the routes do not import the module that dispatches to them."""
 
     world: World
+    faults: Faults
     base_url: str
 
     def take(
@@ -318,6 +320,27 @@ def operation_status(
     return _merge(response, json_response(200, body, retry))
 
 
+PERMISSIONS_API_VERSIONS = ("2015-07-01", "2018-01-01-preview", "2022-04-01", "2022-05-01-preview")
+
+
+def permissions(api: Api, req: Request, m: re.Match[str], now: dt.datetime, response: Response) -> Response:
+    """Permissions_ListForResourceGroup (Microsoft.Authorization, azure-rest-api-specs
+    .../Microsoft.Authorization/stable/2022-04-01/authorization-RoleDefinitionsCalls.json): what the
+    caller may do in the group, as a PermissionGetResult. The emulated caller holds every action
+    (``*``) but the faults file's ``denied_actions``."""
+    version = req.q("api-version")
+    if version not in PERMISSIONS_API_VERSIONS:
+        raise ArmError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{version}' is invalid. The supported versions are "
+            f"'{', '.join(PERMISSIONS_API_VERSIONS)}'.",
+        )
+    denied = list(api.faults.denied_actions)
+    entry = {"actions": ["*"], "notActions": denied, "dataActions": [], "notDataActions": []}
+    return _merge(response, json_response(200, {"value": [entry]}))
+
+
 def _merge(context: Response, answer: Response) -> Response:
     """The handler's answer with the headers and log fields gathered on the way."""
     answer.headers = {**context.headers, **answer.headers}
@@ -348,6 +371,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", _VMSS + r"/virtualMachines/(?P<iid>[^/]+)", vmss_vm_get),
         ("GET", _VMSS + r"/virtualMachines/(?P<iid>[^/]+)/instanceView", vmss_vm_instance_view),
         ("POST", _VMSS + r"/virtualMachines/(?P<iid>[^/]+)/performMaintenance", vmss_vm_perform_maintenance),
+        ("GET", _RG + r"/providers/Microsoft\.Authorization/permissions", permissions),
     ]
 ]
 
