@@ -13,19 +13,6 @@ import networkx as nx
 from planner.plan import Plan
 
 
-def tier_cycle(depends_on: Mapping[str, Iterable[str]]) -> list[str] | None:
-    """A dependency cycle among tiers as ``[a, b, ..., a]``, or None when there is none."""
-    graph = nx.DiGraph()
-    for tier, deps in depends_on.items():
-        graph.add_node(tier)
-        graph.add_edges_from((dep, tier) for dep in deps if dep in depends_on)
-    try:
-        edges = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return None
-    return [str(u) for u, _ in edges] + [str(edges[0][0])]
-
-
 def tier_order(depends_on: Mapping[str, Iterable[str]]) -> list[str]:
     """Tiers in a dependency-respecting order, ties broken by name (deterministic)."""
     graph = nx.DiGraph()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from planner.cycles import tier_cycle
 from planner.errors import Problem, SpecError
 from planner.fleet import VM, Fleet, id_problem, vm_id
-from planner.graph import tier_cycle
 from planner.select import overlaps, selection
 from planner.source import Located, load_text, read_input
 from planner.spec import Spec

@@ -42,7 +42,8 @@ def _parses(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The command line is accepted by the CLI's parser (options exist, required ones given)."""
     assert argv[0] == "udroll"
     monkeypatch.setenv("UDROLL_JOURNAL", "https://acct.blob.core.windows.net/udroll/shop-prod")
-    command = cli.commands[argv[1]]
+    command = cli.get_command(None, argv[1])
+    assert command is not None
     command.make_context(argv[1], argv[2:])
 
 

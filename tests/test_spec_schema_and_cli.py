@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import jsonschema
 import pytest
 from click.testing import CliRunner
@@ -103,7 +104,8 @@ def test_version_and_help_work_on_every_command() -> None:
     """--version prints the version; every command's --help shows an example."""
     runner = CliRunner()
     assert "udroll, version" in runner.invoke(cli, ["--version"]).output
-    for name, command in cli.commands.items():
+    for name in cli.list_commands(click.Context(cli)):
+        command = cli.get_command(click.Context(cli), name)
         if hasattr(command, "commands"):  # a group: check its subcommands
             for sub in command.commands:
                 result = runner.invoke(cli, [name, sub, "--help"])

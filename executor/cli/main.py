@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import textwrap
 import traceback
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 import click
@@ -26,7 +28,124 @@ def _version() -> str:
         return "0+unknown"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Every command defined in another module: name -> (module:function, the summary `udroll --help` shows).
+# They are imported when first used, so `udroll --version`, `--help`, `validate` and `schema` start in
+# a fraction of a second instead of loading the Azure SDK, networkx, OR-Tools and rich first (issue 15).
+# tests/test_cli_startup.py checks each summary against its command's docstring.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "plan": (
+        "executor.cli.plan:plan",
+        "Preview the timed plan of a rollout: a dry run that changes nothing in Azure.",
+    ),
+    "check": (
+        "executor.cli.check:check",
+        "Preflight a spec the afternoon before: sign-in, permissions, VMs, health checks, hooks, windows.",
+    ),
+    "discover": (
+        "executor.cli.azure:discover",
+        "Write a udroll/fleet@1 snapshot of the live fleet: update and fault domains, zones, tags, "
+        "power and maintenance status of every VM and scale set instance.",
+    ),
+    "fleet": (
+        "executor.cli.azure:fleet_command",
+        "Show live maintenance status per VM (update and fault domain, zone, allowed, self-service "
+        "and scheduled windows, last result) soonest deadline first, and per scale set the portal's "
+        '"Self-service maintenance" column: Yes (a VM is in its self-service window now), No (none '
+        "is), - (not part of a maintenance wave).",
+    ),
+    "emulator": (
+        "executor.cli.emulator:emulator",
+        "A local Resource Manager Compute emulator for simulations and tests.",
+    ),
+    "notify": (
+        "executor.cli.notify:notify",
+        "Notifications of the spec's `notify:` sinks.",
+    ),
+    "journal": (
+        "executor.cli.journal:journal",
+        "Work with a run's journal as a whole.",
+    ),
+    "run": (
+        "executor.cli.run:run",
+        "Run a rollout: plan it (or load a plan), preview it, confirm, and execute it step by step.",
+    ),
+    "resume": (
+        "executor.cli.run:resume",
+        "Continue a paused, halted, interrupted, crashed or waiting run from its journal.",
+    ),
+    "runs": (
+        "executor.cli.runs:runs",
+        "List the runs journalled under .udroll/, newest first: spec, state, progress, start.",
+    ),
+    "status": (
+        "executor.cli.status:status",
+        "Show a run: per tier and step what is done, running, or waiting for what and until when.",
+    ),
+    "pause": (
+        "executor.cli.control:pause",
+        "Ask the running runner to pause: no new steps; running steps finish; exit 130.",
+    ),
+    "abort": (
+        "executor.cli.control:abort",
+        "Abort a run for good: no new triggers; VMs in flight finish and are recorded.",
+    ),
+    "skip": (
+        "executor.cli.control:skip",
+        "Skip a waiting or failed step so the run can go on without it.",
+    ),
+    "approve": (
+        "executor.cli.control:approve",
+        "Approve a tier (--confirm tier) or a step (--confirm step) that waits for it, from any terminal.",
+    ),
+    "report": (
+        "executor.cli.status:report",
+        "Report a run: planned vs actual per step, per-VM results, gate evidence, VMs Azure will reschedule.",
+    ),
+    "docs": (
+        "executor.cli.docs:docs",
+        "Print the command reference (docs/cli.md) generated from the commands' own help.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands in LAZY_COMMANDS are imported when first used (click's LazyGroup pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS), key=_order)
+
+    def get_command(self, ctx: click.Context | None, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in LAZY_COMMANDS:
+            return self.commands.get(cmd_name)
+        module, name = LAZY_COMMANDS[cmd_name][0].split(":")
+        command = getattr(import_module(module), name)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the summaries, without importing every command module."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, textwrap.shorten(_summary(self, name), limit, placeholder="...")) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _order(name: str) -> tuple[int, str]:
+    """Commands in the order an operator meets them: validate, schema, then the registry's order."""
+    known = ["validate", "schema", *LAZY_COMMANDS]
+    return (known.index(name) if name in known else len(known), name)
+
+
+def _summary(group: click.Group, name: str) -> str:
+    if name in LAZY_COMMANDS:
+        return LAZY_COMMANDS[name][1]
+    return group.commands[name].get_short_help_str(limit=1000)
+
+
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(_version(), prog_name="udroll")
 def cli() -> None:
     """Plan and run Azure self-service maintenance, one update domain at a time.
@@ -79,37 +198,6 @@ def schema(events: bool) -> None:
         click.echo(json.dumps(events_schema(), indent=2))
         return
     click.echo(json.dumps(spec_schema(), indent=2))
-
-
-def _register_commands() -> None:
-    """Attach the commands defined in other modules (imported here to keep `cli` importable alone)."""
-    # --- command registration --- (one import + one cli.add_command per line pair)
-    from executor.cli.plan import plan
-
-    cli.add_command(plan)
-    from executor.cli.azure import discover, fleet_command
-
-    cli.add_command(discover)
-    cli.add_command(fleet_command)
-    from executor.cli.emulator import emulator
-
-    cli.add_command(emulator)
-    from executor.cli.notify import notify
-
-    cli.add_command(notify)
-
-    from executor.cli.journal import journal
-
-    cli.add_command(journal)
-    from executor.cli.control import abort, approve, pause, skip
-    from executor.cli.run import resume, run
-    from executor.cli.status import report, status
-
-    for command in (run, resume, status, pause, abort, skip, approve, report):
-        cli.add_command(command)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
