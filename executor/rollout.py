@@ -244,6 +244,8 @@ def create_run(
         "confirm": confirm,
         "simulated": "1" if simulated else "0",
         "created_at": clock.now().isoformat(),
+        # real time, whatever the run's clock (simulated, emulated): `udroll runs` sorts by it
+        "created_wall": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
     if emulator:
         meta["emulator"] = str(Path(emulator).resolve())

@@ -35,9 +35,10 @@ def _other_spec(where: Path) -> Path:
 
 
 def test_runs_lists_every_run_newest_first_with_its_progress(workdir: Path) -> None:
-    """`udroll runs` lists the journals under .udroll/, newest first, with state and VMs done/total."""
+    """`udroll runs` lists the journals under .udroll/, newest first in real time (not by the runs' own
+    clocks, which here read the same), with state and VMs done/total."""
     _run(SHOP)
-    _run(_other_spec(workdir), minutes_later=10)
+    _run(_other_spec(workdir))
     code, out = invoke(["runs"])
     assert code == 0, out
     lines = out.splitlines()
@@ -48,7 +49,7 @@ def test_runs_lists_every_run_newest_first_with_its_progress(workdir: Path) -> N
     data = json.loads(out)
     assert [r["spec"] for r in data] == ["other-shop", "three-tier-shop"]
     assert data[0]["vms_done"] == data[0]["vms_total"] == 12 and data[0]["state"] == "completed"
-    assert data[1]["started"] == SHOP_START.isoformat()
+    assert data[0]["started"] > data[1]["started"]
 
 
 def test_runs_says_where_it_looked_when_there_are_none(workdir: Path) -> None:

@@ -19,13 +19,13 @@ class RunEntry:
     """One run found on disk, newest first in a listing."""
 
     journal: str
-    spec: str
+    spec: str  # its name
     state: str
     vms_done: int
     vms_total: int
     steps_done: int
     steps_total: int
-    started: dt.datetime | None
+    started: dt.datetime | None  # real time (a simulation's own clock may be days ahead)
     simulated: bool
     runner_active: bool
 
@@ -48,7 +48,7 @@ def _entry(directory: Path) -> RunEntry:
             vms_total=len(vms),
             steps_done=sum(1 for s in steps if s.state == "done"),
             steps_total=len(steps),
-            started=parse_ts(journal.meta("created_at")),
+            started=parse_ts(journal.meta("created_wall") or journal.meta("created_at")),
             simulated=journal.meta("simulated") == "1",
             runner_active=journal.is_locked(),
         )
