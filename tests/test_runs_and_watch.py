@@ -4,6 +4,7 @@ and `udroll status --watch` (issue 15)."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,19 @@ def test_watch_ends_quietly_on_ctrl_c(workdir: Path) -> None:
     finally:
         runner.close()
     assert code == 0 and "running (runner active)" in out
+
+
+def test_watch_reads_a_journal_in_azure_storage(
+    workdir: Path, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`status --watch --journal URL` follows a run kept in Azure Storage (Azurite) to its final state."""
+    from executor import rollout
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite)
+    url = f"{azurite.split('BlobEndpoint=')[1].rstrip(';')}/runs/watch/{uuid.uuid4().hex[:8]}"
+    _run(SHOP)
+    rollout.export_run(".udroll/three-tier-shop", url)
+    obj: dict[str, Any] = {**fakes(), "sleep": lambda _s: pytest.fail("a stopped run is not watched")}
+    code, out = invoke(["status", "--watch", "--journal", url], obj)
+    assert code == 0, out
+    assert out.count("three-tier-shop: completed") == 1 and "tier web: 3 done" in out

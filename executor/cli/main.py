@@ -17,8 +17,6 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from planner.errors import Problem, SpecError, UdrollError
-from planner.load import load_spec
-from planner.schema import spec_schema
 
 
 def _version() -> str:
@@ -167,6 +165,8 @@ def validate(specs: tuple[str, ...]) -> None:
     Example:
       udroll validate plans/*.yaml
     """
+    from planner.load import load_spec  # here, not at the top: `udroll --version` needs no pydantic models
+
     problems: list[Problem] = []
     for path in specs:
         try:
@@ -197,6 +197,8 @@ def schema(events: bool) -> None:
 
         click.echo(json.dumps(events_schema(), indent=2))
         return
+    from planner.schema import spec_schema
+
     click.echo(json.dumps(spec_schema(), indent=2))
 
 

@@ -92,9 +92,7 @@ def vm_findings(spec: Spec, fleet: Fleet, plan: Plan, now: dt.datetime) -> list[
             elif window and window[1] < now:
                 detail = f"self-service window closed {window[1]:%Y-%m-%d %H:%M}Z"
             elif window and window[0] > now:
-                detail = (
-                    f"self-service window opens {_when(window[0], now)}, ends {window[1]:%Y-%m-%d}"
-                )
+                detail = f"self-service window opens {_when(window[0], now)}, ends {window[1]:%Y-%m-%d}"
             elif window:
                 detail = f"self-service window open, ends {window[1]:%Y-%m-%d %H:%M}Z"
             else:
