@@ -59,6 +59,19 @@ def test_runs_says_where_it_looked_when_there_are_none(workdir: Path) -> None:
     assert json.loads(invoke(["runs", "-o", "json"])[1]) == []
 
 
+def test_an_unreadable_journal_is_listed_not_fatal(workdir: Path) -> None:
+    """A journal.db that is not SQLite is listed as unreadable; the other runs still show."""
+    _run(SHOP)
+    broken = workdir / ".udroll" / "broken"
+    broken.mkdir()
+    (broken / "journal.db").write_text("not a database")
+    code, out = invoke(["runs"])
+    assert code == 0, out
+    assert "three-tier-shop" in out and ".udroll/broken" in out and "unreadable" in out
+    code, out = invoke(["status"], fakes())  # and it is no candidate for the default journal
+    assert code == 0 and "Journal: .udroll/three-tier-shop" in out
+
+
 def test_status_without_journal_uses_the_only_specs_latest_run_and_says_so(workdir: Path) -> None:
     """With runs of one spec only, `status` needs no --journal and names the journal it chose."""
     _run(SHOP)

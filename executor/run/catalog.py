@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,7 +37,11 @@ class RunEntry:
 
 
 def _entry(directory: Path) -> RunEntry:
-    journal = Journal.open(directory)
+    try:
+        journal = Journal.open(directory)
+    except (InputError, sqlite3.Error, OSError) as exc:  # listed, not fatal: the others still show
+        why = getattr(exc, "strerror", None) or str(exc)
+        return RunEntry(str(directory), "?", f"unreadable ({why})", 0, 0, 0, 0, None, False, False)
     try:
         plan = json.loads(journal.meta("plan") or "{}")
         vms, steps = journal.vms(), journal.steps()
@@ -69,7 +74,7 @@ def find_runs(root: str | Path = ROOT) -> list[RunEntry]:
 def default_journal(spec: str | None = None, root: str | Path = ROOT) -> RunEntry:
     """The run to operate on without ``--journal``: the latest run of ``spec`` (a spec's name), or the
     latest run when every run under ``root`` is of one spec. Refused (exit 2) when that is ambiguous."""
-    runs = find_runs(root)
+    runs = [r for r in find_runs(root) if r.spec != "?"]  # an unreadable journal is no candidate
     if spec is not None:
         runs = [r for r in runs if r.spec == spec]
     if not runs:
