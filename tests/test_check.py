@@ -129,6 +129,18 @@ def test_no_credential_is_a_failed_sign_in_with_how_to_sign_in(
     assert "could not sign in to Azure to list the VMs" in out and "fix: sign in with `az login`" in out
 
 
+def test_an_unreachable_resource_manager_is_a_failed_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Resource Manager endpoint nobody answers on is ✗ with what to check, not a traceback; exit 5."""
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "EnvironmentCredential")
+    spec = _spec(tmp_path)
+    code, out = invoke(["check", str(spec), "--endpoint", "https://127.0.0.1:9/"])
+    assert code == 5, out
+    assert list(_rows(out).items()) == [(("azure", "Resource"), "✗")]
+    assert "fix: check the network, --endpoint and --ca-bundle" in out
+
+
 def test_rbac_wildcards_and_not_actions() -> None:
     """An action is allowed when an entry's actions name it (wildcards, any case) and its notActions do not."""
     owner = [{"actions": ["*"], "notActions": []}]

@@ -38,9 +38,9 @@ from executor.run.preflight import (
     window_findings,
 )
 from executor.simulation import emulator_checks
-from planner.errors import AuthenticationError, AzureError, UdrollError
+from planner.errors import AuthenticationError, AuthorizationError, AzureError, UdrollError
 from planner.fleet import Fleet
-from planner.load import LoadedSpec
+from planner.load import LoadedSpec, load_spec
 from planner.select import selection
 
 MARK = {True: "✓", False: "✗"}
@@ -74,7 +74,7 @@ def check(obj: Any, spec_path: str, fmt: str, azure: AzureOptions) -> None:
       udroll check shop.yaml
       udroll check shop.yaml --emulator emu.json -o json
     """
-    loaded, _ = rollout.load(spec_path)
+    loaded = load_spec(spec_path)
     findings, now = preflight(obj, loaded, azure)
     if fmt == "json":
         click.echo(json.dumps({"as_of": now.isoformat(), "checks": [asdict(f) for f in findings]}, indent=2))
@@ -90,18 +90,17 @@ def check(obj: Any, spec_path: str, fmt: str, azure: AzureOptions) -> None:
 def preflight(obj: Any, loaded: LoadedSpec, azure: AzureOptions) -> tuple[list[Finding], dt.datetime]:
     """Every finding, in the order an operator fixes them; Azure's refusals stop the rest."""
     clock = dep(obj, "clock")
-    backend = dep(obj, "backend") or connect(
-        azure, default_subscription=loaded.spec.subscription, clock=clock
-    )
-    clock = clock or getattr(backend, "clock", None) or SystemClock()
-    now = clock.now()
     try:
+        backend = dep(obj, "backend") or connect(
+            azure, default_subscription=loaded.spec.subscription, clock=clock
+        )
+        clock = clock or getattr(backend, "clock", None) or SystemClock()
         fleet = rollout.live_fleet(loaded, backend, clock)
     except AzureError as exc:
-        area = "sign-in" if isinstance(exc, AuthenticationError) else "permissions"
-        fix = SIGN_IN_HELP if area == "sign-in" else "see README: Permissions (a custom role)"
+        area, fix = _refused(exc)
         said = str(exc).split("\n")[0].replace(f": {SIGN_IN_HELP}", "").rstrip(".")
-        return [Finding(area, "Resource Manager", False, said, fix)], now
+        return [Finding(area, "Resource Manager", False, said, fix)], (clock or SystemClock()).now()
+    now = clock.now()
     subscription = getattr(backend, "subscription", "")
     found = [
         Finding(
@@ -117,6 +116,15 @@ def preflight(obj: Any, loaded: LoadedSpec, azure: AzureOptions) -> tuple[list[F
     found += hook_findings(loaded.spec, workdir)
     found += health_findings(loaded.spec, fleet, plan, _checks_for(azure), workdir)
     return found, now
+
+
+def _refused(exc: AzureError) -> tuple[str, str]:
+    """The area and the fix of Azure's refusal to list the fleet."""
+    if isinstance(exc, AuthenticationError):
+        return "sign-in", SIGN_IN_HELP
+    if isinstance(exc, AuthorizationError):
+        return "permissions", "see README: Permissions (a custom role)"
+    return "azure", "check the network, --endpoint and --ca-bundle, then run the check again"
 
 
 def _permissions(backend: Any, loaded: LoadedSpec, fleet: Fleet) -> list[Finding]:

@@ -24,14 +24,23 @@ from planner.values import format_duration
 ChecksFor = Callable[[VM, TierSettings], Sequence[Check]]
 # what each area's failures make the exit code (DESIGN §8): Azure refused us 5, VMs that cannot be
 # maintained in their windows 3, the operator's own setup (hooks, health checks, selection) 2
-EXIT_CODES = {"sign-in": 5, "permissions": 5, "vm": 3, "window": 3, "selection": 2, "hook": 2, "health": 2}
+EXIT_CODES = {
+    "azure": 5,
+    "sign-in": 5,
+    "permissions": 5,
+    "vm": 3,
+    "window": 3,
+    "selection": 2,
+    "hook": 2,
+    "health": 2,
+}
 
 
 @dataclass(frozen=True)
 class Finding:
     """One line of the preflight: what was checked, on what, whether it passed, and what to do if not."""
 
-    area: str  # sign-in | permissions | selection | vm | window | health | hook
+    area: str  # azure | sign-in | permissions | selection | vm | window | health | hook
     subject: str
     ok: bool
     detail: str
