@@ -65,6 +65,41 @@ class CDPError(RuntimeError):
     pass
 
 
+ARTIFACTS_ENV = "UDROLL_TEST_ARTIFACTS"
+
+
+def artifacts_dir() -> Path:
+    """Where tests keep what a person may want to look at (screenshots): $UDROLL_TEST_ARTIFACTS, else
+    tests/artifacts/ (ignored by git; .ci/run prints where they are)."""
+    path = Path(os.environ.get(ARTIFACTS_ENV) or Path(__file__).resolve().parent / "artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# What a layout check needs from a udroll page, measured by the browser after layout and scripts:
+# the document's width against the window's, the timeline's box, every axis label's box, and per tier
+# its head row, its own marker lines and the deadline text in its head.
+LAYOUT_JS = r"""(() => {
+  const box = e => { const r = e.getBoundingClientRect();
+    return {left: r.left + scrollX, right: r.right + scrollX, top: r.top + scrollY, bottom: r.bottom + scrollY}; };
+  const doc = document.documentElement, tl = document.getElementById("timeline");
+  const out = {scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth, timeline: null, labels: [], tiers: []};
+  if (!tl) return out;
+  out.timeline = box(tl);
+  out.labels = [...tl.querySelectorAll("#axis text")].map(t => ({cls: t.getAttribute("class"),
+    text: t.textContent, ...box(t)}));
+  out.tiers = [...tl.querySelectorAll(":scope > g.tier")].map(g => ({
+    tier: g.dataset.tier,
+    head: box(g.querySelector(":scope > rect.head")),
+    lanes: box(g.querySelector(":scope > g.lanes")),
+    markers: [...g.querySelectorAll(".tier-marker")].map(m => ({cls: m.getAttribute("class"), ...box(m)})),
+    deadline: [...g.querySelectorAll(".tier-deadline")].map(t => ({text: t.firstChild.textContent, ...box(t)})),
+  }));
+  out.markers = tl.querySelectorAll(".marker").length;
+  return out;
+})()"""
+
+
 @dataclass
 class PageReport:
     """What happened while a page loaded, and what it looks like."""
@@ -123,6 +158,7 @@ class Browser:
         os.close(child_r)
         os.close(child_w)
         self._buffer = b""
+        self._scripts = True
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
         self.argv = shlex.join(argv)
@@ -220,8 +256,10 @@ class Browser:
         self._events.clear()
         self.call("Page.navigate", {"url": url}, session=True)
         self.wait_for("Page.loadEventFired")
-        # a round trip through the page's event loop: late errors from load handlers arrive first
-        self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
+        if (
+            self._scripts
+        ):  # a round trip through the page's event loop: late errors from load handlers arrive first
+            self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
         return self.report(url)
 
     def report(self, url: str) -> PageReport:
@@ -241,18 +279,31 @@ class Browser:
                 report.log_entries.append((entry["level"], f"{entry.get('url', '')}: {entry['text']}"))
         return report
 
-    def screenshot(self) -> bytes:
-        """A PNG of the viewport at half scale (enough to tell blank from drawn)."""
-        metrics = self.call("Page.getLayoutMetrics", session=True)["cssVisualViewport"]
-        clip = {
-            "x": 0,
-            "y": 0,
-            "width": metrics["clientWidth"],
-            "height": metrics["clientHeight"],
-            "scale": 0.5,
-        }
-        data = self.call("Page.captureScreenshot", {"format": "png", "clip": clip}, session=True)["data"]
+    def screenshot(self, scale: float = 0.5, full_page: bool = False) -> bytes:
+        """A PNG of the viewport (or the whole page), at half scale by default: enough to tell blank
+        from drawn; ``scale=1`` for a screenshot a person reads."""
+        metrics = self.call("Page.getLayoutMetrics", session=True)
+        view = metrics["cssVisualViewport"]
+        height = metrics["cssContentSize"]["height"] if full_page else view["clientHeight"]
+        clip = {"x": 0, "y": 0, "width": view["clientWidth"], "height": height, "scale": scale}
+        params = {"format": "png", "clip": clip, "captureBeyondViewport": full_page}
+        data = self.call("Page.captureScreenshot", params, session=True)["data"]
         return base64.b64decode(data)
+
+    def scripts(self, enabled: bool) -> None:
+        """Run the pages' scripts or not (a page must read well without them too)."""
+        self.call("Emulation.setScriptExecutionDisabled", {"value": not enabled}, session=True)
+        self._scripts = enabled  # (the page's timers do not run either: open() cannot wait on them)
+
+    def layout(self) -> dict[str, Any]:
+        """Where things landed after layout (see LAYOUT_JS): boxes in CSS pixels of the page."""
+        return self.evaluate(LAYOUT_JS)  # type: ignore[no-any-return]
+
+    def keep_screenshot(self, name: str) -> Path:
+        """The whole page at full scale as a test artifact ``NAME.png`` (see artifacts_dir)."""
+        path = artifacts_dir() / f"{name}.png"
+        path.write_bytes(self.screenshot(scale=1.0, full_page=True))
+        return path
 
     def close(self) -> None:
         with contextlib.suppress(CDPError, OSError):
