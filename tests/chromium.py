@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import select
@@ -323,6 +324,47 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+WIDTHS = (1400, 800)  # a wide screen, and half a laptop's
+
+
+class Browsers:
+    """A browser per window width, started when first asked for; all closed at the end."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, Browser] = {}
+
+    def at(self, width: int) -> Browser:
+        if width not in self._open:
+            self._open[width] = Browser(width, 900)
+        return self._open[width]
+
+    def __enter__(self) -> Browsers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for b in self._open.values():
+            b.close()
+
+
+def assert_fits(layout: dict[str, Any], what: str) -> None:
+    """No horizontal scrolling of the page, and no axis label cut by the timeline's edges or on another."""
+    assert layout["scrollWidth"] <= layout["clientWidth"], (
+        f"{what}: the page is {layout['scrollWidth']} px wide in a {layout['clientWidth']} px window"
+    )
+    svg = layout["timeline"]
+    assert svg is not None and layout["labels"], f"{what}: no timeline axis"
+    cut = [
+        lb for lb in layout["labels"] if lb["left"] < svg["left"] - 0.5 or lb["right"] > svg["right"] + 0.5
+    ]
+    assert cut == [], (
+        f"{what}: axis labels cut by the timeline's edges ({svg['left']}..{svg['right']}): {cut}"
+    )
+    days = [lb for lb in layout["labels"] if lb["cls"] == "tick-day"]
+    assert days, f"{what}: no day on the axis"
+    for a, b in itertools.pairwise(days):
+        assert a["right"] <= b["left"], f"{what}: day labels overlap: {a} and {b}"
 
 
 # --- reading a screenshot ---------------------------------------------------------------------

@@ -4,14 +4,22 @@ real headless Chromium without a console error or a single network request."""
 from __future__ import annotations
 
 import html
-import itertools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import Browser, PageReport, assert_clean, colour_census, require_chromium
+from chromium import (
+    WIDTHS,
+    Browser,
+    Browsers,
+    PageReport,
+    assert_clean,
+    assert_fits,
+    colour_census,
+    require_chromium,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from previews_support import (
@@ -51,42 +59,11 @@ def open_page(browser: Browser, preview: Preview, tmp_path: Path, name: str = "p
     return browser.open(path)
 
 
-WIDTHS = (1400, 800)  # a wide screen, and half a laptop's
-
-
 @pytest.fixture(scope="module")
-def browsers() -> Iterator[dict[int, Browser]]:
-    """A browser per window width, started when first asked for."""
+def browsers() -> Iterator[Browsers]:
     require_chromium()
-    opened: dict[int, Browser] = {}
-    yield opened
-    for b in opened.values():
-        b.close()
-
-
-def at_width(browsers: dict[int, Browser], width: int) -> Browser:
-    if width not in browsers:
-        browsers[width] = Browser(width, 900)
-    return browsers[width]
-
-
-def assert_fits(layout: dict[str, Any], what: str) -> None:
-    """No horizontal scrolling of the page, and no axis label cut by the timeline's edges."""
-    assert layout["scrollWidth"] <= layout["clientWidth"], (
-        f"{what}: the page is {layout['scrollWidth']} px wide in a {layout['clientWidth']} px window"
-    )
-    svg = layout["timeline"]
-    assert svg is not None and layout["labels"], f"{what}: no timeline axis"
-    cut = [
-        lb for lb in layout["labels"] if lb["left"] < svg["left"] - 0.5 or lb["right"] > svg["right"] + 0.5
-    ]
-    assert cut == [], (
-        f"{what}: axis labels cut by the timeline's edges ({svg['left']}..{svg['right']}): {cut}"
-    )
-    days = [lb for lb in layout["labels"] if lb["cls"] == "tick-day"]
-    assert days, f"{what}: no day on the axis"
-    for a, b in itertools.pairwise(days):
-        assert a["right"] <= b["left"], f"{what}: day labels overlap: {a} and {b}"
+    with Browsers() as b:
+        yield b
 
 
 def tier_bands(layout: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -219,22 +196,20 @@ PAGES: dict[str, Callable[[], Preview]] = {
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_fits_the_window_at_1400_and_800_px(
-    browsers: dict[int, Browser], name: str, width: int, tmp_path: Path
+    browsers: Browsers, name: str, width: int, tmp_path: Path
 ) -> None:
     """Wide or narrow, the page never scrolls sideways (the timeline and wide tables scroll in their
     own boxes), every axis label (the last day's too) is inside the timeline; a screenshot is kept."""
-    browser = at_width(browsers, width)
+    browser = browsers.at(width)
     assert_clean(open_page(browser, PAGES[name](), tmp_path))
     assert_fits(browser.layout(), f"{name} at {width} px")
     browser.keep_screenshot(f"plan-{name}-{width}")
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
-def test_axis_labels_stay_inside_without_the_script(
-    browsers: dict[int, Browser], name: str, tmp_path: Path
-) -> None:
+def test_axis_labels_stay_inside_without_the_script(browsers: Browsers, name: str, tmp_path: Path) -> None:
     """The page as drawn, before any script: the last day's label is moved in, not cut by the edge."""
-    browser = at_width(browsers, 1400)
+    browser = browsers.at(1400)
     browser.scripts(False)
     try:
         open_page(browser, PAGES[name](), tmp_path)
@@ -248,10 +223,10 @@ def test_axis_labels_stay_inside_without_the_script(
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_each_tier_draws_its_own_deadline(browsers: dict[int, Browser], width: int, tmp_path: Path) -> None:
+def test_each_tier_draws_its_own_deadline(browsers: Browsers, width: int, tmp_path: Path) -> None:
     """db's and app's deadlines fall inside the span: each is a line in its own tier's rows only; every
     tier states its own earliest deadline and slack in its head, web's weeks away included."""
-    browser = at_width(browsers, width)
+    browser = browsers.at(width)
     preview = tier_deadlines_preview()
     assert_clean(open_page(browser, preview, tmp_path))
     layout = browser.layout()
