@@ -100,7 +100,7 @@ def test_abort_of_a_finished_run_has_nothing_to_abort(tmp_path: Path) -> None:
     opened.set_run_state("aborted", START, "aborted")
     opened.close()
     code, out = invoke(["abort", "--journal", journal], obj)
-    assert code == 0 and "already was aborted" in out
+    assert code == 0 and "was already aborted" in out
 
 
 def test_long_health_urls_are_shortened_and_the_vm_is_named(tmp_path: Path) -> None:
