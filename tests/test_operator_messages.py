@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
-from executor_support import E2E_SPEC, SHOP, fakes, harness, invoke, shop, vm_id
+from executor_support import E2E_SPEC, SHOP, Harness, fakes, harness, invoke, shop, vm_id
 from rich.console import Console
 
 from executor import rollout
@@ -16,7 +16,7 @@ from executor.cli.console import LiveConsole
 from executor.cli.status import render_status
 from executor.emulator.faults import parse_faults
 from executor.run.events import Event
-from executor.run.gates import HealthGate
+from executor.run.gates import HealthGate, Probe
 from executor.run.journal import Journal
 from executor.run.scripted import VMScript
 from planner.build import build_plan
@@ -33,7 +33,7 @@ def _screen(console: LiveConsole) -> str:
     return out.getvalue()
 
 
-def _pause_after_first_step(h) -> None:  # type: ignore[no-untyped-def]
+def _pause_after_first_step(h: Harness) -> None:
     def on_event(event: Event) -> None:
         if event.kind == "step-ended" and not h.journal.pending_controls():
             h.journal.request("pause", None, event.at)
@@ -98,8 +98,6 @@ def test_health_verdicts_never_contradict_the_probe_count() -> None:
     gives the count; one that made no probe says so."""
     settings = HealthSettings(wait=0, timeout=60, healthy_for=600, interval=10, checks=())
     t0 = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
-    from executor.run.gates import Probe
-
     ok, bad = Probe("http", "url", True, "200"), Probe("http", "url", False, "503")
     passing, failing = HealthGate(settings, t0), HealthGate(settings, t0)
     for n in range(7):
@@ -241,7 +239,7 @@ def test_a_faults_file_may_throttle() -> None:
 
 
 @pytest.mark.e2e
-def test_throttling_faults_answer_429_with_retry_after(make_emulator, compute_client) -> None:  # type: ignore[no-untyped-def]
+def test_throttling_faults_answer_429_with_retry_after(make_emulator, compute_client) -> None:
     """A 429 from the faults file carries Retry-After in ARM's shape; the SDK waits and goes on."""
     from azure.core.exceptions import HttpResponseError
 
