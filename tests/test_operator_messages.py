@@ -283,3 +283,17 @@ def test_ctrl_c_while_aborting_keeps_the_abort(tmp_path: Path) -> None:
     h.reopen()
     assert h.run().state == "aborted"
     assert len(h.backend.triggers()) == triggered  # nothing new was started after the abort
+
+
+def test_abort_of_a_dead_simulation_with_vms_in_flight_points_at_no_resume(tmp_path: Path) -> None:
+    """A simulation cannot be resumed: `abort` with VMs left in flight aborts it at once instead of
+    telling the operator to `udroll resume` them (a real run gets that hint)."""
+    for simulated, expected in ((True, "Run aborted."), (False, "udroll resume --journal")):
+        h = harness(tmp_path / str(simulated))
+        h.journal.set_meta("simulated", "1" if simulated else "0")
+        h.journal.set_run_state("running", h.clock.now())
+        h.journal.update_vm(h.plan.steps[0].vms[0], state="triggered")
+        h.journal.close()
+        code, out = invoke(["abort", "--journal", str(h.directory)])
+        assert code == 0 and expected in out, out
+        assert simulated == ("udroll resume" not in out)

@@ -63,7 +63,9 @@ def abort(obj: Any, journal_dir: str) -> None:
         elif journal.run_state in ("completed", "aborted"):
             ended = "already completed" if journal.run_state == "completed" else "was already aborted"
             click.echo(f"This run {ended}: nothing to abort.")
-        elif in_flight := [r.vm for r in journal.vms() if r.state in IN_FLIGHT]:
+        elif journal.meta("simulated") != "1" and (
+            in_flight := [r.vm for r in journal.vms() if r.state in IN_FLIGHT]
+        ):  # a simulation's VMs ended with its in-process emulator: nothing is left to follow
             # DESIGN §7: VMs in flight finish and are recorded, even when the runner is gone
             journal.request("abort", None, now)
             names = ", ".join(v.rsplit("/", 1)[-1] for v in in_flight[:5])
