@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
-from executor_support import E2E_SPEC, SHOP, Harness, fakes, harness, invoke, shop, vm_id
+from executor_support import SHOP, Harness, fakes, harness, invoke, shop, vm_id
 from rich.console import Console
 
 from executor import rollout
@@ -135,23 +135,6 @@ def test_status_of_a_run_whose_runner_died_says_so(tmp_path: Path) -> None:
     )
     assert "next step" not in text and "(now)" not in text
     assert data["stopped"] and data["next_step_eta"] is None
-
-
-def test_a_halted_simulation_never_points_at_resume(tmp_path: Path) -> None:
-    """A halted simulation's events, journal message and status name no `udroll resume` or skip."""
-    spec = tmp_path / "e2e.yaml"
-    spec.write_text(E2E_SPEC)
-    faults = tmp_path / "faults.yaml"
-    faults.write_text("version: 1\nvms: {rg-db/db-0: {abort: 1}}\n")
-    directory = tmp_path / "j"
-    args = ["run", str(spec), "--simulate", "--speed", "20000", "--faults", str(faults), "--yes"]
-    code, out = invoke([*args, "--journal", str(directory)], {"tty": False, "live": False})
-    assert code == 4, out
-    journal_dir = next(p.parent for p in directory.rglob("events.jsonl"))
-    events = (journal_dir / "events.jsonl").read_text()
-    assert "run-halted" in events and "udroll resume" not in events and "udroll skip" not in events
-    code, status = invoke(["status", "--journal", str(journal_dir)])
-    assert "udroll resume" not in status and "cannot be resumed" in status
 
 
 def test_skip_on_an_aborted_run_is_refused_without_a_resume_hint(tmp_path: Path) -> None:
