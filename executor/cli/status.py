@@ -74,8 +74,6 @@ def _step_line(s: dict[str, Any], now: dt.datetime, stopped: bool) -> str:
         line += f" since {started:%H:%M:%S}, {s['phase']}, {s['vms_done']}/{s['vms_total']} VMs"
     elif s["state"] == "done" and ended:
         line += f" ended {ended:%Y-%m-%d %H:%M:%S}Z"
-    if s.get("vms_skipped") and s["state"] in ("running", "done"):
-        line += f" ({s['vms_skipped']} VM{'s' if s['vms_skipped'] > 1 else ''} skipped, not maintained)"
     elif s["state"] == "waiting":
         if s["waiting_for"]:
             line += f" for {s['waiting_for']}"
@@ -83,6 +81,8 @@ def _step_line(s: dict[str, Any], now: dt.datetime, stopped: bool) -> str:
             line += f" until {until:%Y-%m-%d %H:%M:%S}Z ({countdown(until, now)})"
     elif s["state"] == "failed":
         line += f" {s['error']}"
+    if s.get("vms_skipped") and s["state"] in ("running", "done"):
+        line += f" ({s['vms_skipped']} VM{'s' if s['vms_skipped'] > 1 else ''} skipped, not maintained)"
     return line
 
 
