@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from rich.text import Text
 
 from executor.run.clock import Clock
 from executor.run.events import Event
+from executor.run.journal import StepRow, VMRow
 from planner.plan import Plan
 
 QUIET = {"gate", "vm-intent", "vm-polled", "step-waiting"}  # plain lines skip these: too chatty
@@ -78,7 +79,13 @@ class _Row:
     state: str = "waiting"
     detail: str = ""
     until: dt.datetime | None = None
-    vms_done: int = 0
+    vms_done: int = 0  # maintained and healthy
+    vms_skipped: int = 0  # needed nothing or could not be touched: not maintained, never "done"
+
+    def vms(self, total: int) -> str:
+        """``1/2``, or ``0/1 (1 skipped)``: a skipped VM is not counted as maintained."""
+        skipped = f" ({self.vms_skipped} skipped)" if self.vms_skipped else ""
+        return f"{self.vms_done}/{total}{skipped}"
 
 
 class LiveConsole:
@@ -110,6 +117,24 @@ class LiveConsole:
         finally:
             self._live.start()
 
+    def restore(self, steps: Iterable[StepRow], vms: Iterable[VMRow]) -> None:
+        """Start from the journal: a resumed run shows its steps already done, skipped, failed or
+        waiting (and why) from the first frame, not every step as waiting."""
+        with self._lock:
+            for s in steps:
+                row = self.rows.get(s.id)
+                if row is None:
+                    continue
+                row.state = s.state
+                row.detail = s.error or (f"waiting for {s.waiting_for}" if s.waiting_for else "")
+                row.until = s.waiting_until if s.state == "waiting" else None
+            for v in vms:
+                row = self.rows.get(v.step)
+                if row is not None and v.state == "healthy":
+                    row.vms_done += 1
+                elif row is not None and v.state == "skipped":
+                    row.vms_skipped += 1
+
     def emit(self, event: Event) -> None:
         with self._lock:
             self._apply(event)
@@ -130,8 +155,12 @@ class LiveConsole:
                 row.detail = event.message
                 until = event.data.get("until")
                 row.until = dt.datetime.fromisoformat(until) if until else None
-            elif kind in ("vm-healthy", "vm-skipped"):
+            elif kind == "step-retry":  # --retry-failed: its failed VMs are checked again
+                row.state, row.detail, row.until = "waiting", event.message, None
+            elif kind == "vm-healthy":
                 row.vms_done += 1
+            elif kind == "vm-skipped":
+                row.vms_skipped += 1
             elif kind in ("vm-triggered", "vm-running", "vm-retry", "vm-result", "baseline", "hook"):
                 row.detail = f"{short_vm(event.vm)} {event.message}".strip()
             elif kind == "gate":
@@ -158,11 +187,14 @@ class LiveConsole:
                 table.add_row(
                     step.id,
                     Text(row.state, style=STYLE.get(row.state, "")),
-                    f"{row.vms_done}/{len(step.vms)}",
+                    row.vms(len(step.vms)),
                     f"{step.start:%d %H:%M}",
                     detail[:90],
                 )
-            done = sum(1 for r in self.rows.values() if r.state in ("done", "skipped"))
-            bar = ProgressBar(total=max(1, len(self.rows)), completed=done)
-            footer = Text(f"{done}/{len(self.rows)} steps done", style="bold")
+            states = [r.state for r in self.rows.values()]
+            ended = sum(1 for st in states if st in ("done", "skipped", "failed"))
+            bar = ProgressBar(total=max(1, len(self.rows)), completed=ended)
+            footer = Text(f"{states.count('done')}/{len(self.rows)} steps done", style="bold")
+            others = [f"{states.count(st)} {st}" for st in ("skipped", "failed") if st in states]
+            footer.append("".join(f", {o}" for o in others), style="bold")
             return Group(table, bar, footer, Text("\n".join(self.log), style="dim"))

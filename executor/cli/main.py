@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
     except UdrollError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"{exc.prefix}{exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

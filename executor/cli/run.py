@@ -81,6 +81,8 @@ def _execute(
     live = dep(obj, "live")
     live = sys.stdout.isatty() if live is None else live
     console: Any = LiveConsole(run.plan, clock) if live else PlainConsole()
+    if live:
+        console.restore(journal.steps(), journal.vms())  # a resumed run: its steps as they are
     mode = "never" if yes else confirm
     simulated = run.simulated
     try:
@@ -120,15 +122,16 @@ def _finish(outcome: RunOutcome, journal: JournalStore, simulated: bool = False)
     if outcome.state == WAITING:
         click.echo(f"Run {outcome.message}. Continue: udroll resume {where} --until-idle")
         return
+    message = without_resume_hint(outcome.message)
+    paused = message[:1].upper() + message[1:]  # a pause was asked for: said as a fact, not an error
     if simulated:
-        message = without_resume_hint(outcome.message)
         if outcome.state == "paused":
-            raise Interrupted(f"{message}; {SIMULATION_ENDED}")
+            raise Interrupted(f"{paused}; {SIMULATION_ENDED}")
         raise RunHalted(f"{message}; {SIMULATION_ENDED}. Status: udroll status {where}")
     if outcome.state == "paused" and outcome.azure_unavailable:
-        raise AzureError(f"{outcome.message}. Once Azure answers again: udroll resume {where}")
+        raise AzureError(f"{message}. Once Azure answers again: udroll resume {where}")
     if outcome.state == "paused":
-        raise Interrupted(f"{outcome.message} (udroll resume {where})")
+        raise Interrupted(f"{paused}. Continue: udroll resume {where}")
     raise RunHalted(f"{outcome.message}. Status: udroll status {where}")
 
 
@@ -226,7 +229,8 @@ def run(
     clock = clock or getattr(backend, "clock", None) or SystemClock()
     fleet = load_fleet(fleet_path) if fleet_path else rollout.live_fleet(loaded, backend, clock)
     if given is not None:
-        rollout.check_plan_matches(given, loaded, fleet)
+        where = f"the fleet snapshot {fleet_path}" if fleet_path else "the live fleet"
+        rollout.check_plan_matches(given, loaded, fleet, where)
     plan = given or rollout.make_plan(loaded, fleet, rollout.planned_start(loaded, clock, False), True)
     _preview(plan, loaded, fleet)
     if not _accept(obj, plan, confirm, yes, allow_partial):
@@ -270,7 +274,8 @@ def _run_simulated(
         fault_set = load_faults(faults)  # bad faults: located problems before any output or journal
     fleet = rollout.simulation_fleet(loaded, fleet_path)
     if given is not None:
-        rollout.check_plan_matches(given, loaded, fleet)
+        where = f"the fleet snapshot {fleet_path}" if fleet_path else "its inventory"
+        rollout.check_plan_matches(given, loaded, fleet, where)
     start = rollout.planned_start(loaded, clock_of(obj), True)
     plan = given or rollout.make_plan(loaded, fleet, start, True)
     _preview(plan, loaded, fleet)

@@ -49,6 +49,7 @@ def render_status(journal: JournalStore, clock: Clock | None, fmt: str = "text")
     out = [
         f"{data['name']}: {data['state']}"
         + (" (runner active)" if data["runner_active"] else "")
+        + (", but no runner is active" if data["stopped"] and data["state"] == "running" else "")
         + (f" — {data['message']}" if data["message"] else ""),
         f"as of {now:%Y-%m-%d %H:%M:%S}Z" + (" (simulated time)" if data["simulated_time"] else ""),
     ]
@@ -80,6 +81,8 @@ def _step_line(s: dict[str, Any], now: dt.datetime, stopped: bool) -> str:
             line += f" until {until:%Y-%m-%d %H:%M:%S}Z ({countdown(until, now)})"
     elif s["state"] == "failed":
         line += f" {s['error']}"
+    if s.get("vms_skipped") and s["state"] in ("running", "done"):
+        line += f" ({s['vms_skipped']} VM{'s' if s['vms_skipped'] > 1 else ''} skipped, not maintained)"
     return line
 
 
@@ -92,8 +95,10 @@ def _footer(data: dict[str, Any], now: dt.datetime) -> list[str]:
         out.append(f"waiting for approval of {key}: udroll approve {key} {where}")
     if state == WAITING and not data["runner_active"]:
         out.append(f"waiting: no runner; the next `udroll resume {where} --until-idle` continues the run")
-    elif data["stopped"] and state in ("halted", "paused") and data["simulated"]:
+    elif data["stopped"] and state in ("halted", "paused", "running") and data["simulated"]:
         out.append(f"\n{state}: {SIMULATION_ENDED}")
+    elif data["stopped"] and state == "running":
+        out.append(f"\nno runner is active (it stopped without recording why) — `udroll resume {where}`")
     elif data["stopped"] and state == "halted":
         out.append(f"\nhalted: resume with udroll resume {where} --retry-failed, or udroll skip STEP {where}")
     elif data["stopped"] and state == "paused":

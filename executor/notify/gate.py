@@ -53,7 +53,9 @@ class MaintenanceGate:
             self.answers.expect(event_id, token)
         what = f"{len(step.vms)} VMs of tier {step.tier} are about to be maintained"
         ask = f"; answer go or stop by {format_timestamp(deadline)}" if reply else ""
-        ctx.emit("maintenance-pre", step.id, what + ask, event_id=event_id, reply=reply, tier=step.tier)
+        ctx.emit(
+            "maintenance-pre", step.id, message=what + ask, event_id=event_id, reply=reply, tier=step.tier
+        )
         if reply is None:
             self._passed(step.tier)
             return
@@ -69,7 +71,7 @@ class MaintenanceGate:
         ctx.emit(
             "maintenance-answer",
             step.id,
-            f"{answer.decision} ({answer.via})" + (f": {answer.reason}" if answer.reason else ""),
+            message=f"{answer.decision} ({answer.via})" + (f": {answer.reason}" if answer.reason else ""),
             decision=answer.decision,
             via=answer.via,
             tier=step.tier,
@@ -127,5 +129,8 @@ class MaintenanceGate:
     def post(self, ctx: RunContext, step: Step) -> None:
         if self.config.covers("post", step.tier):
             ctx.emit(
-                "maintenance-post", step.id, f"{len(step.vms)} VMs maintained and healthy", tier=step.tier
+                "maintenance-post",
+                step.id,
+                message=f"{len(step.vms)} VMs maintained and healthy",
+                tier=step.tier,
             )

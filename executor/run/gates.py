@@ -312,7 +312,9 @@ class HealthGate:
             )
         if self.passed:
             return f"did not stay healthy for {self.settings.healthy_for}s within {timeout}s: {self.seen()}"
-        return f"never became healthy within {timeout}s (last: {self.last_failure or 'no probe passed'})"
+        if not self.rounds:
+            return f"no health probe was made within {timeout}s"
+        return f"never became healthy within {timeout}s: {self.seen()} (last: {self.last_failure})"
 
 
 def spoken(seconds: float) -> str:

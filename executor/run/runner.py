@@ -111,13 +111,18 @@ class Runner:
         try:
             return self._run()
         except KeyboardInterrupt:
-            self.ctx.journal.set_run_state("paused", self.ctx.clock.now(), "interrupted (Ctrl-C)")
+            now = self.ctx.clock.now()
+            hint = "continue with `udroll resume`"
+            if self.ctx.aborted:  # the abort outlives Ctrl-C: a resume only follows VMs in flight
+                self.ctx.journal.request("abort", None, now)
+                hint = "`udroll resume` only follows the VMs in flight and ends the run aborted"
+            self.ctx.journal.set_run_state("paused", now, "interrupted (Ctrl-C)")
             self.ctx.emit(
                 "run-paused",
-                message="interrupted: in-flight VMs continue at Azure; "
-                "`udroll resume` picks them up from their handles",
+                message="interrupted: in-flight VMs continue at Azure"
+                + self._then("`udroll resume` picks them up from their handles"),
             )
-            return RunOutcome("paused", "interrupted; continue with `udroll resume`")
+            return RunOutcome("paused", "interrupted" + self._then(hint))
         finally:
             self.ctx.log.close()
             close_connections()
@@ -299,9 +304,9 @@ class Runner:
             return RunOutcome("aborted", self.ctx.halting or "aborted", failed, reschedule)
         if self.ctx.halting:
             where = self.ctx.journal.location
-            message = (
-                f"{self.ctx.halting}; fix the cause, then `udroll resume --journal {where} "
-                f"--retry-failed` or `udroll skip STEP --journal {where}`"
+            message = self.ctx.halting + self._then(
+                f"fix the cause, then `udroll resume --journal {where} --retry-failed` "
+                f"or `udroll skip STEP --journal {where}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
@@ -319,7 +324,7 @@ class Runner:
             self.ctx.emit("run-paused", message=self.ctx.pausing)
             return RunOutcome(
                 "paused",
-                self.ctx.pausing + "; continue with `udroll resume`",
+                self.ctx.pausing + self._then("continue with `udroll resume`"),
                 failed,
                 reschedule,
                 azure_unavailable=self.azure_down is not None,
@@ -328,10 +333,11 @@ class Runner:
             blocked = [s for s in waiting if self.schedule.blocked_by_failure(s, self.ctx.live.state)]
             if len(blocked) < len(waiting):
                 return None
+            where = self.ctx.journal.location
             message = (
-                f"{len(failed)} failed step(s) ({', '.join(failed)}) block {len(blocked)} "
-                f"waiting step(s); `udroll resume --journal {self.ctx.journal.location} --retry-failed` "
-                f"or `udroll skip STEP --journal {self.ctx.journal.location}`"
+                f"{len(failed)} failed step(s) ({', '.join(failed)}) block {len(blocked)} waiting step(s)"
+            ) + self._then(
+                f"`udroll resume --journal {where} --retry-failed` or `udroll skip STEP --journal {where}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
@@ -344,6 +350,11 @@ class Runner:
         self.ctx.journal.set_run_state("completed", self.ctx.clock.now(), "every step done")
         self.ctx.emit("run-finished", message="every step done", reschedule=list(reschedule))
         return RunOutcome("completed", "every step done", (), reschedule)
+
+    def _then(self, hint: str) -> str:
+        """``; <hint>`` naming `udroll resume` or `skip`, or nothing for a simulation (whose in-process
+        emulator ends with it: it cannot be resumed, and the CLI says how to rehearse instead)."""
+        return "" if self.ctx.journal.meta("simulated") == "1" else f"; {hint}"
 
     def _idle(self, ready: dt.datetime) -> RunOutcome | None:
         """--until-idle: nothing runs and nothing can start before the open window closes, so stop."""
@@ -362,7 +373,7 @@ class Runner:
             self.ctx.emit(
                 "step-waiting",
                 step_id,
-                f"waiting for {reason}" + (f" until {until:%Y-%m-%d %H:%M:%S}Z" if until else ""),
+                message=f"waiting for {reason}" + (f" until {until:%Y-%m-%d %H:%M:%S}Z" if until else ""),
                 journal=False,
                 reason=reason,
                 until=until.isoformat() if until else None,

@@ -59,7 +59,8 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
     emulated = simulated or bool(journal.meta("emulator"))
     now = _as_of(journal, clock, emulated)
     waiting = [s for s in steps if s.state == "waiting"]
-    stopped = journal.run_state in STOPPED and not active  # will not continue by itself
+    # will not continue by itself: ended or paused, or "running" with no runner (it crashed or was killed)
+    stopped = journal.run_state in (*STOPPED, "running") and not active
     eta = min((s.waiting_until for s in waiting if s.waiting_until), default=None)
     if eta is None and waiting:
         eta = min(plan.step(s.id).start for s in waiting)
@@ -95,7 +96,8 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
                 "waiting_until": _iso(s.waiting_until),
                 "error": s.error,
                 "vms_total": sum(1 for v in vms if v.step == s.id),
-                "vms_done": sum(1 for v in vms if v.step == s.id and v.state in ("healthy", "skipped")),
+                "vms_done": sum(1 for v in vms if v.step == s.id and v.state == "healthy"),
+                "vms_skipped": sum(1 for v in vms if v.step == s.id and v.state == "skipped"),
             }
             for s in steps
         ],

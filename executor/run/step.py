@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from executor.run.context import RunContext, StepFailed
 from executor.run.gates import Check, Probe, Target
 from executor.run.hooks import run_hook
+from executor.run.journal import VMRow
 from executor.run.vm import StepVMs, Wake
 from planner.plan import Step
 from planner.spec import TierSettings
@@ -74,7 +75,9 @@ class StepWorker:
         ctx.live.state[step.id] = "done"
         ctx.live.ended[step.id] = now
         ctx.journal.update_step(step.id, state="done", ended_at=now, phase=None)
-        ctx.emit("step-ended", step.id, message="done", planned_end=step.end.isoformat())
+        ctx.emit(
+            "step-ended", step.id, message=_ended(ctx.journal.vms(step.id)), planned_end=step.end.isoformat()
+        )
 
     def _phases(self) -> Wake:
         phase = self.ctx.journal.step(self.step.id).phase or "baseline"
@@ -171,3 +174,11 @@ class StepWorker:
         if not result.ok:
             what = "before any trigger" if which == "before_step" else "after its VMs were maintained"
             raise StepFailed(f"{which} hook failed {what}: {result.describe()}")
+
+
+def _ended(rows: list[VMRow]) -> str:
+    """``done: 2 VMs maintained``, ``done: 0 VMs maintained, 1 skipped``: a skipped VM was not maintained."""
+    maintained = sum(1 for r in rows if r.state == "healthy")
+    skipped = sum(1 for r in rows if r.state == "skipped")
+    text = f"done: {maintained} VM{'' if maintained == 1 else 's'} maintained"
+    return text + (f", {skipped} skipped" if skipped else "")

@@ -332,11 +332,12 @@ class StepVMs:
         if self.ctx.halting or self.ctx.aborted:
             return self._fail_vm(w, f"RetryLater, not retried: {self.ctx.halting}")
         if retry_at + dt.timedelta(seconds=self.settings.expected_duration) > deadline:
+            # not MaintenanceAborted: nothing is rescheduled; the self-service window stays open
             return self._fail_vm(
                 w,
-                f"Azure answered RetryLater {row.attempts} times until the "
-                "step's timeout: Azure will reschedule this VM",
-                True,
+                f"Azure answered RetryLater {row.attempts} times until the step's timeout: not "
+                "maintained; `--retry-failed` tries again while its self-service window is open, "
+                "after which Azure maintains it in its scheduled window",
             )
         w.state, w.due, w.needs_status = "retry", retry_at, True
         self.ctx.journal.update_vm(w.vm.id, state="retry", retry_at=retry_at, result="RetryLater")
