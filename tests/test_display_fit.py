@@ -1,0 +1,88 @@
+"""Tables fit the terminal (80, 100, 200 columns) without cutting an id, a time or a duration; --wide
+shows every column; --tz picks the zone every time is labelled with."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from executor.cli.main import cli
+
+PLANS = Path(__file__).resolve().parent.parent / "plans"
+SHOP = str(PLANS / "three-tier-shop.yaml")
+FARM = str(PLANS / "render-farm.yaml")
+SHOP_IDS = ("db/as-db/ud2", "app/vmss-app/ud0/1", "web/zonal/zone3")
+FARM_IDS = ("cache/vmss-cache/fd0/1", "workers/vmss-workers-c/ud2")
+
+
+def plan_text(spec: str, width: int, *extra: str) -> str:
+    result = CliRunner().invoke(cli, ["plan", spec, *extra], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def step_row(text: str, step_id: str) -> list[str]:
+    """The cells of a step's first line (two or more spaces apart)."""
+    line = next(line for line in text.splitlines() if line.startswith(step_id + " "))
+    return re.split(r"\s{2,}", line.strip())
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+@pytest.mark.parametrize(("spec", "ids"), [(SHOP, SHOP_IDS), (FARM, FARM_IDS)])
+def test_plan_table_fits_the_width_and_keeps_ids_times_and_gaps_whole(
+    spec: str, ids: tuple[str, ...], width: int
+) -> None:
+    """Every line fits; each step row starts with its whole id, a zoned start and ends with its gap."""
+    text = plan_text(spec, width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    for step_id in ids:
+        cells = step_row(text, step_id)
+        assert cells[0] == step_id
+        assert re.fullmatch(r"[A-Z][a-z]{2} \d\d-\d\d \d\d:\d\d [A-Z]{3,4}", cells[1]), cells
+        assert re.fullmatch(r"(\d+[dhms])+", cells[-1]), cells
+
+
+def test_plan_table_at_100_columns_shows_45m_and_1h_gaps_and_the_tier() -> None:
+    """The issue's 100x40 terminal: gaps 45m and 1h whole, the tier not cut to `a…`."""
+    text = plan_text(SHOP, 100)
+    assert step_row(text, "db/as-db/ud2")[-1] == "1h"
+    app = step_row(text, "app/vmss-app/ud0/1")
+    assert app[-1] == "45m" and "app" in app and "vmss-app/0" in app
+    assert "…" not in text
+
+
+def test_plan_table_drops_low_value_columns_first_and_wide_shows_all() -> None:
+    """At 80 columns the end, group and domain give way; at 200 and with --wide the domain shows as
+    ud0/1, fd0, zone1 (as in the Markdown preview) and the group in full."""
+    narrow = plan_text(SHOP, 80)
+    assert "rg-shop-db/as-db" not in narrow and "domain" not in narrow.splitlines()[1]
+    for text in (plan_text(SHOP, 200), plan_text(SHOP, 60, "--wide")):
+        assert step_row(text, "app/vmss-app/ud0/1")[4:6] == ["rg-shop-app/vmss-app", "ud0/1"]
+        assert step_row(text, "web/zonal/zone1")[5] == "zone1"
+    farm = plan_text(FARM, 60, "--wide")
+    assert step_row(farm, "cache/vmss-cache/fd0/1")[5] == "fd0/1"
+
+
+def test_plan_tz_option_labels_every_time_with_the_zone() -> None:
+    """--tz UTC shows the same instants in UTC; the default is the spec's window zone (CET)."""
+    default = plan_text(SHOP, 100)
+    utc = plan_text(SHOP, 100, "--tz", "UTC")
+    assert step_row(default, "db/as-db/ud2")[1] == "Mon 11-23 22:00 CET"
+    assert step_row(utc, "db/as-db/ud2")[1:3] == ["Mon 11-23 21:00 UTC", "Mon 11-23 21:22 UTC"]
+    assert "latest start: Thu 12-17 01:24 UTC (the latest start that still fits)" in utc
+
+
+def test_plan_summary_has_plurals_and_no_doubled_brackets() -> None:
+    """`1 VM` not `1 VMs`; "latest start" has one parenthesis, not two."""
+    text = plan_text(SHOP, 100)
+    assert "steps: 10 steps, 12 VMs planned" in text
+    assert ")  (" not in text and ") (" not in text.split("latest start:")[1].splitlines()[0]
+
+
+def test_plan_refuses_an_unknown_tz_with_a_hint() -> None:
+    """A misspelt zone: exit 2 and the nearest name."""
+    result = CliRunner().invoke(cli, ["plan", SHOP, "--tz", "Europe/Berln"])
+    assert result.exit_code == 2 and "did you mean Europe/Berlin" in result.output
