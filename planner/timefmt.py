@@ -26,20 +26,21 @@ def zone_of(zone: Zone) -> dt.tzinfo:
 
 def duration(seconds: float) -> str:
     """``1d3h43m``, ``45m``, ``1h``, ``30s`` (``0s`` for nothing); the form the spec accepts."""
-    return format_duration(int(round(seconds)))
+    return format_duration(round(seconds))
 
 
 def signed_duration(seconds: float, plus: bool = False) -> str:
     """A duration that may be negative (a delay, a slack): ``-5m``; ``+5m`` when ``plus``."""
-    whole = int(round(seconds))
+    whole = round(seconds)
     sign = "-" if whole < 0 else "+" if plus else ""
     return sign + duration(abs(whole))
 
 
 def approx_duration(seconds: float) -> str:
-    """A duration for a countdown: seconds dropped from an hour up (``1h5m``, ``4m30s``)."""
+    """A duration for a countdown, to the unit that matters: ``30d2h``, ``1h5m``, ``4m30s``."""
     whole = max(0, int(seconds))
-    return duration(whole - whole % 60 if whole >= 3600 else whole)
+    unit = 3600 if whole >= 86400 else 60 if whole >= 3600 else 1
+    return duration(whole - whole % unit)
 
 
 def countdown(until: dt.datetime, now: dt.datetime) -> str:

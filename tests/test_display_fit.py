@@ -4,12 +4,17 @@ shows every column; --tz picks the zone every time is labelled with."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from backend_support import EPOCH, mixed_fleet
 from click.testing import CliRunner
 
+from executor.azure.connect import for_emulator
 from executor.cli.main import cli
+from executor.run.clock import FakeClock
 
 PLANS = Path(__file__).resolve().parent.parent / "plans"
 SHOP = str(PLANS / "three-tier-shop.yaml")
@@ -86,3 +91,40 @@ def test_plan_refuses_an_unknown_tz_with_a_hint() -> None:
     """A misspelt zone: exit 2 and the nearest name."""
     result = CliRunner().invoke(cli, ["plan", SHOP, "--tz", "Europe/Berln"])
     assert result.exit_code == 2 and "did you mean Europe/Berlin" in result.output
+
+
+@pytest.fixture
+def fleet_obj(make_emulator: Callable[..., Any]) -> dict[str, Any]:
+    """`udroll fleet`'s dependencies: the mixed fleet in the emulator, through the real SDK."""
+    return {"clock": FakeClock(EPOCH), "backend": for_emulator(make_emulator(mixed_fleet(), epoch=EPOCH))}
+
+
+def fleet_text(obj: dict[str, Any], width: int, *extra: str) -> str:
+    result = CliRunner().invoke(cli, ["fleet", *extra], obj=obj, env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_fleet_table_fits_the_width_and_keeps_names_and_deadlines_whole(
+    fleet_obj: dict[str, Any], width: int
+) -> None:
+    """Every line fits; every VM's name and its deadline countdown appear whole."""
+    text = fleet_text(fleet_obj, width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    for vm in ("rg-data/vmss-app/0", "rg-web/batch-1"):
+        assert re.search(rf"^{re.escape(vm)}\s", text, re.MULTILINE), vm
+    assert re.search(r"\s(\d+d)?\d+h(\d+m)? left\b", text)
+    assert "SELF-SERVICE MAINTENANCE" in text and "…" not in text
+
+
+@pytest.mark.e2e
+def test_fleet_wide_shows_both_windows_in_the_tz_given(fleet_obj: dict[str, Any]) -> None:
+    """--wide keeps the windows and the message; --tz labels them (and the status time) with the zone."""
+    narrow = fleet_text(fleet_obj, 80)
+    assert "SCHEDULED WINDOW" not in narrow
+    wide = fleet_text(fleet_obj, 80, "--wide", "--tz", "Europe/Berlin")
+    assert "SCHEDULED WINDOW" in wide and "MESSAGE" in wide
+    assert re.search(r"Maintenance status at \w{3} \d\d-\d\d \d\d:\d\d CET", wide)
+    assert re.search(r"\w{3} \d\d-\d\d \d\d:\d\d CET \.\. \w{3} \d\d-\d\d \d\d:\d\d CET", wide)
