@@ -42,6 +42,7 @@ from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
 from planner.select import selection
 from planner.spec import Spec, TierSettings
+from planner.timefmt import duration, human_time, rfc3339, rfc3339_or_none
 
 __all__ = ["RunConfig", "RunOutcome", "Runner", "StepFailed"]
 
@@ -260,7 +261,7 @@ class Runner:
             message = "skipped by the operator (`udroll skip`)"
             if step_id in live.ended and self._touched(step_id):
                 gap = self.ctx.steps[step_id].gap_after_s
-                message += f"; its VMs were touched, so its {gap // 60}m recovery gap still holds"
+                message += f"; its VMs were touched, so its {duration(gap)} recovery gap still holds"
             else:
                 live.ended.pop(step_id, None)  # never touched a VM: nothing to recover from
             self.ctx.emit("step-skipped", step_id, message=message)
@@ -350,9 +351,11 @@ class Runner:
         now = self.ctx.clock.now()
         if not idle_until(self.schedule.intervals, now, ready):
             return None
-        message = f"waiting until {ready:%Y-%m-%d %H:%M:%S}Z: nothing can start before the window closes"
+        message = (
+            f"waiting until {human_time(ready, self.ctx.zone)}: nothing can start before the window closes"
+        )
         self.ctx.journal.set_run_state(WAITING, now, message)
-        self.ctx.emit("run-waiting", message=message, until=ready.isoformat())
+        self.ctx.emit("run-waiting", message=message, until=rfc3339(ready))
         return RunOutcome(WAITING, message)
 
     def _waiting(self, step_id: str, reason: str | None, until: dt.datetime | None) -> None:
@@ -362,10 +365,10 @@ class Runner:
             self.ctx.emit(
                 "step-waiting",
                 step_id,
-                f"waiting for {reason}" + (f" until {until:%Y-%m-%d %H:%M:%S}Z" if until else ""),
+                f"waiting for {reason}" + (f" until {human_time(until, self.ctx.zone)}" if until else ""),
                 journal=False,
                 reason=reason,
-                until=until.isoformat() if until else None,
+                until=rfc3339_or_none(until),
             )
 
     def _fail_unstartable(self, step: Step) -> None:
@@ -393,7 +396,7 @@ class Runner:
             message=f"{len(step.vms)} VMs",
             tier=step.tier,
             vms=list(step.vms),
-            planned_start=step.start.isoformat(),
+            planned_start=rfc3339(step.start),
         )
 
     # --- one step --------------------------------------------------------------------------------

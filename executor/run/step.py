@@ -19,6 +19,7 @@ from executor.run.hooks import run_hook
 from executor.run.vm import StepVMs, Wake
 from planner.plan import Step
 from planner.spec import TierSettings
+from planner.timefmt import duration, rfc3339
 
 
 class Baselines:
@@ -74,7 +75,7 @@ class StepWorker:
         ctx.live.state[step.id] = "done"
         ctx.live.ended[step.id] = now
         ctx.journal.update_step(step.id, state="done", ended_at=now, phase=None)
-        ctx.emit("step-ended", step.id, message="done", planned_end=step.end.isoformat())
+        ctx.emit("step-ended", step.id, message="done", planned_end=rfc3339(step.end))
 
     def _phases(self) -> Wake:
         phase = self.ctx.journal.step(self.step.id).phase or "baseline"
@@ -134,7 +135,7 @@ class StepWorker:
             if ctx.clock.now() >= deadline:
                 raise StepFailed(
                     f"tier {step.tier} was already unhealthy before the step, and stayed so "
-                    f"for {settings.health.timeout}s: {what}; nothing was triggered"
+                    f"for {duration(settings.health.timeout)}: {what}; nothing was triggered"
                 )
             ctx.emit(
                 "baseline", step.id, message=f"tier {step.tier} unhealthy before the step, waiting: {what}"
