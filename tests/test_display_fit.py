@@ -3,6 +3,7 @@ shows every column; --tz picks the zone every time is labelled with."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,10 +12,13 @@ from typing import Any
 import pytest
 from backend_support import EPOCH, mixed_fleet
 from click.testing import CliRunner
+from executor_support import SHOP as SHOP_PATH
+from executor_support import fakes, invoke
 
 from executor.azure.connect import for_emulator
 from executor.cli.main import cli
 from executor.run.clock import FakeClock
+from executor.run.scripted import VMScript
 
 PLANS = Path(__file__).resolve().parent.parent / "plans"
 SHOP = str(PLANS / "three-tier-shop.yaml")
@@ -128,3 +132,71 @@ def test_fleet_wide_shows_both_windows_in_the_tz_given(fleet_obj: dict[str, Any]
     assert "SCHEDULED WINDOW" in wide and "MESSAGE" in wide
     assert re.search(r"Maintenance status at \w{3} \d\d-\d\d \d\d:\d\d CET", wide)
     assert re.search(r"\w{3} \d\d-\d\d \d\d:\d\d CET \.\. \w{3} \d\d-\d\d \d\d:\d\d CET", wide)
+
+
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+HUMAN = r"[A-Z][a-z]{2} \d\d-\d\d \d\d:\d\d(:\d\d)? [A-Z]{3,4}"
+
+
+@pytest.fixture
+def halted_run(tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """A shop run halted by db-1's aborted maintenance (scripted backend, fake clock)."""
+    obj = fakes({"rg-shop-db/db-1": VMScript(abort=1)})
+    journal = str(tmp_path / "j")
+    code, out = invoke(["run", str(SHOP_PATH), "--yes", "--journal", journal], obj)
+    assert code == 4, out
+    return journal, obj
+
+
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_status_fits_the_width_with_whole_ids_and_zoned_times(
+    halted_run: tuple[str, dict[str, Any]], width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every step line fits; ids whole; `ended` times in the spec's zone (CET), never cut."""
+    journal, obj = halted_run
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out = invoke(["status", "--journal", journal], obj)
+    assert code == 0, out
+    table = out.split("\n\n")[1]
+    assert max(len(line) for line in table.splitlines()) <= width, table
+    assert re.search(rf"^db/as-db/ud2\s+done\s+ended {HUMAN}", table, re.MULTILINE), table
+    assert re.search(r"^db/as-db/ud1\s+failed\s", table, re.MULTILINE), table
+    assert re.search(rf"^as of {HUMAN}$", out, re.MULTILINE) and " CET" in out
+
+
+def test_status_tz_and_json_times(halted_run: tuple[str, dict[str, Any]]) -> None:
+    """--tz UTC labels times UTC; -o json writes RFC 3339 with Z and no fraction, and the spec's zone."""
+    journal, obj = halted_run
+    code, out = invoke(["status", "--journal", journal, "--tz", "UTC", "--wide"], obj)
+    assert code == 0 and re.search(r"ended Mon 11-23 21:22 UTC", out), out
+    code, shown = invoke(["status", "--journal", journal, "-o", "json"], obj)
+    data = json.loads(shown)
+    assert data["timezone"] == "Europe/Berlin" and RFC3339.fullmatch(data["as_of"])
+    stamps = [s[k] for s in data["steps"] for k in ("started_at", "ended_at", "waiting_until") if s[k]]
+    assert stamps and all(RFC3339.fullmatch(t) for t in stamps), stamps
+
+
+def test_events_and_report_json_carry_rfc3339_and_the_markdown_report_zoned_times(
+    halted_run: tuple[str, dict[str, Any]],
+) -> None:
+    """events.jsonl data times, the report's JSON times are RFC 3339 Z; its Markdown shows CET times."""
+    journal, obj = halted_run
+    events = [json.loads(line) for line in (Path(journal) / "events.jsonl").read_text().splitlines()]
+    stamped = [
+        v
+        for e in events
+        for k, v in e.get("data", {}).items()
+        if k in ("until", "planned_start", "planned_end") and v
+    ]
+    assert stamped and all(RFC3339.fullmatch(v) for v in stamped), stamped[:5]
+    code, out = invoke(["report", "--journal", journal, "-o", "json"], obj)
+    report = json.loads(out)
+    times = [report["planned_start"]] + [
+        g["at"] for s in report["steps"] for g in s["gates"]["last_failures"]
+    ]
+    times += [s[k] for s in report["steps"] for k in ("planned_start", "actual_start", "actual_end") if s[k]]
+    assert all(RFC3339.fullmatch(t) for t in times), times
+    code, md = invoke(["report", "--journal", journal], obj)
+    assert "| db/as-db/ud2 | done | Mon 11-23 22:00 CET | Mon 11-23 22:00 CET | +0s |" in md, md
+    code, md = invoke(["report", "--journal", journal, "--tz", "UTC"], obj)
+    assert code == 0 and "- planned start Mon 11-23 21:00 UTC" in md

@@ -17,6 +17,7 @@ from executor.cli.display import display_zone, text_width, tz_option, wide_optio
 from planner.errors import InputError
 from planner.fleet import VM, Fleet
 from planner.spec import Spec
+from planner.timefmt import plural
 
 
 def _tags(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -106,8 +107,9 @@ def discover(
         click.echo(text, nl=False)
     groups = len({vm.resource_group.lower() for vm in fleet.vms})
     where = f" to {out}" if out else ""
-    noun = "resource group" if groups == 1 else "resource groups"
-    click.echo(f"discovered {len(fleet.vms)} VMs in {groups} {noun}{where}", err=True)
+    click.echo(
+        f"discovered {plural(len(fleet.vms), 'VM')} in {plural(groups, 'resource group')}{where}", err=True
+    )
 
 
 @click.command("fleet")

@@ -249,19 +249,7 @@ def run(
         directory, loaded, plan, fleet, clock, confirm, False, azure.emulator, azure.subscription
     )
     run_ = rollout.Run(journal, loaded, plan, fleet)
-    _execute(
-        obj,
-        journal,
-        run_,
-        backend,
-        clock,
-        confirm,
-        yes,
-        checks,
-        control=control,
-        until_idle=until_idle,
-        zone=shown[0],
-    )
+    _execute(obj, journal, run_, backend, clock, confirm, yes, checks, False, control, until_idle, shown[0])
 
 
 def _source(source: str | None, simulate: bool, simulation_options: bool, until_idle: bool) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,13 @@ import click
 
 from executor import rollout
 from executor.cli.common import SIMULATION_ENDED, dep, journal_option
-from executor.cli.display import display_zone, tz_option
+from executor.cli.display import display_zone, text_width, tz_option, wide_option
 from executor.report.text import RENDERERS as REPORTS
 from executor.report.text import build_report
 from executor.run.clock import Clock
 from executor.run.store import WAITING, JournalStore
 from planner.errors import InputError
+from planner.render.fit import Column, fitted_text
 from planner.timefmt import countdown, human_time, parse_instant, parse_instant_or_none
 
 
@@ -24,8 +26,9 @@ from planner.timefmt import countdown, human_time, parse_instant, parse_instant_
 @journal_option
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @tz_option
+@wide_option
 @click.pass_obj
-def status(obj: Any, journal_dir: str, fmt: str, tz: str | None) -> None:
+def status(obj: Any, journal_dir: str, fmt: str, tz: str | None, wide: bool) -> None:
     """Show a run: per tier and step what is done, running, or waiting for what and until when.
 
     \b
@@ -35,7 +38,8 @@ def status(obj: Any, journal_dir: str, fmt: str, tz: str | None) -> None:
     display_zone(tz)  # a bad --tz before the journal is opened
     journal = rollout.open_store(journal_dir)
     try:
-        click.echo(render_status(journal, dep(obj, "clock"), fmt, tz), nl=False)
+        width = None if wide else text_width(sys.stdout.isatty())
+        click.echo(render_status(journal, dep(obj, "clock"), fmt, tz, width), nl=False)
     finally:
         journal.close()
 
@@ -44,9 +48,14 @@ _at = parse_instant_or_none
 
 
 def render_status(
-    journal: JournalStore, clock: Clock | None, fmt: str = "text", tz: str | None = None
+    journal: JournalStore,
+    clock: Clock | None,
+    fmt: str = "text",
+    tz: str | None = None,
+    width: int | None = 160,
 ) -> str:
-    """The run as text (times in ``tz``, else the spec's window zone) or as JSON (RFC 3339, UTC)."""
+    """The run as text (times in ``tz``, else the spec's window zone; steps fitted to ``width``, None
+    for every column) or as JSON (times RFC 3339, UTC)."""
     data = rollout.status(journal, clock)
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
@@ -68,13 +77,18 @@ def render_status(
         }
         out.append(f"  tier {tier}: " + ", ".join(f"{n} {st}" for st, n in counts.items()))
     out.append("")
-    out += [_step_line(s, now, data["stopped"], zone) for s in data["steps"]]
+    rows = [_step_cells(s, now, data["stopped"], zone) for s in data["steps"]]
+    out.append(fitted_text(STEP_COLUMNS, rows, width).rstrip("\n"))
     out += _footer(data, now, zone)
     return "\n".join(out) + "\n"
 
 
-def _step_line(s: dict[str, Any], now: dt.datetime, stopped: bool, zone: dt.tzinfo) -> str:
-    line = f"  {s['id']:<32} {s['state']:<8}"
+STEP_COLUMNS = (Column("step", rank=100), Column("state", rank=90), Column("detail", rank=80, wrap=True))
+
+
+def _step_cells(s: dict[str, Any], now: dt.datetime, stopped: bool, zone: dt.tzinfo) -> list[str]:
+    """A step's id, state, and what it does, did or waits for (and until when)."""
+    line = ""
     started, ended, until = _at(s["started_at"]), _at(s["ended_at"]), _at(s["waiting_until"])
     if s["state"] == "running" and started:
         line += f" since {human_time(started, zone)}, {s['phase']}, {s['vms_done']}/{s['vms_total']} VMs"
@@ -87,7 +101,7 @@ def _step_line(s: dict[str, Any], now: dt.datetime, stopped: bool, zone: dt.tzin
             line += f" until {human_time(until, zone)} ({countdown(until, now)})"
     elif s["state"] == "failed":
         line += f" {s['error']}"
-    return line
+    return [s["id"], s["state"], line.strip()]
 
 
 def _footer(data: dict[str, Any], now: dt.datetime, zone: dt.tzinfo) -> list[str]:

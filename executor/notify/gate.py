@@ -19,6 +19,7 @@ from executor.notify.answers import Answer, Answers, CallbackListener, read_queu
 from executor.run.context import RunContext, StepFailed
 from planner.notify_spec import MaintenanceEvents
 from planner.plan import Step
+from planner.timefmt import plural
 from planner.values import format_duration, format_timestamp
 
 POLL = 15.0  # seconds of the run's clock between looks at the inbox (and the reply queue)
@@ -51,7 +52,7 @@ class MaintenanceGate:
         reply = self._reply(event_id, token, deadline) if pre.required else None
         if reply:
             self.answers.expect(event_id, token)
-        what = f"{len(step.vms)} VMs of tier {step.tier} are about to be maintained"
+        what = f"{plural(len(step.vms), 'VM')} of tier {step.tier} are about to be maintained"
         ask = f"; answer go or stop by {format_timestamp(deadline)}" if reply else ""
         ctx.emit("maintenance-pre", step.id, what + ask, event_id=event_id, reply=reply, tier=step.tier)
         if reply is None:
@@ -127,5 +128,8 @@ class MaintenanceGate:
     def post(self, ctx: RunContext, step: Step) -> None:
         if self.config.covers("post", step.tier):
             ctx.emit(
-                "maintenance-post", step.id, f"{len(step.vms)} VMs maintained and healthy", tier=step.tier
+                "maintenance-post",
+                step.id,
+                f"{plural(len(step.vms), 'VM')} maintained and healthy",
+                tier=step.tier,
             )

@@ -42,7 +42,7 @@ from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
 from planner.select import selection
 from planner.spec import Spec, TierSettings
-from planner.timefmt import duration, human_time, rfc3339, rfc3339_or_none
+from planner.timefmt import duration, human_time, plural, rfc3339, rfc3339_or_none
 
 __all__ = ["RunConfig", "RunOutcome", "Runner", "StepFailed"]
 
@@ -134,7 +134,7 @@ class Runner:
         if previous == "new":
             self.ctx.emit(
                 "run-started",
-                message=f"{self.ctx.plan.name}: {len(self.ctx.plan.steps)} steps",
+                message=f"{self.ctx.plan.name}: {plural(len(self.ctx.plan.steps), 'step')}",
                 steps=len(self.ctx.plan.steps),
                 planned_makespan_s=self.ctx.plan.makespan_s,
             )
@@ -314,7 +314,7 @@ class Runner:
                 more = f" and {len(waiting_vms) - 5} more" if len(waiting_vms) > 5 else ""
                 self.ctx.pausing = (
                     f"Azure unavailable: {self.azure_down}; nothing was triggered blind, and "
-                    f"{len(waiting_vms)} VM(s) are not started ({names}{more}), none failed for it"
+                    f"{plural(len(waiting_vms), 'VM')} not started ({names}{more}), none failed for it"
                 )
             self.ctx.journal.set_run_state("paused", self.ctx.clock.now(), self.ctx.pausing)
             self.ctx.emit("run-paused", message=self.ctx.pausing)
@@ -330,15 +330,16 @@ class Runner:
             if len(blocked) < len(waiting):
                 return None
             message = (
-                f"{len(failed)} failed step(s) ({', '.join(failed)}) block {len(blocked)} "
-                f"waiting step(s); `udroll resume --journal {self.ctx.journal.location} --retry-failed` "
+                f"{plural(len(failed), 'failed step')} ({', '.join(failed)}) block "
+                f"{plural(len(blocked), 'waiting step')}; "
+                f"`udroll resume --journal {self.ctx.journal.location} --retry-failed` "
                 f"or `udroll skip STEP --journal {self.ctx.journal.location}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
             return RunOutcome("halted", message, failed, reschedule)
         if failed:
-            message = f"finished with {len(failed)} failed step(s): {', '.join(failed)}"
+            message = f"finished with {plural(len(failed), 'failed step')}: {', '.join(failed)}"
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
             return RunOutcome("halted", message, failed, reschedule)
@@ -393,7 +394,7 @@ class Runner:
         self.ctx.emit(
             "step-started",
             step.id,
-            message=f"{len(step.vms)} VMs",
+            message=plural(len(step.vms), "VM"),
             tier=step.tier,
             vms=list(step.vms),
             planned_start=rfc3339(step.start),

@@ -19,7 +19,7 @@ from executor.run.hooks import run_hook
 from executor.run.vm import StepVMs, Wake
 from planner.plan import Step
 from planner.spec import TierSettings
-from planner.timefmt import duration, rfc3339
+from planner.timefmt import duration, plural, rfc3339
 
 
 class Baselines:
@@ -126,7 +126,7 @@ class StepWorker:
             results = self.baselines.round(ctx, step, settings, work)
             sick = {vm: ps for vm, ps in results.items() if not all(p.ok for p in ps)}
             if not sick:
-                ctx.emit("baseline", step.id, message=f"tier {step.tier} healthy ({len(work)} VMs)")
+                ctx.emit("baseline", step.id, message=f"tier {step.tier} healthy ({plural(len(work), 'VM')})")
                 return
             what = "; ".join(
                 f"{ctx.name(vm)}: {next(p.detail for p in ps if not p.ok)}"

@@ -35,7 +35,7 @@ from planner.errors import (
 )
 from planner.fleet import VM
 from planner.plan import Step
-from planner.timefmt import duration, human_span, human_time
+from planner.timefmt import duration, human_span, human_time, plural
 
 Wake = Generator[dt.datetime, None, None]
 TERMINAL = ("healthy", "skipped", "failed")
@@ -79,7 +79,7 @@ class StepVMs:
         failed = [(vm, self.ctx.journal.vm(vm).message) for vm, w in work.items() if w.state == "failed"]
         if failed:
             shown = "; ".join(f"{self.ctx.name(vm)}: {msg}" for vm, msg in failed[:5])
-            raise StepFailed(f"{len(failed)} of {len(work)} VMs failed: {shown}")
+            raise StepFailed(f"{len(failed)} of {plural(len(work), 'VM')} failed: {shown}")
 
     def _load(self, now: dt.datetime) -> dict[str, VMWork]:
         """Each VM's work from the journal: a resumed VM continues from what was durably recorded."""

@@ -11,11 +11,13 @@ wider than the terminal, the line is longer than the terminal rather than a numb
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
 Justify = Literal["left", "right"]
@@ -93,3 +95,14 @@ def fitted_table(
 def table_width(widths: dict[int, int]) -> int:
     """Columns of a table laid out by :func:`layout` (what its console needs, at least)."""
     return sum(widths.values()) + GUTTER * max(0, len(widths) - 1)
+
+
+def fitted_text(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None, title: str | None = None
+) -> str:
+    """:func:`fitted_table` as plain text lines (no colour, no trailing spaces)."""
+    out = io.StringIO()
+    needed = table_width(layout(columns, rows, width))
+    console = Console(file=out, width=max(needed, width or 0, 20), color_system=None, highlight=False)
+    console.print(fitted_table(columns, rows, width, title=title))
+    return "".join(line.rstrip() + "\n" for line in out.getvalue().splitlines())
