@@ -45,7 +45,7 @@ from planner.load import LoadedSpec, load_spec, parse_spec
 from planner.plan import PLAN_FORMAT, Plan
 from planner.select import selection
 from planner.spec import TierSettings
-from planner.timefmt import plural
+from planner.timefmt import plural, rfc3339
 
 if TYPE_CHECKING:
     from executor.emulator.faults import Faults
@@ -243,7 +243,7 @@ def create_run(
         "fleet": fleet.to_json(),
         "confirm": confirm,
         "simulated": "1" if simulated else "0",
-        "created_at": clock.now().isoformat(),
+        "created_at": rfc3339(clock.now()),
     }
     if emulator:
         meta["emulator"] = str(Path(emulator).resolve())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from planner.graph import tier_order
 from planner.plan import Plan, Step
@@ -121,10 +120,8 @@ def _later(start: dt.datetime, seconds: int) -> dt.datetime:
 
 
 def local_text(at: dt.datetime, timezone: str) -> str:
-    """The same instant on the operator's wall clock, e.g. ``Mon 23 Nov 22:00 Europe/Berlin``."""
-    if timezone == "UTC":
-        return ""
-    return at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %H:%M ") + timezone
+    """The same instant on the operator's wall clock, e.g. ``Mon 11-23 22:00 CET`` ("" in UTC)."""
+    return "" if timezone == "UTC" else human_time(at, timezone)
 
 
 def duration_text(seconds: int) -> str:
