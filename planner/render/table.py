@@ -1,8 +1,9 @@
 """`-o table`: the steps in time order, then the summary, the VMs left out and the warnings.
 
 The steps table fits ``preview.width`` (see planner.render.fit): the step id (what `udroll skip` and
-`udroll approve` take), its start and the VMs first; end, gap, tier, group and domain as room allows;
-every column with ``preview.wide``. Times are in ``preview.zone``, each labelled with the zone.
+`udroll approve` take), its start, its VMs and the gap after it first, then its end; tier, group and
+domain (the step id names them already) only when the VMs need not wrap; every column with
+``preview.wide``. Times are in ``preview.zone``, each labelled with the zone.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def render(preview: Preview) -> str:
     needed = table_width(layout(STEP_COLUMNS, rows, width))
     console = Console(
         file=out,
-        width=max(needed, preview.width),  # wider only when the step ids and times alone are
+        width=max(needed, preview.width),  # wider than asked only when the required columns alone are
         force_terminal=preview.color,
         color_system="standard" if preview.color else None,
         highlight=False,
