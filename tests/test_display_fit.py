@@ -198,5 +198,16 @@ def test_events_and_report_json_carry_rfc3339_and_the_markdown_report_zoned_time
     assert all(RFC3339.fullmatch(t) for t in times), times
     code, md = invoke(["report", "--journal", journal], obj)
     assert "| db/as-db/ud2 | done | Mon 11-23 22:00 CET | Mon 11-23 22:00 CET | +0s |" in md, md
+    assert "| app/vmss-app/ud0/1 | vmss-app/0 | pending |" in md  # an instance by its scale set
     code, md = invoke(["report", "--journal", journal, "--tz", "UTC"], obj)
     assert code == 0 and "- planned start Mon 11-23 21:00 UTC" in md
+
+
+def test_run_preview_and_messages_use_the_zone(tmp_path: Path) -> None:
+    """`run --tz UTC` previews in UTC; plain log lines are RFC 3339; messages say `1 VM`, not `1 VMs`."""
+    obj = fakes()
+    code, out = invoke(["run", str(SHOP_PATH), "--yes", "--journal", str(tmp_path / "j"), "--tz", "UTC"], obj)
+    assert code == 0, out
+    assert re.search(r"^db/as-db/ud2\s+Mon 11-23 21:00 UTC", out, re.MULTILINE), out
+    assert re.search(r"^2026-11-23T21:00:\d\dZ step-started db/as-db/ud2: 1 VM$", out, re.MULTILINE), out
+    assert "1 VMs" not in out

@@ -93,7 +93,7 @@ def _step_times(step: Step, row: StepRow | None) -> dict[str, Any]:
 def _vm_entry(v: VMRow, triggers: list[tuple[str, str, dt.datetime]]) -> dict[str, Any]:
     return {
         "vm": v.vm,
-        "name": v.vm.rsplit("/", 1)[-1],
+        "name": _short_name(v.vm),
         "state": v.state,
         "result": v.result,
         "message": v.message,
@@ -103,6 +103,14 @@ def _vm_entry(v: VMRow, triggers: list[tuple[str, str, dt.datetime]]) -> dict[st
         "healthy_at": _iso(v.healthy_at),
         "reschedule": v.reschedule,
     }
+
+
+def _short_name(vm: str) -> str:
+    """``db-1``, or ``vmss-app/0`` for a scale set instance (its number alone names nothing)."""
+    parts = vm.split("/")
+    if len(parts) >= 4 and parts[-4].lower() == "virtualmachinescalesets":
+        return f"{parts[-3]}/{parts[-1]}"
+    return parts[-1]
 
 
 def _gate_summary(step_gates: list[dict[str, Any]]) -> dict[str, Any]:
