@@ -45,6 +45,7 @@ from planner.fleet import VM, Fleet, load_fleet, parse_fleet
 from planner.load import LoadedSpec, load_spec, parse_spec
 from planner.plan import PLAN_FORMAT, Plan
 from planner.spec import TierSettings
+from planner.timefmt import plural, rfc3339
 
 if TYPE_CHECKING:
     from executor.emulator.faults import Faults
@@ -155,9 +156,8 @@ def make_plan(loaded: LoadedSpec, fleet: Fleet, start: dt.datetime, allow_partia
 
 def refuse_unschedulable(plan: Plan, allow_partial: bool) -> None:
     if plan.unschedulable and not allow_partial:
-        count = len(plan.unschedulable)
         raise UnschedulableError(
-            f"{count} VM{'s' if count != 1 else ''} cannot be scheduled (reasons above); "
+            f"{plural(len(plan.unschedulable), 'VM')} cannot be scheduled (reasons above); "
             "Azure will maintain them in its scheduled window. Pass --allow-partial to "
             "run the plan without them."
         )
@@ -229,7 +229,7 @@ def create_run(
         "fleet": fleet.to_json(),
         "confirm": confirm,
         "simulated": "1" if simulated else "0",
-        "created_at": clock.now().isoformat(),
+        "created_at": rfc3339(clock.now()),
     }
     if emulator:
         meta["emulator"] = str(Path(emulator).resolve())

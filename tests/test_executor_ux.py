@@ -123,5 +123,5 @@ def test_long_health_urls_are_shortened_and_the_vm_is_named(tmp_path: Path) -> N
     h.run()
     failed = [v for v in h.journal.vms() if v.state == "failed"]
     assert failed and failed[0].message.startswith("db-1: ")
-    markdown = REPORTS["markdown"](build_report(h.journal))
+    markdown = REPORTS["markdown"](build_report(h.journal), None)
     assert any(line.startswith("  - failed ") and " db-1 " in line for line in markdown.splitlines())

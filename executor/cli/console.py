@@ -27,6 +27,7 @@ from executor.run.clock import Clock
 from executor.run.events import Event
 from executor.run.journal import StepRow, VMRow
 from planner.plan import Plan
+from planner.timefmt import countdown, human_time, parse_instant, rfc3339
 
 QUIET = {"gate", "vm-intent", "vm-polled", "step-waiting"}  # plain lines skip these: too chatty
 STYLE = {"done": "green", "running": "cyan", "failed": "bold red", "skipped": "yellow", "waiting": "dim"}
@@ -34,14 +35,6 @@ STYLE = {"done": "green", "running": "cyan", "failed": "bold red", "skipped": "y
 
 def short_vm(vm: str | None) -> str:
     return vm.rsplit("/", 1)[-1] if vm else ""
-
-
-def countdown(until: dt.datetime, now: dt.datetime) -> str:
-    left = int((until - now).total_seconds())
-    if left <= 0:
-        return "now"
-    hours, rest = divmod(left, 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 class PlainConsole:
@@ -56,7 +49,7 @@ class PlainConsole:
         failed_baseline = event.kind == "gate" and not data.get("ok", True) and data.get("baseline")
         if event.kind in QUIET and not self.verbose and not failed_baseline:
             return
-        parts = [event.at.strftime("%Y-%m-%dT%H:%M:%SZ"), event.kind]
+        parts = [rfc3339(event.at), event.kind]
         if event.step:
             parts.append(event.step)
         if event.vm:
@@ -91,9 +84,17 @@ class _Row:
 class LiveConsole:
     """A live view of the run on a terminal (see the module docstring)."""
 
-    def __init__(self, plan: Plan, clock: Clock, console: Console | None = None, title: str = ""):
+    def __init__(
+        self,
+        plan: Plan,
+        clock: Clock,
+        console: Console | None = None,
+        title: str = "",
+        zone: dt.tzinfo = dt.timezone.utc,  # where times are shown (`--tz`)
+    ):
         self.plan = plan
         self.clock = clock
+        self.zone = zone
         self.console = console or Console(stderr=False)
         self.title = title or f"udroll run {plan.name}"
         self.rows = {s.id: _Row() for s in plan.steps}
@@ -154,7 +155,7 @@ class LiveConsole:
             elif kind == "step-waiting":
                 row.detail = event.message
                 until = event.data.get("until")
-                row.until = dt.datetime.fromisoformat(until) if until else None
+                row.until = parse_instant(until) if until else None
             elif kind == "step-retry":  # --retry-failed: its failed VMs are checked again
                 row.state, row.detail, row.until = "waiting", event.message, None
             elif kind == "vm-healthy":
@@ -167,16 +168,18 @@ class LiveConsole:
                 row.detail = f"gate {short_vm(event.vm)}: {event.message}"
         if kind not in QUIET:
             self.log.append(
-                f"{event.at:%H:%M:%S} {kind} {event.step or ''} {short_vm(event.vm)} {event.message}"
+                f"{human_time(event.at, self.zone, seconds=True)} {kind} {event.step or ''} "
+                f"{short_vm(event.vm)} {event.message}"
             )
             self.log = self.log[-6:]
 
     def _render(self) -> Any:
         with self._lock:
             now = self.clock.now()
-            table = Table(title=f"{self.title} — {now:%Y-%m-%d %H:%M:%S}Z", expand=True)
-            for column in ("step", "state", "VMs", "planned", "now"):
-                table.add_column(column, overflow="fold")
+            table = Table(title=f"{self.title} — {human_time(now, self.zone, seconds=True)}", expand=True)
+            for column in ("step", "state", "VMs", "planned"):  # ids, counts and times are never cut
+                table.add_column(column, no_wrap=True)
+            table.add_column("now", overflow="fold", ratio=1)
             for step in self.plan.steps:
                 row = self.rows[step.id]
                 if row.state == "done" and len(self.plan.steps) > 30:
@@ -188,7 +191,7 @@ class LiveConsole:
                     step.id,
                     Text(row.state, style=STYLE.get(row.state, "")),
                     row.vms(len(step.vms)),
-                    f"{step.start:%d %H:%M}",
+                    human_time(step.start, self.zone),
                     detail[:90],
                 )
             states = [r.state for r in self.rows.values()]

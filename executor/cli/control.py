@@ -10,6 +10,7 @@ from executor import rollout
 from executor.cli.common import clock_of, journal_option
 from executor.run.store import WAITING, refuse_skip
 from planner.errors import InputError
+from planner.timefmt import plural
 
 
 @click.command()
@@ -70,9 +71,9 @@ def abort(obj: Any, journal_dir: str) -> None:
             journal.request("abort", None, now)
             names = ", ".join(v.rsplit("/", 1)[-1] for v in in_flight[:5])
             click.echo(
-                f"No runner is active, and {len(in_flight)} VM(s) are in flight ({names}). Abort recorded: "
-                f"`udroll resume --journal {journal_dir} --yes` follows them to their outcome, triggers "
-                "nothing new, and ends the run aborted."
+                f"No runner is active, and {plural(len(in_flight), 'VM')} in flight ({names}). Abort "
+                f"recorded: `udroll resume --journal {journal_dir} --yes` follows them to their outcome, "
+                "triggers nothing new, and ends the run aborted."
             )
         else:
             journal.set_run_state("aborted", now, "aborted with `udroll abort` while no runner was running")

@@ -13,6 +13,7 @@ import click
 from planner.errors import InputError
 from planner.fleet import Fleet, load_fleet
 from planner.load import load_spec
+from planner.timefmt import plural
 from planner.values import parse_timestamp
 
 
@@ -105,7 +106,7 @@ def serve(
             if ready_file:
                 emu.write_ready_file(ready_file)
             click.echo(
-                f"udroll emulator serving {len(fleet.vms)} VMs of subscription {emu.subscription} "
+                f"udroll emulator serving {plural(len(fleet.vms), 'VM')} of subscription {emu.subscription} "
                 f"at {emu.base_url} (CA {emu.ca_bundle}, speed {emu.speed:g}x); Ctrl-C stops it."
             )
             while not stop.wait(0.2):

@@ -17,6 +17,7 @@ import click
 from planner.errors import Problem, SpecError, UdrollError
 from planner.load import load_spec
 from planner.schema import spec_schema
+from planner.timefmt import plural
 
 
 def _version() -> str:
@@ -56,8 +57,8 @@ def validate(specs: tuple[str, ...]) -> None:
             problems.extend(exc.problems)
             continue
         vms = len(loaded.inventory.vms) if loaded.inventory else 0
-        inventory = f", {vms} VMs in inventory" if loaded.inventory else ""
-        click.echo(f"{path}: ok ({len(loaded.spec.tiers)} tiers{inventory})")
+        inventory = f", {plural(vms, 'VM')} in inventory" if loaded.inventory else ""
+        click.echo(f"{path}: ok ({plural(len(loaded.spec.tiers), 'tier')}{inventory})")
     if problems:
         raise SpecError(problems)
 

@@ -42,6 +42,7 @@ from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
 from planner.select import selection
 from planner.spec import Spec, TierSettings
+from planner.timefmt import duration, human_time, plural, rfc3339, rfc3339_or_none
 
 __all__ = ["RunConfig", "RunOutcome", "Runner", "StepFailed"]
 
@@ -138,7 +139,7 @@ class Runner:
         if previous == "new":
             self.ctx.emit(
                 "run-started",
-                message=f"{self.ctx.plan.name}: {len(self.ctx.plan.steps)} steps",
+                message=f"{self.ctx.plan.name}: {plural(len(self.ctx.plan.steps), 'step')}",
                 steps=len(self.ctx.plan.steps),
                 planned_makespan_s=self.ctx.plan.makespan_s,
             )
@@ -265,7 +266,7 @@ class Runner:
             message = "skipped by the operator (`udroll skip`)"
             if step_id in live.ended and self._touched(step_id):
                 gap = self.ctx.steps[step_id].gap_after_s
-                message += f"; its VMs were touched, so its {gap // 60}m recovery gap still holds"
+                message += f"; its VMs were touched, so its {duration(gap)} recovery gap still holds"
             else:
                 live.ended.pop(step_id, None)  # never touched a VM: nothing to recover from
             self.ctx.emit("step-skipped", step_id, message=message)
@@ -318,7 +319,7 @@ class Runner:
                 more = f" and {len(waiting_vms) - 5} more" if len(waiting_vms) > 5 else ""
                 self.ctx.pausing = (
                     f"Azure unavailable: {self.azure_down}; nothing was triggered blind, and "
-                    f"{len(waiting_vms)} VM(s) are not started ({names}{more}), none failed for it"
+                    f"{plural(len(waiting_vms), 'VM')} not started ({names}{more}), none failed for it"
                 )
             self.ctx.journal.set_run_state("paused", self.ctx.clock.now(), self.ctx.pausing)
             self.ctx.emit("run-paused", message=self.ctx.pausing)
@@ -335,7 +336,8 @@ class Runner:
                 return None
             where = self.ctx.journal.location
             message = (
-                f"{len(failed)} failed step(s) ({', '.join(failed)}) block {len(blocked)} waiting step(s)"
+                f"{plural(len(failed), 'failed step')} ({', '.join(failed)}) block "
+                f"{plural(len(blocked), 'waiting step')}"
             ) + self._then(
                 f"`udroll resume --journal {where} --retry-failed` or `udroll skip STEP --journal {where}`"
             )
@@ -343,7 +345,7 @@ class Runner:
             self.ctx.emit("run-halted", message=message, failed=list(failed))
             return RunOutcome("halted", message, failed, reschedule)
         if failed:
-            message = f"finished with {len(failed)} failed step(s): {', '.join(failed)}"
+            message = f"finished with {plural(len(failed), 'failed step')}: {', '.join(failed)}"
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
             return RunOutcome("halted", message, failed, reschedule)
@@ -361,9 +363,11 @@ class Runner:
         now = self.ctx.clock.now()
         if not idle_until(self.schedule.intervals, now, ready):
             return None
-        message = f"waiting until {ready:%Y-%m-%d %H:%M:%S}Z: nothing can start before the window closes"
+        message = (
+            f"waiting until {human_time(ready, self.ctx.zone)}: nothing can start before the window closes"
+        )
         self.ctx.journal.set_run_state(WAITING, now, message)
-        self.ctx.emit("run-waiting", message=message, until=ready.isoformat())
+        self.ctx.emit("run-waiting", message=message, until=rfc3339(ready))
         return RunOutcome(WAITING, message)
 
     def _waiting(self, step_id: str, reason: str | None, until: dt.datetime | None) -> None:
@@ -373,10 +377,11 @@ class Runner:
             self.ctx.emit(
                 "step-waiting",
                 step_id,
-                message=f"waiting for {reason}" + (f" until {until:%Y-%m-%d %H:%M:%S}Z" if until else ""),
+                message=f"waiting for {reason}"
+                + (f" until {human_time(until, self.ctx.zone)}" if until else ""),
                 journal=False,
                 reason=reason,
-                until=until.isoformat() if until else None,
+                until=rfc3339_or_none(until),
             )
 
     def _fail_unstartable(self, step: Step) -> None:
@@ -401,10 +406,10 @@ class Runner:
         self.ctx.emit(
             "step-started",
             step.id,
-            message=f"{len(step.vms)} VMs",
+            message=plural(len(step.vms), "VM"),
             tier=step.tier,
             vms=list(step.vms),
-            planned_start=step.start.isoformat(),
+            planned_start=rfc3339(step.start),
         )
 
     # --- one step --------------------------------------------------------------------------------

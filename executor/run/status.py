@@ -9,7 +9,10 @@ from typing import Any
 
 from executor.run.clock import Clock, SystemClock
 from executor.run.store import JournalStore
+from planner.errors import SpecError
 from planner.plan import Plan
+from planner.source import load_text
+from planner.timefmt import parse_instant, rfc3339, rfc3339_or_none
 
 STOPPED = ("halted", "paused", "aborted", "completed")
 _WAITS_FOR = re.compile(r"step (\S+) \((\w+)\)")
@@ -28,12 +31,22 @@ def _as_of(journal: JournalStore, clock: Clock | None, simulated: bool) -> dt.da
         return clock.now()
     last = journal.transitions()[-1:] if simulated else []
     if last:
-        return dt.datetime.fromisoformat(last[0]["at"])  # simulated time: as of the last event
+        return parse_instant(last[0]["at"])  # simulated time: as of the last event
     return SystemClock().now()
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_iso = rfc3339_or_none  # RFC 3339, Z, whole seconds: what every JSON output of udroll carries
+
+
+def spec_timezone(journal: JournalStore) -> str | None:
+    """The window timezone of the spec a run was made from (where its times are shown by default)."""
+    try:
+        data = load_text(journal.meta("spec_text") or "", "<spec>").data
+    except SpecError:  # an unreadable spec only loses the default zone; status still shows the run
+        return None
+    window = data.get("window") if isinstance(data, dict) else None
+    zone = window.get("timezone") if isinstance(window, dict) else None
+    return zone if isinstance(zone, str) else None
 
 
 def notify_warnings(journal: JournalStore) -> list[str]:
@@ -82,7 +95,8 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
         "simulated_time": emulated and clock is None,
         "journal": journal.location,
         "message": without_resume_hint(message) if simulated else message,
-        "as_of": now.isoformat(),
+        "as_of": rfc3339(now),
+        "timezone": spec_timezone(journal),
         "next_step_eta": _iso(eta),
         "steps": [
             {

@@ -20,6 +20,7 @@ from executor.run.journal import VMRow
 from executor.run.vm import StepVMs, Wake
 from planner.plan import Step
 from planner.spec import TierSettings
+from planner.timefmt import duration, plural, rfc3339
 
 
 class Baselines:
@@ -76,7 +77,7 @@ class StepWorker:
         ctx.live.ended[step.id] = now
         ctx.journal.update_step(step.id, state="done", ended_at=now, phase=None)
         ctx.emit(
-            "step-ended", step.id, message=_ended(ctx.journal.vms(step.id)), planned_end=step.end.isoformat()
+            "step-ended", step.id, message=_ended(ctx.journal.vms(step.id)), planned_end=rfc3339(step.end)
         )
 
     def _phases(self) -> Wake:
@@ -128,7 +129,7 @@ class StepWorker:
             results = self.baselines.round(ctx, step, settings, work)
             sick = {vm: ps for vm, ps in results.items() if not all(p.ok for p in ps)}
             if not sick:
-                ctx.emit("baseline", step.id, message=f"tier {step.tier} healthy ({len(work)} VMs)")
+                ctx.emit("baseline", step.id, message=f"tier {step.tier} healthy ({plural(len(work), 'VM')})")
                 return
             what = "; ".join(
                 f"{ctx.name(vm)}: {next(p.detail for p in ps if not p.ok)}"
@@ -137,7 +138,7 @@ class StepWorker:
             if ctx.clock.now() >= deadline:
                 raise StepFailed(
                     f"tier {step.tier} was already unhealthy before the step, and stayed so "
-                    f"for {settings.health.timeout}s: {what}; nothing was triggered"
+                    f"for {duration(settings.health.timeout)}: {what}; nothing was triggered"
                 )
             ctx.emit(
                 "baseline", step.id, message=f"tier {step.tier} unhealthy before the step, waiting: {what}"

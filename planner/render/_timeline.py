@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from planner.graph import tier_order
 from planner.plan import Plan, Step
 from planner.render.preview import Preview
 from planner.spec import Spec
-from planner.values import format_duration, format_timestamp
+from planner.timefmt import human_time, signed_duration
+from planner.values import format_duration
 
 
 @dataclass(frozen=True)
@@ -144,15 +144,13 @@ def _later(start: dt.datetime, seconds: int) -> dt.datetime:
 
 
 def local_text(at: dt.datetime, timezone: str) -> str:
-    """The same instant on the operator's wall clock, e.g. ``Mon 23 Nov 22:00 Europe/Berlin``."""
-    if timezone == "UTC":
-        return ""
-    return at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %H:%M ") + timezone
+    """The same instant on the operator's wall clock, e.g. ``Mon 11-23 22:00 CET`` ("" in UTC)."""
+    return "" if timezone == "UTC" else human_time(at, timezone)
 
 
 def duration_text(seconds: int) -> str:
     """A duration as the spec writes it, negative ones too (a plan that misses a deadline)."""
-    return format_duration(seconds) if seconds >= 0 else "-" + format_duration(-seconds)
+    return signed_duration(seconds)
 
 
 def window_text(spec: Spec) -> str:
@@ -164,9 +162,9 @@ def window_text(spec: Spec) -> str:
     if w.blackout:
         parts.append("blackout " + ", ".join(str(b) for b in w.blackout))
     if w.not_before:
-        parts.append(f"not before {format_timestamp(w.not_before)}")
+        parts.append(f"not before {human_time(w.not_before, w.timezone)}")
     if w.not_after:
-        parts.append(f"not after {format_timestamp(w.not_after)}")
+        parts.append(f"not after {human_time(w.not_after, w.timezone)}")
     if w.cutoff:
         parts.append(f"cutoff {format_duration(w.cutoff)}")
     return f"{'; '.join(parts)} ({w.timezone})"
