@@ -38,13 +38,14 @@ from executor.run.runner import RunConfig, Runner, RunOutcome
 from executor.run.status import run_status
 from executor.run.store import JournalStore, is_url
 from planner.build import build_plan
+from planner.drift import what_changed
 from planner.errors import InputError, UnschedulableError
 from planner.fingerprint import fingerprint
 from planner.fleet import VM, Fleet, load_fleet, parse_fleet
 from planner.load import LoadedSpec, load_spec, parse_spec
 from planner.plan import PLAN_FORMAT, Plan
-from planner.select import selection
 from planner.spec import TierSettings
+from planner.timefmt import plural, rfc3339
 
 if TYPE_CHECKING:
     from executor.emulator.faults import Faults
@@ -125,29 +126,15 @@ def simulation_fleet(loaded: LoadedSpec, fleet_path: str | None) -> Fleet:
     raise InputError(f"{loaded.file} has no inventory to simulate: pass --fleet FILE")
 
 
-def what_changed(plan: Plan, loaded: LoadedSpec, fleet: Fleet) -> str:
-    """Which planned VMs are gone or done, and which selected VMs are new, since the plan was made."""
-    live = {vm.id.lower(): vm for vm in fleet.vms}
-    changes: list[str] = []
-    planned = {vm.lower() for s in plan.steps for vm in s.vms}
-    for vm in sorted(planned):
-        facts = live.get(vm)
-        if facts is None:
-            changes.append(f"{vm.rsplit('/', 1)[-1]} is gone")
-        elif facts.maintenance is None or facts.maintenance.last_result == "MaintenanceCompleted":
-            changes.append(f"{facts.ref} has nothing pending any more")
-    known = planned | {s.vm.lower() for s in plan.skipped} | {u.vm.lower() for u in plan.unschedulable}
-    selected = {vm.id.lower(): vm for vms in selection(loaded.spec, fleet.vms).values() for vm in vms}
-    changes += [f"{vm.ref} is new" for key, vm in sorted(selected.items()) if key not in known]
-    shown = "; ".join(changes[:10]) + (f"; and {len(changes) - 10} more" if len(changes) > 10 else "")
-    return shown or "the spec or some VM's facts (domains, windows, tags, power) differ"
-
-
-def check_plan_matches(plan: Plan, loaded: LoadedSpec, fleet: Fleet) -> None:
-    """Refuse a plan made from another spec or fleet than the ones at hand (InputError, exit 2)."""
+def check_plan_matches(
+    plan: Plan, loaded: LoadedSpec, fleet: Fleet, fleet_is: str = "the live fleet"
+) -> None:
+    """Refuse a plan made from another spec or fleet than the ones at hand (InputError, exit 2),
+    naming what changed. ``fleet_is`` says where the fleet came from (a simulation has no live one)."""
     if fingerprint(loaded.spec, fleet) != plan.fingerprint:
+        changed = what_changed(plan, loaded.spec, fleet, loaded.file)
         raise InputError(
-            f"the plan no longer matches the live fleet and spec: {what_changed(plan, loaded, fleet)}. "
+            f"the plan no longer matches the spec and {fleet_is}: {changed}. "
             f"Make a new plan (`udroll plan {loaded.file}`) or run the spec directly"
         )
 
@@ -169,9 +156,8 @@ def make_plan(loaded: LoadedSpec, fleet: Fleet, start: dt.datetime, allow_partia
 
 def refuse_unschedulable(plan: Plan, allow_partial: bool) -> None:
     if plan.unschedulable and not allow_partial:
-        count = len(plan.unschedulable)
         raise UnschedulableError(
-            f"{count} VM{'s' if count != 1 else ''} cannot be scheduled (reasons above); "
+            f"{plural(len(plan.unschedulable), 'VM')} cannot be scheduled (reasons above); "
             "Azure will maintain them in its scheduled window. Pass --allow-partial to "
             "run the plan without them."
         )
@@ -243,9 +229,9 @@ def create_run(
         "fleet": fleet.to_json(),
         "confirm": confirm,
         "simulated": "1" if simulated else "0",
-        "created_at": clock.now().isoformat(),
+        "created_at": rfc3339(clock.now()),
         # real time, whatever the run's clock (simulated, emulated): `udroll runs` sorts by it
-        "created_wall": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "created_wall": dt.datetime.now(dt.timezone.utc).isoformat(),  # to the microsecond: an order
     }
     if emulator:
         meta["emulator"] = str(Path(emulator).resolve())

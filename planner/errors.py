@@ -10,9 +10,10 @@
     │   ├── AuthorizationError  5
     │   ├── NotEligibleError    5  409 OperationNotAllowed on perform-maintenance
     │   └── VMGoneError         5  404 for a VM the plan names
-    └── Interrupted           130  Ctrl-C: the run was paused cleanly
+    └── Interrupted           130  paused (Ctrl-C, `udroll pause`, a declined confirmation): resumable
 
-The CLI boundary (executor.cli.main.main) prints ``Error: <message>`` and exits with ``exit_code``.
+The CLI boundary (executor.cli.main.main) prints ``<prefix><message>`` and exits with ``exit_code``;
+the prefix is ``Error: `` except for a pause, which is asked for and is no error.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 class UdrollError(Exception):
     exit_code = 1
+    prefix = "Error: "
 
 
 class InputError(UdrollError):
@@ -84,3 +86,4 @@ class VMGoneError(AzureError):
 
 class Interrupted(UdrollError):
     exit_code = 130
+    prefix = ""

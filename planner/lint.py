@@ -15,6 +15,7 @@ from planner.fleet import VM
 from planner.grouping import placement
 from planner.plan import Warning
 from planner.spec import Spec
+from planner.timefmt import plural
 from planner.values import format_duration, format_timestamp
 
 CODES = (
@@ -158,7 +159,7 @@ def _warning(code: str, vms: Sequence[VM], message: str) -> Warning:
 
 
 def _vms(vms: Sequence[VM]) -> str:
-    return "1 VM" if len(vms) == 1 else f"{len(vms)} VMs"
+    return plural(len(vms), "VM")
 
 
 def _are(vms: Sequence[VM], one: str = "is", many: str = "are") -> str:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from planner.timefmt import plural
 from planner.values import format_timestamp, parse_timestamp
 
 PLAN_FORMAT = "udroll/plan@1"
@@ -67,7 +68,7 @@ class Relaxed:
     vms: int
 
     def describe(self) -> str:
-        n = f"{self.vms} VM{'s' if self.vms != 1 else ''}"
+        n = plural(self.vms, "VM")
         return (
             f"tier {self.tier!r} runs after the planned steps of tier {self.depends_on!r}, which leaves "
             f"{n} to Azure's own maintenance later"

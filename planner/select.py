@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from planner.fleet import VM
 from planner.spec import Selector, Spec
+from planner.timefmt import plural
 
 
 def matches(selector: Selector, vm: VM) -> bool:
@@ -142,7 +143,7 @@ def overlaps(spec: Spec, by_tier: dict[str, list[VM]]) -> list[tuple[int, str]]:
     out = []
     for (first, second), vms in sorted(pairs.items(), key=lambda kv: (index[kv[0][1]], index[kv[0][0]])):
         shown = ", ".join(sorted(vms)[:3]) + (f" and {len(vms) - 3} more" if len(vms) > 3 else "")
-        count = f"{len(vms)} VM{'s' if len(vms) != 1 else ''}"
+        count = plural(len(vms), "VM")
         out.append(
             (
                 index[second],

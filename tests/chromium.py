@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import select
@@ -63,6 +64,41 @@ def require_chromium() -> str:
 
 class CDPError(RuntimeError):
     pass
+
+
+ARTIFACTS_ENV = "UDROLL_TEST_ARTIFACTS"
+
+
+def artifacts_dir() -> Path:
+    """Where tests keep what a person may want to look at (screenshots): $UDROLL_TEST_ARTIFACTS, else
+    tests/artifacts/ (ignored by git; .ci/run prints where they are)."""
+    path = Path(os.environ.get(ARTIFACTS_ENV) or Path(__file__).resolve().parent / "artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# What a layout check needs from a udroll page, measured by the browser after layout and scripts:
+# the document's width against the window's, the timeline's box, every axis label's box, and per tier
+# its head row, its own marker lines and the deadline text in its head.
+LAYOUT_JS = r"""(() => {
+  const box = e => { const r = e.getBoundingClientRect();
+    return {left: r.left + scrollX, right: r.right + scrollX, top: r.top + scrollY, bottom: r.bottom + scrollY}; };
+  const doc = document.documentElement, tl = document.getElementById("timeline");
+  const out = {scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth, timeline: null, labels: [], tiers: []};
+  if (!tl) return out;
+  out.timeline = box(tl);
+  out.labels = [...tl.querySelectorAll("#axis text")].map(t => ({cls: t.getAttribute("class"),
+    text: t.textContent, ...box(t)}));
+  out.tiers = [...tl.querySelectorAll(":scope > g.tier")].map(g => ({
+    tier: g.dataset.tier,
+    head: box(g.querySelector(":scope > rect.head")),
+    lanes: box(g.querySelector(":scope > g.lanes")),
+    markers: [...g.querySelectorAll(".tier-marker")].map(m => ({cls: m.getAttribute("class"), ...box(m)})),
+    deadline: [...g.querySelectorAll(".tier-deadline")].map(t => ({text: t.firstChild.textContent, ...box(t)})),
+  }));
+  out.markers = tl.querySelectorAll(".marker").length;
+  return out;
+})()"""
 
 
 @dataclass
@@ -123,6 +159,7 @@ class Browser:
         os.close(child_r)
         os.close(child_w)
         self._buffer = b""
+        self._scripts = True
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
         self.argv = shlex.join(argv)
@@ -220,8 +257,10 @@ class Browser:
         self._events.clear()
         self.call("Page.navigate", {"url": url}, session=True)
         self.wait_for("Page.loadEventFired")
-        # a round trip through the page's event loop: late errors from load handlers arrive first
-        self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
+        if (
+            self._scripts
+        ):  # a round trip through the page's event loop: late errors from load handlers arrive first
+            self.evaluate("new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
         return self.report(url)
 
     def report(self, url: str) -> PageReport:
@@ -241,18 +280,31 @@ class Browser:
                 report.log_entries.append((entry["level"], f"{entry.get('url', '')}: {entry['text']}"))
         return report
 
-    def screenshot(self) -> bytes:
-        """A PNG of the viewport at half scale (enough to tell blank from drawn)."""
-        metrics = self.call("Page.getLayoutMetrics", session=True)["cssVisualViewport"]
-        clip = {
-            "x": 0,
-            "y": 0,
-            "width": metrics["clientWidth"],
-            "height": metrics["clientHeight"],
-            "scale": 0.5,
-        }
-        data = self.call("Page.captureScreenshot", {"format": "png", "clip": clip}, session=True)["data"]
+    def screenshot(self, scale: float = 0.5, full_page: bool = False) -> bytes:
+        """A PNG of the viewport (or the whole page), at half scale by default: enough to tell blank
+        from drawn; ``scale=1`` for a screenshot a person reads."""
+        metrics = self.call("Page.getLayoutMetrics", session=True)
+        view = metrics["cssVisualViewport"]
+        height = metrics["cssContentSize"]["height"] if full_page else view["clientHeight"]
+        clip = {"x": 0, "y": 0, "width": view["clientWidth"], "height": height, "scale": scale}
+        params = {"format": "png", "clip": clip, "captureBeyondViewport": full_page}
+        data = self.call("Page.captureScreenshot", params, session=True)["data"]
         return base64.b64decode(data)
+
+    def scripts(self, enabled: bool) -> None:
+        """Run the pages' scripts or not (a page must read well without them too)."""
+        self.call("Emulation.setScriptExecutionDisabled", {"value": not enabled}, session=True)
+        self._scripts = enabled  # (the page's timers do not run either: open() cannot wait on them)
+
+    def layout(self) -> dict[str, Any]:
+        """Where things landed after layout (see LAYOUT_JS): boxes in CSS pixels of the page."""
+        return self.evaluate(LAYOUT_JS)  # type: ignore[no-any-return]
+
+    def keep_screenshot(self, name: str) -> Path:
+        """The whole page at full scale as a test artifact ``NAME.png`` (see artifacts_dir)."""
+        path = artifacts_dir() / f"{name}.png"
+        path.write_bytes(self.screenshot(scale=1.0, full_page=True))
+        return path
 
     def close(self) -> None:
         with contextlib.suppress(CDPError, OSError):
@@ -272,6 +324,47 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+WIDTHS = (1400, 800)  # a wide screen, and half a laptop's
+
+
+class Browsers:
+    """A browser per window width, started when first asked for; all closed at the end."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, Browser] = {}
+
+    def at(self, width: int) -> Browser:
+        if width not in self._open:
+            self._open[width] = Browser(width, 900)
+        return self._open[width]
+
+    def __enter__(self) -> Browsers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for b in self._open.values():
+            b.close()
+
+
+def assert_fits(layout: dict[str, Any], what: str) -> None:
+    """No horizontal scrolling of the page, and no axis label cut by the timeline's edges or on another."""
+    assert layout["scrollWidth"] <= layout["clientWidth"], (
+        f"{what}: the page is {layout['scrollWidth']} px wide in a {layout['clientWidth']} px window"
+    )
+    svg = layout["timeline"]
+    assert svg is not None and layout["labels"], f"{what}: no timeline axis"
+    cut = [
+        lb for lb in layout["labels"] if lb["left"] < svg["left"] - 0.5 or lb["right"] > svg["right"] + 0.5
+    ]
+    assert cut == [], (
+        f"{what}: axis labels cut by the timeline's edges ({svg['left']}..{svg['right']}): {cut}"
+    )
+    days = [lb for lb in layout["labels"] if lb["cls"] == "tick-day"]
+    assert days, f"{what}: no day on the axis"
+    for a, b in itertools.pairwise(days):
+        assert a["right"] <= b["left"], f"{what}: day labels overlap: {a} and {b}"
 
 
 # --- reading a screenshot ---------------------------------------------------------------------

@@ -232,7 +232,7 @@ def invoke(args: list[str], obj: dict[str, Any] | None = None, input: str | None
     if exc is None or isinstance(exc, SystemExit):
         return (0 if exc is None else int(exc.code or 0)), result.output
     if isinstance(exc, UdrollError):
-        return exc.exit_code, result.output + f"Error: {exc}\n"
+        return exc.exit_code, result.output + f"{exc.prefix}{exc}\n"
     if isinstance(exc, click.ClickException):
         return exc.exit_code, result.output + exc.format_message()
     if isinstance(exc, click.Abort):

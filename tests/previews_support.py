@@ -46,6 +46,25 @@ def risky_preview() -> Preview:
     return Preview(build_plan(preview.spec, fleet, START), preview.spec, fleet)
 
 
+def tier_deadlines_preview() -> Preview:
+    """The shop where each tier has its own deadline: db's and app's fall inside the plan's span
+    (START + 8h and + 26h), web's weeks after it."""
+    loaded = load_spec(PLANS / "three-tier-shop.yaml")
+    assert loaded.inventory is not None
+    ends = {"db": START + dt.timedelta(hours=8), "vmss-app": START + dt.timedelta(hours=26)}
+    vms = []
+    for vm in loaded.inventory.vms:
+        end = ends.get("db" if vm.name.startswith("db-") else vm.scale_set or "")
+        if end is not None and vm.maintenance and vm.maintenance.self_service_window:
+            window = (vm.maintenance.self_service_window[0], end)
+            vm = vm.model_copy(
+                update={"maintenance": vm.maintenance.model_copy(update={"self_service_window": window})}
+            )
+        vms.append(vm)
+    fleet = Fleet(captured_at=loaded.inventory.captured_at, vms=tuple(vms))
+    return Preview(build_plan(loaded.spec, fleet, START), loaded.spec, fleet)
+
+
 def hostile_preview() -> Preview:
     """A fleet where every planned web VM has a hostile name (so it is planned, not blocked)."""
     loaded = load_spec(PLANS / "three-tier-shop.yaml")

@@ -136,7 +136,7 @@ def test_portal_column_yes_no_dash() -> None:
     order = [r.vm for r in vm_rows(vms, EPOCH)]
     assert order == ["rg/alone", "rg/open/0", "rg/later/0", "rg/done/0", "rg/calm/0", "rg/open/1"]
     text = render_table(vm_rows(vms, EPOCH), scale_set_rows(vms, EPOCH), EPOCH)
-    assert "30d 2h left" in text and "not open" in text
+    assert "30d2h left" in text and "not open" in text
 
 
 def _error(status: int, code: str, message: str) -> HttpResponseError:

@@ -30,6 +30,7 @@ from executor.azure.blob_journal import BlobJournal
 from planner.fleet import parse_fleet
 from planner.load import parse_spec
 from planner.plan import Plan
+from planner.timefmt import parse_instant
 
 NIGHT_1 = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
 
@@ -86,7 +87,7 @@ def test_three_nights_on_fresh_agents(
         code, shown = udroll(["status", "--journal", url, "-o", "json"], tmp_path / f"watcher-{night}", env)
         status = json.loads(shown)
         assert (status["state"], status["runner_active"]) == ("waiting", False), shown
-        clock.jump(dt.datetime.fromisoformat(status["next_step_eta"]))  # the next night's pipeline run
+        clock.jump(parse_instant(status["next_step_eta"]))  # the next night's pipeline run
     assert "Rollout complete" in outputs[-1] and len(outputs) == 3, outputs
     done = _check_done(url, NIGHTS_SPEC, emu.requests())
     waits = [t for t in done.transitions() if t["kind"] == "run-waiting"]

@@ -22,7 +22,8 @@ START = SHOP_START
 
 
 def test_a_halted_simulation_suggests_running_it_again_not_resume(tmp_path: Path) -> None:
-    """A halted `run --simulate` (exit 4) says it cannot be resumed instead of suggesting `udroll resume`."""
+    """A halted `run --simulate` (exit 4) says it cannot be resumed instead of suggesting `udroll resume`;
+    neither its events nor its status name `udroll resume` or `udroll skip`."""
     spec = tmp_path / "e2e.yaml"
     spec.write_text(E2E_SPEC)
     faults = tmp_path / "faults.yaml"
@@ -32,6 +33,11 @@ def test_a_halted_simulation_suggests_running_it_again_not_resume(tmp_path: Path
     assert code == 4, out
     final = out.strip().splitlines()[-1]
     assert "cannot be resumed" in final and "udroll resume" not in final, final
+    journal = next(p.parent for p in (tmp_path / "j").rglob("events.jsonl"))
+    events = (journal / "events.jsonl").read_text()
+    assert "run-halted" in events and "udroll resume" not in events and "udroll skip" not in events
+    code, status = invoke(["status", "--journal", str(journal)])
+    assert "udroll resume" not in status and "cannot be resumed" in status
 
 
 def test_a_paused_simulation_does_not_suggest_resume(tmp_path: Path) -> None:
@@ -100,7 +106,7 @@ def test_abort_of_a_finished_run_has_nothing_to_abort(tmp_path: Path) -> None:
     opened.set_run_state("aborted", START, "aborted")
     opened.close()
     code, out = invoke(["abort", "--journal", journal], obj)
-    assert code == 0 and "already was aborted" in out
+    assert code == 0 and "was already aborted" in out
 
 
 def test_long_health_urls_are_shortened_and_the_vm_is_named(tmp_path: Path) -> None:
@@ -117,5 +123,5 @@ def test_long_health_urls_are_shortened_and_the_vm_is_named(tmp_path: Path) -> N
     h.run()
     failed = [v for v in h.journal.vms() if v.state == "failed"]
     assert failed and failed[0].message.startswith("db-1: ")
-    markdown = REPORTS["markdown"](build_report(h.journal))
+    markdown = REPORTS["markdown"](build_report(h.journal), None)
     assert any(line.startswith("  - failed ") and " db-1 " in line for line in markdown.splitlines())

@@ -3,12 +3,25 @@ real headless Chromium without a console error or a single network request."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from chromium import Browser, PageReport, assert_clean, colour_census, require_chromium
+from chromium import (
+    WIDTHS,
+    Browser,
+    Browsers,
+    PageReport,
+    assert_clean,
+    assert_fits,
+    colour_census,
+    require_chromium,
+)
+from hypothesis import given
+from hypothesis import strategies as st
 from previews_support import (
     EXAMPLES,
     HOSTILE,
@@ -18,10 +31,12 @@ from previews_support import (
     hostile_preview,
     risky_preview,
     standalone_preview,
+    tier_deadlines_preview,
 )
 
 from planner.render import RENDERERS
 from planner.render.html import render
+from planner.render.html_assets import esc_code
 from planner.render.preview import Preview
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -42,6 +57,20 @@ def open_page(browser: Browser, preview: Preview, tmp_path: Path, name: str = "p
     path = tmp_path / name
     path.write_text(render(preview), encoding="utf-8")
     return browser.open(path)
+
+
+@pytest.fixture(scope="module")
+def browsers() -> Iterator[Browsers]:
+    require_chromium()
+    with Browsers() as b:
+        yield b
+
+
+def tier_bands(layout: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Each tier's rows, from the top of its head to the top of the next tier's (or the chart's end)."""
+    tiers = layout["tiers"]
+    ends = [t["head"]["top"] for t in tiers[1:]] + [layout["timeline"]["bottom"]]
+    return {t["tier"]: (t["head"]["top"], end) for t, end in zip(tiers, ends, strict=True)}
 
 
 def dom_step_ids(browser: Browser, selector: str) -> set[str]:
@@ -158,6 +187,78 @@ def test_ten_thousand_one_vm_groups_in_the_browser(browser: Browser, tmp_path: P
     assert_drawn(browser)
 
 
+PAGES: dict[str, Callable[[], Preview]] = {
+    **{p.stem: (lambda p=p: example_preview(p)) for p in EXAMPLES},
+    "tier-deadlines": tier_deadlines_preview,
+}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_fits_the_window_at_1400_and_800_px(
+    browsers: Browsers, name: str, width: int, tmp_path: Path
+) -> None:
+    """Wide or narrow, the page never scrolls sideways (the timeline and wide tables scroll in their
+    own boxes), every axis label (the last day's too) is inside the timeline; a screenshot is kept."""
+    browser = browsers.at(width)
+    assert_clean(open_page(browser, PAGES[name](), tmp_path))
+    assert_fits(browser.layout(), f"{name} at {width} px")
+    browser.keep_screenshot(f"plan-{name}-{width}")
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_axis_labels_stay_inside_without_the_script(browsers: Browsers, name: str, tmp_path: Path) -> None:
+    """The page as drawn, before any script: the last day's label is moved in, not cut by the edge."""
+    browser = browsers.at(1400)
+    browser.scripts(False)
+    try:
+        open_page(browser, PAGES[name](), tmp_path)
+        layout = browser.layout()
+    finally:
+        browser.scripts(True)
+    svg = layout["timeline"]
+    assert float(browser.evaluate("document.getElementById('timeline').getAttribute('width')")) < 1000
+    cut = [lb for lb in layout["labels"] if lb["right"] > svg["right"] + 0.5]
+    assert cut == [], f"labels past the timeline's right edge {svg['right']}: {cut}"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_each_tier_draws_its_own_deadline(browsers: Browsers, width: int, tmp_path: Path) -> None:
+    """db's and app's deadlines fall inside the span: each is a line in its own tier's rows only; every
+    tier states its own earliest deadline and slack in its head, web's weeks away included."""
+    browser = browsers.at(width)
+    preview = tier_deadlines_preview()
+    assert_clean(open_page(browser, preview, tmp_path))
+    layout = browser.layout()
+    bands = tier_bands(layout)
+    tiers = {t["tier"]: t for t in layout["tiers"]}
+    assert set(tiers) == {"db", "app", "web"}
+    expected = {"db": "2026-11-24 05:00Z", "app": "2026-11-24 23:00Z", "web": "2026-12-24 00:00Z"}
+    for name, tier in tiers.items():
+        top, bottom = bands[name]
+        (text,) = tier["deadline"]
+        assert f"self-service ends {expected[name]}" in text["text"] and "slack" in text["text"]
+        assert tier["head"]["top"] <= text["top"] and text["bottom"] <= tier["head"]["bottom"] + 1
+        assert layout["timeline"]["left"] <= text["left"] and text["right"] <= layout["timeline"]["right"]
+        lines = [m for m in tier["markers"] if "deadline" in m["cls"]]
+        assert len(lines) == (0 if name == "web" else 1), f"{name}: {tier['markers']}"
+        for line in lines:
+            assert top - 0.5 <= line["top"] and line["bottom"] <= bottom + 0.5, (
+                f"{name}'s line leaves its rows"
+            )
+    assert tiers["db"]["markers"][0]["left"] < tiers["app"]["markers"][0]["left"]  # earlier is further left
+    assert layout["markers"] == 2  # and no line over every tier
+    # collapsing app keeps its line in its (now one-row) band
+    browser.evaluate(
+        "document.querySelector('#labels .toggle[data-tier=app]').dispatchEvent(new MouseEvent('click', {bubbles: true}))"
+    )
+    collapsed = browser.layout()
+    top, bottom = tier_bands(collapsed)["app"]
+    (line,) = next(t for t in collapsed["tiers"] if t["tier"] == "app")["markers"]
+    assert top - 0.5 <= line["top"] and line["bottom"] <= bottom + 0.5
+    browser.keep_screenshot(f"plan-tier-deadlines-collapsed-{width}")
+
+
 # --- the document ------------------------------------------------------------------------------
 
 
@@ -201,3 +302,15 @@ def test_header_figures() -> None:
     for label in ("Makespan", "Lower bound", "Slack to the earliest deadline", "Skipped", "Unschedulable"):
         assert f"<dt>{label}</dt>" in document
     assert "<dt>Skipped</dt><dd>2</dd>" in document
+
+
+@given(st.text(alphabet=st.sampled_from("a `<>&\"'"), max_size=30))
+def test_backticks_become_code_and_everything_else_stays_text(text: str) -> None:
+    """esc_code: paired backticks become <code>, an unpaired one stays; no other markup ever appears."""
+    out = esc_code(text)
+    assert re.sub("</?code>", "", out).count("<") == 0
+    pairs = text.count("`") // 2
+    assert out.count("<code>") == pairs
+    kept = text.count("`") - 2 * pairs
+    assert html.unescape(re.sub("</?code>", "", out)).count("`") == kept
+    assert html.unescape(re.sub("</?code>", "", out)).replace("`", "") == text.replace("`", "")

@@ -79,7 +79,8 @@ def test_risks_list_warnings_and_unschedulable_vms() -> None:
     for u in preview.plan.unschedulable:
         if preview.vm_name(u.vm) != HOSTILE:
             assert f"{preview.vm_name(u.vm)}:" in risks
-    assert f"{len(preview.plan.unschedulable)} VM(s) cannot be maintained" in risks
+    count = len(preview.plan.unschedulable)
+    assert f"{count} VM{'s' if count != 1 else ''} cannot be maintained" in risks
 
 
 def test_hostile_text_cannot_break_tables_or_inject_html() -> None:
@@ -106,4 +107,5 @@ def test_a_plan_without_steps_says_so() -> None:
     preview = empty_preview()
     document = markdown.render(preview)
     assert "nothing will be triggered" in section(document, "Steps")
-    assert f"{len(preview.plan.skipped)} selected VM(s) are skipped" in section(document, "Risks")
+    count = len(preview.plan.skipped)
+    assert f"{count} selected VM{'s' if count != 1 else ''} skipped" in section(document, "Risks")

@@ -4,14 +4,18 @@ the open window closes, and later invocations finish it with the same result as 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from pathlib import Path
 
 from executor_support import harness, invoke, shop
 from hypothesis import given
 from hypothesis import strategies as st
 
+from executor.run.journal import EVENTS_NAME
 from executor.run.runner import RunConfig
 from executor.run.scheduling import idle_until
+from planner.timefmt import parse_instant
 
 UTC = dt.timezone.utc
 NIGHT = (dt.datetime(2026, 11, 23, 22, 0, tzinfo=UTC), dt.datetime(2026, 11, 24, 6, 0, tzinfo=UTC))
@@ -39,9 +43,13 @@ def test_nightly_invocations_finish_like_one_runner(tmp_path: Path) -> None:
         if outcome.state != "waiting":
             break
         assert outcome.message.startswith("waiting until ") and h.journal.run_state == "waiting"
-        until = dt.datetime.strptime(outcome.message.split("until ")[1][:20], "%Y-%m-%d %H:%M:%SZ")
-        assert until.replace(tzinfo=UTC) > h.clock.now()
-        h.clock.advance((until.replace(tzinfo=UTC) - h.clock.now()).total_seconds())  # the next night
+        assert re.match(r"waiting until \w{3} \d\d-\d\d \d\d:\d\d CET: ", outcome.message), outcome.message
+        events = [json.loads(line) for line in (h.journal.dir / EVENTS_NAME).read_text().splitlines()]
+        stamp = [e["data"]["until"] for e in events if e["kind"] == "run-waiting"][-1]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp)  # events.jsonl: RFC 3339, Z
+        until = parse_instant(stamp)
+        assert until > h.clock.now()
+        h.clock.advance((until - h.clock.now()).total_seconds())  # the next night
         h.reopen()
     assert outcomes[-1] == "completed" and "waiting" in outcomes, outcomes
     triggered = [vm for vm, _, _ in h.journal.triggers()]

@@ -19,6 +19,8 @@ from typing import Any
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient
 
+from planner.timefmt import rfc3339
+
 LEASE_SECONDS = 60  # Azure's longest finite lease: a dead holder's lease is gone within a minute
 _RETRY_EVERY = 1.0
 
@@ -36,7 +38,7 @@ def error_code(exc: BaseException) -> str:
 
 def holder_info(run: str) -> dict[str, str]:
     """Who takes a lease: written to the blob's metadata so a refused process can name it."""
-    since = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    since = rfc3339(dt.datetime.now(dt.timezone.utc))
     return {"run": run, "host": socket.gethostname(), "pid": str(os.getpid()), "since": since}
 
 

@@ -7,10 +7,14 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from rich.console import Console
+
 from planner.fleet import VM
+from planner.render.fit import Column, fitted_table, layout, table_width
+from planner.timefmt import Zone, approx_duration, human_span, human_time, parse_instant, plural
 from planner.values import format_timestamp
 
 _FAR = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
@@ -140,25 +144,32 @@ def render_csv(vms: list[VMRow]) -> str:
     return out.getvalue()
 
 
-def render_table(vms: list[VMRow], sets: list[ScaleSetRow], now: dt.datetime) -> str:
-    """Plain aligned text: readable in a terminal, a pipe or a ticket."""
-    lines = [f"Maintenance status at {format_timestamp(now)}", ""]
-    header = (
-        "VM",
-        "GROUP",
-        "UD",
-        "FD",
-        "ZONE",
-        "POWER",
-        "ALLOWED",
-        "SELF-SERVICE WINDOW",
-        "DEADLINE",
-        "SCHEDULED WINDOW",
-        "LAST RESULT",
-        "MESSAGE",
-    )
+FLEET_COLUMNS = (
+    Column("VM", rank=100),
+    Column("GROUP", rank=40),
+    Column("UD", rank=62),
+    Column("FD", rank=60),
+    Column("ZONE", rank=61),
+    Column("POWER", rank=30),
+    Column("ALLOWED", rank=80),
+    Column("SELF-SERVICE WINDOW", rank=50),
+    Column("DEADLINE", rank=90),
+    Column("SCHEDULED WINDOW", rank=35),
+    Column("LAST RESULT", rank=70),
+    Column("MESSAGE", rank=20, wrap=True),
+)
+
+
+def render_table(
+    vms: list[VMRow],
+    sets: list[ScaleSetRow],
+    now: dt.datetime,
+    zone: Zone = "UTC",
+    width: int | None = None,
+) -> str:
+    """Aligned text that fits ``width`` (None: every column), times in ``zone``."""
     body = [
-        (
+        [
             r.vm,
             r.group or "-",
             _n(r.update_domain),
@@ -166,28 +177,42 @@ def render_table(vms: list[VMRow], sets: list[ScaleSetRow], now: dt.datetime) ->
             r.zone or "-",
             r.power_state,
             "-" if r.allowed is None else "yes" if r.allowed else "no",
-            _span(r.self_service_start, r.self_service_end),
+            _span(r.self_service_start, r.self_service_end, zone),
             _deadline(r, now),
-            _span(r.scheduled_start, r.scheduled_end),
+            _span(r.scheduled_start, r.scheduled_end, zone),
             _result(r.last_result),
             r.last_message or "",
-        )
+        ]
         for r in vms
     ]
-    lines += _table(header, body)
-    if sets:
-        lines += ["", "Scale sets"]
-        lines += _table(
-            ("SCALE SET", "ORCHESTRATION", "VMS", "PENDING", "SELF-SERVICE MAINTENANCE"),
-            [(s.scale_set, s.orchestration, str(s.vms), str(s.pending), s.self_service) for s in sets],
-        )
+    set_columns = (
+        Column("SCALE SET", rank=100),
+        Column("ORCHESTRATION", rank=50),
+        Column("VMS", rank=70, justify="right"),
+        Column("PENDING", rank=80, justify="right"),
+        Column("SELF-SERVICE MAINTENANCE", rank=90),
+    )
+    set_rows = [[s.scale_set, s.orchestration, str(s.vms), str(s.pending), s.self_service] for s in sets]
     pending = sum(1 for r in vms if r.last_result not in (None, "MaintenanceCompleted"))
     open_now = sum(1 for r in vms if r.in_self_service_window)
-    lines += [
-        "",
-        f"{len(vms)} VMs: {pending} with maintenance pending, {open_now} in their self-service window now.",
-    ]
-    return "\n".join(lines) + "\n"
+    out = io.StringIO()
+    tables = [(FLEET_COLUMNS, body)] + ([(set_columns, set_rows)] if sets else [])
+    needed = max(table_width(layout(c, rows, width)) for c, rows in tables)
+    console = Console(file=out, width=max(needed, width or 0, 40), highlight=False, color_system=None)
+    console.print(f"Maintenance status at {human_time(now, zone)}", soft_wrap=True, markup=False)
+    console.print()
+    console.print(fitted_table(FLEET_COLUMNS, body, width))
+    if sets:
+        console.print()
+        console.print(fitted_table(set_columns, set_rows, width, title="Scale sets"))
+    console.print()
+    console.width = width or needed
+    console.print(
+        f"{plural(len(vms), 'VM')}: {pending} with maintenance pending, {open_now} in their "
+        "self-service window now.",
+        markup=False,
+    )
+    return "".join(line.rstrip() + "\n" for line in out.getvalue().splitlines())
 
 
 def _result(value: str | None) -> str:
@@ -199,27 +224,19 @@ def _n(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-def _span(start: str | None, end: str | None) -> str:
+def _span(start: str | None, end: str | None, zone: Zone) -> str:
     if not start or not end:
         return "-"
-    return f"{start[:16].replace('T', ' ')} .. {end[:16].replace('T', ' ')}"
+    return human_span(parse_instant(start), parse_instant(end), zone)
 
 
 def _deadline(row: VMRow, now: dt.datetime) -> str:
     if row.self_service_end is None or row.last_result == "MaintenanceCompleted":
         return "-"
-    end = dt.datetime.fromisoformat(row.self_service_end.replace("Z", "+00:00"))
-    start = dt.datetime.fromisoformat((row.self_service_start or row.self_service_end).replace("Z", "+00:00"))
+    end = parse_instant(row.self_service_end)
+    start = parse_instant(row.self_service_start or row.self_service_end)
     if now > end:
         return "closed"
     if now < start:
         return "not open"
-    left = int((end - now).total_seconds())
-    days, rest = divmod(left, 86400)
-    return f"{days}d {rest // 3600}h left" if days else f"{rest // 3600}h {rest % 3600 // 60}m left"
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:{w}}}" for w in widths)
-    return [fmt.format(*header).rstrip()] + [fmt.format(*r).rstrip() for r in rows]
+    return f"{approx_duration((end - now).total_seconds())} left"

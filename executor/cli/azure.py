@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ from executor.azure.connect import AzureOptions, azure_options, backend_from, co
 from executor.azure.discovery import snapshot
 from executor.azure.fleet_view import render_csv, render_json, render_table, scale_set_rows, vm_rows
 from executor.azure.pacing import interactive
+from executor.cli.display import display_zone, text_width, tz_option, wide_option
 from planner.errors import InputError
 from planner.fleet import VM, Fleet
 from planner.spec import Spec
+from planner.timefmt import plural
 
 
 def _tags(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
@@ -104,8 +107,9 @@ def discover(
         click.echo(text, nl=False)
     groups = len({vm.resource_group.lower() for vm in fleet.vms})
     where = f" to {out}" if out else ""
-    noun = "resource group" if groups == 1 else "resource groups"
-    click.echo(f"discovered {len(fleet.vms)} VMs in {groups} {noun}{where}", err=True)
+    click.echo(
+        f"discovered {plural(len(fleet.vms), 'VM')} in {plural(groups, 'resource group')}{where}", err=True
+    )
 
 
 @click.command("fleet")
@@ -120,10 +124,18 @@ def discover(
     show_default=True,
     help="Output format.",
 )
+@tz_option
+@wide_option
 @azure_options
 @click.pass_obj
 def fleet_command(
-    obj: Any, resource_groups: tuple[str, ...], tags: dict[str, str], output: str, azure: AzureOptions
+    obj: Any,
+    resource_groups: tuple[str, ...],
+    tags: dict[str, str],
+    output: str,
+    tz: str | None,
+    wide: bool,
+    azure: AzureOptions,
 ) -> None:
     """Show live maintenance status per VM (update and fault domain, zone, allowed, self-service and
     scheduled windows, last result) soonest deadline first, and per scale set the portal's
@@ -137,7 +149,9 @@ def fleet_command(
     Example:
       udroll fleet -g rg-shop-app
       udroll fleet --emulator /tmp/emu.json -o csv > status.csv
+      udroll fleet --tz Europe/Berlin --wide
     """
+    zone = display_zone(tz)
     vms, now = _live_vms(obj, azure, resource_groups, tags)
     rows, sets = vm_rows(vms, now), scale_set_rows(vms, now)
     if output == "json":
@@ -145,7 +159,8 @@ def fleet_command(
     elif output == "csv":
         click.echo(render_csv(rows), nl=False)
     else:
-        click.echo(render_table(rows, sets, now), nl=False)
+        width = None if wide else text_width(sys.stdout.isatty())
+        click.echo(render_table(rows, sets, now, zone, width), nl=False)
 
 
 def live_fleet(spec: Spec, azure: AzureOptions, obj: Any = None) -> Fleet:

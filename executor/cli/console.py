@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,9 @@ from rich.text import Text
 
 from executor.run.clock import Clock
 from executor.run.events import Event
+from executor.run.journal import StepRow, VMRow
 from planner.plan import Plan
+from planner.timefmt import countdown, human_time, parse_instant, rfc3339
 
 QUIET = {"gate", "vm-intent", "vm-polled", "step-waiting"}  # plain lines skip these: too chatty
 STYLE = {"done": "green", "running": "cyan", "failed": "bold red", "skipped": "yellow", "waiting": "dim"}
@@ -33,14 +35,6 @@ STYLE = {"done": "green", "running": "cyan", "failed": "bold red", "skipped": "y
 
 def short_vm(vm: str | None) -> str:
     return vm.rsplit("/", 1)[-1] if vm else ""
-
-
-def countdown(until: dt.datetime, now: dt.datetime) -> str:
-    left = int((until - now).total_seconds())
-    if left <= 0:
-        return "now"
-    hours, rest = divmod(left, 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 class PlainConsole:
@@ -55,7 +49,7 @@ class PlainConsole:
         failed_baseline = event.kind == "gate" and not data.get("ok", True) and data.get("baseline")
         if event.kind in QUIET and not self.verbose and not failed_baseline:
             return
-        parts = [event.at.strftime("%Y-%m-%dT%H:%M:%SZ"), event.kind]
+        parts = [rfc3339(event.at), event.kind]
         if event.step:
             parts.append(event.step)
         if event.vm:
@@ -78,15 +72,29 @@ class _Row:
     state: str = "waiting"
     detail: str = ""
     until: dt.datetime | None = None
-    vms_done: int = 0
+    vms_done: int = 0  # maintained and healthy
+    vms_skipped: int = 0  # needed nothing or could not be touched: not maintained, never "done"
+
+    def vms(self, total: int) -> str:
+        """``1/2``, or ``0/1 (1 skipped)``: a skipped VM is not counted as maintained."""
+        skipped = f" ({self.vms_skipped} skipped)" if self.vms_skipped else ""
+        return f"{self.vms_done}/{total}{skipped}"
 
 
 class LiveConsole:
     """A live view of the run on a terminal (see the module docstring)."""
 
-    def __init__(self, plan: Plan, clock: Clock, console: Console | None = None, title: str = ""):
+    def __init__(
+        self,
+        plan: Plan,
+        clock: Clock,
+        console: Console | None = None,
+        title: str = "",
+        zone: dt.tzinfo = dt.timezone.utc,  # where times are shown (`--tz`)
+    ):
         self.plan = plan
         self.clock = clock
+        self.zone = zone
         self.console = console or Console(stderr=False)
         self.title = title or f"udroll run {plan.name}"
         self.rows = {s.id: _Row() for s in plan.steps}
@@ -110,6 +118,24 @@ class LiveConsole:
         finally:
             self._live.start()
 
+    def restore(self, steps: Iterable[StepRow], vms: Iterable[VMRow]) -> None:
+        """Start from the journal: a resumed run shows its steps already done, skipped, failed or
+        waiting (and why) from the first frame, not every step as waiting."""
+        with self._lock:
+            for s in steps:
+                row = self.rows.get(s.id)
+                if row is None:
+                    continue
+                row.state = s.state
+                row.detail = s.error or (f"waiting for {s.waiting_for}" if s.waiting_for else "")
+                row.until = s.waiting_until if s.state == "waiting" else None
+            for v in vms:
+                row = self.rows.get(v.step)
+                if row is not None and v.state == "healthy":
+                    row.vms_done += 1
+                elif row is not None and v.state == "skipped":
+                    row.vms_skipped += 1
+
     def emit(self, event: Event) -> None:
         with self._lock:
             self._apply(event)
@@ -129,25 +155,31 @@ class LiveConsole:
             elif kind == "step-waiting":
                 row.detail = event.message
                 until = event.data.get("until")
-                row.until = dt.datetime.fromisoformat(until) if until else None
-            elif kind in ("vm-healthy", "vm-skipped"):
+                row.until = parse_instant(until) if until else None
+            elif kind == "step-retry":  # --retry-failed: its failed VMs are checked again
+                row.state, row.detail, row.until = "waiting", event.message, None
+            elif kind == "vm-healthy":
                 row.vms_done += 1
+            elif kind == "vm-skipped":
+                row.vms_skipped += 1
             elif kind in ("vm-triggered", "vm-running", "vm-retry", "vm-result", "baseline", "hook"):
                 row.detail = f"{short_vm(event.vm)} {event.message}".strip()
             elif kind == "gate":
                 row.detail = f"gate {short_vm(event.vm)}: {event.message}"
         if kind not in QUIET:
             self.log.append(
-                f"{event.at:%H:%M:%S} {kind} {event.step or ''} {short_vm(event.vm)} {event.message}"
+                f"{human_time(event.at, self.zone, seconds=True)} {kind} {event.step or ''} "
+                f"{short_vm(event.vm)} {event.message}"
             )
             self.log = self.log[-6:]
 
     def _render(self) -> Any:
         with self._lock:
             now = self.clock.now()
-            table = Table(title=f"{self.title} — {now:%Y-%m-%d %H:%M:%S}Z", expand=True)
-            for column in ("step", "state", "VMs", "planned", "now"):
-                table.add_column(column, overflow="fold")
+            table = Table(title=f"{self.title} — {human_time(now, self.zone, seconds=True)}", expand=True)
+            for column in ("step", "state", "VMs", "planned"):  # ids, counts and times are never cut
+                table.add_column(column, no_wrap=True)
+            table.add_column("now", overflow="fold", ratio=1)
             for step in self.plan.steps:
                 row = self.rows[step.id]
                 if row.state == "done" and len(self.plan.steps) > 30:
@@ -158,11 +190,14 @@ class LiveConsole:
                 table.add_row(
                     step.id,
                     Text(row.state, style=STYLE.get(row.state, "")),
-                    f"{row.vms_done}/{len(step.vms)}",
-                    f"{step.start:%d %H:%M}",
+                    row.vms(len(step.vms)),
+                    human_time(step.start, self.zone),
                     detail[:90],
                 )
-            done = sum(1 for r in self.rows.values() if r.state in ("done", "skipped"))
-            bar = ProgressBar(total=max(1, len(self.rows)), completed=done)
-            footer = Text(f"{done}/{len(self.rows)} steps done", style="bold")
+            states = [r.state for r in self.rows.values()]
+            ended = sum(1 for st in states if st in ("done", "skipped", "failed"))
+            bar = ProgressBar(total=max(1, len(self.rows)), completed=ended)
+            footer = Text(f"{states.count('done')}/{len(self.rows)} steps done", style="bold")
+            others = [f"{states.count(st)} {st}" for st in ("skipped", "failed") if st in states]
+            footer.append("".join(f", {o}" for o in others), style="bold")
             return Group(table, bar, footer, Text("\n".join(self.log), style="dim"))

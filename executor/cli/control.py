@@ -10,6 +10,7 @@ from executor import rollout
 from executor.cli.common import clock_of, journal_option
 from executor.run.store import WAITING, refuse_skip
 from planner.errors import InputError
+from planner.timefmt import plural
 
 
 @click.command()
@@ -61,16 +62,18 @@ def abort(obj: Any, journal_dir: str) -> None:
             journal.request("abort", None, now)
             click.echo("Abort requested: the runner triggers nothing more and halts once VMs in flight end.")
         elif journal.run_state in ("completed", "aborted"):
-            ended = "completed" if journal.run_state == "completed" else "was aborted"
-            click.echo(f"This run already {ended}: nothing to abort.")
-        elif in_flight := [r.vm for r in journal.vms() if r.state in IN_FLIGHT]:
+            ended = "already completed" if journal.run_state == "completed" else "was already aborted"
+            click.echo(f"This run {ended}: nothing to abort.")
+        elif journal.meta("simulated") != "1" and (
+            in_flight := [r.vm for r in journal.vms() if r.state in IN_FLIGHT]
+        ):  # a simulation's VMs ended with its in-process emulator: nothing is left to follow
             # DESIGN §7: VMs in flight finish and are recorded, even when the runner is gone
             journal.request("abort", None, now)
             names = ", ".join(v.rsplit("/", 1)[-1] for v in in_flight[:5])
             click.echo(
-                f"No runner is active, and {len(in_flight)} VM(s) are in flight ({names}). Abort recorded: "
-                f"`udroll resume --journal {journal_dir} --yes` follows them to their outcome, triggers "
-                "nothing new, and ends the run aborted."
+                f"No runner is active, and {plural(len(in_flight), 'VM')} in flight ({names}). Abort "
+                f"recorded: `udroll resume --journal {journal_dir} --yes` follows them to their outcome, "
+                "triggers nothing new, and ends the run aborted."
             )
         else:
             journal.set_run_state("aborted", now, "aborted with `udroll abort` while no runner was running")
@@ -103,7 +106,10 @@ def skip(obj: Any, step: str, journal_dir: str) -> None:
             return
         journal.update_step(step, state="skipped", waiting_for=None, waiting_until=None)
         journal.record_transition(now, "step-skipped", step, None, "skipped by the operator (`udroll skip`)")
-        click.echo(f"Skipped {step}. Continue with: udroll resume --journal {journal_dir}")
+        if journal.meta("simulated") == "1":
+            click.echo(f"Skipped {step} (a --simulate run cannot be resumed: run the simulation again).")
+        else:
+            click.echo(f"Skipped {step}. Continue with: udroll resume --journal {journal_dir}")
     finally:
         journal.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ import click
 from planner.errors import InputError
 from planner.fleet import Fleet, load_fleet
 from planner.load import load_spec
+from planner.timefmt import plural
 from planner.values import parse_timestamp
 
 
@@ -36,7 +38,10 @@ def emulator() -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Simulated seconds per real second (600: a real second is ten minutes).",
 )
-@click.option("--epoch", help="Simulated time at start (default: the fleet's captured_at).")
+@click.option(
+    "--epoch",
+    help="Simulated time at start (default: the --spec window's not_before, else the fleet's captured_at).",
+)
 @click.option("--faults", "faults_path", type=click.Path(dir_okay=False), help="Faults file (YAML).")
 @click.option(
     "--ready-file",
@@ -75,9 +80,9 @@ def serve(
     """
     from executor.emulator import Emulator
 
-    fleet = _fleet(fleet_path, spec_path)
+    fleet, window_start = _fleet(fleet_path, spec_path)
     try:
-        start = parse_timestamp(epoch) if epoch else None
+        start = parse_timestamp(epoch) if epoch else window_start  # a spec's run begins at its window
     except ValueError as exc:
         raise InputError(f"--epoch: {exc}") from None
     emu = Emulator(
@@ -101,7 +106,7 @@ def serve(
             if ready_file:
                 emu.write_ready_file(ready_file)
             click.echo(
-                f"udroll emulator serving {len(fleet.vms)} VMs of subscription {emu.subscription} "
+                f"udroll emulator serving {plural(len(fleet.vms), 'VM')} of subscription {emu.subscription} "
                 f"at {emu.base_url} (CA {emu.ca_bundle}, speed {emu.speed:g}x); Ctrl-C stops it."
             )
             while not stop.wait(0.2):
@@ -114,13 +119,14 @@ def serve(
     click.echo("udroll emulator stopped.")
 
 
-def _fleet(fleet_path: str | None, spec_path: str | None) -> Fleet:
+def _fleet(fleet_path: str | None, spec_path: str | None) -> tuple[Fleet, dt.datetime | None]:
+    """The fleet to serve, and a spec's window start (the default epoch: a run of it starts there)."""
     if bool(fleet_path) == bool(spec_path):
         raise InputError("give exactly one of --fleet FILE or --spec FILE")
     if fleet_path:
-        return load_fleet(fleet_path)
+        return load_fleet(fleet_path), None
     assert spec_path is not None
     loaded = load_spec(spec_path)
     if loaded.inventory is None:
         raise InputError(f"{spec_path} has no inventory: add one, or serve a fleet snapshot with --fleet")
-    return loaded.inventory
+    return loaded.inventory, loaded.spec.window.not_before

@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from planner.errors import Problem, SpecError, UdrollError
+from planner.timefmt import plural
 
 
 def _version() -> str:
@@ -175,8 +176,8 @@ def validate(specs: tuple[str, ...]) -> None:
             problems.extend(exc.problems)
             continue
         vms = len(loaded.inventory.vms) if loaded.inventory else 0
-        inventory = f", {vms} VMs in inventory" if loaded.inventory else ""
-        click.echo(f"{path}: ok ({len(loaded.spec.tiers)} tiers{inventory})")
+        inventory = f", {plural(vms, 'VM')} in inventory" if loaded.inventory else ""
+        click.echo(f"{path}: ok ({plural(len(loaded.spec.tiers), 'tier')}{inventory})")
     if problems:
         raise SpecError(problems)
 
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
     except UdrollError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"{exc.prefix}{exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

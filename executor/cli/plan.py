@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,14 @@ from typing import Any
 import click
 
 from executor.azure.connect import AzureOptions, azure_options
+from executor.cli.display import display_zone, text_width, tz_option, wide_option
 from executor.run.clock import Clock, SystemClock
 from planner.build import DEFAULT_OPTIMIZE_S, build_plan
 from planner.errors import InputError, UnschedulableError
 from planner.fleet import Fleet, load_fleet
 from planner.load import LoadedSpec, load_spec
 from planner.render import RENDERERS, Preview
+from planner.timefmt import plural
 from planner.values import format_duration, parse_duration, parse_timestamp
 
 
@@ -59,6 +60,8 @@ from planner.values import format_duration, parse_duration, parse_timestamp
     "about a second each on an idle core); 0 for the greedy only. Same budget and seed, same plan.",
 )
 @click.option("--seed", default=0, show_default=True, help="The solver's random seed.")
+@tz_option
+@wide_option
 @azure_options
 @click.pass_context
 def plan(
@@ -71,6 +74,8 @@ def plan(
     allow_partial: bool,
     optimize_text: str,
     seed: int,
+    tz: str | None,
+    wide: bool,
     azure: AzureOptions,
 ) -> None:
     """Preview the timed plan of a rollout: a dry run that changes nothing in Azure.
@@ -85,15 +90,24 @@ def plan(
       udroll plan spec.yaml --fleet fleet.json --start 2026-11-23T22:00:00+01:00 -o json --out plan.json
       udroll plan spec.yaml --optimize 10s
     """
+    zone = display_zone(tz)  # a bad --tz before any planning
     loaded = load_spec(spec)
+    zone = zone if tz is not None else display_zone(None, loaded.spec.window.timezone)
     fleet = _fleet_for(loaded, fleet_path, azure, ctx.find_root().obj)
     start = _start(loaded, start_text, _clock(ctx))
     budget = optimize_budget(optimize_text)
     result = build_plan(loaded.spec, fleet, start, source=spec, optimize_s=budget, seed=seed)
     to_terminal = out_path is None and sys.stdout.isatty()
-    width = shutil.get_terminal_size((160, 40)).columns if to_terminal else 160
     preview = Preview(
-        result, loaded.spec, fleet, width=width, color=to_terminal, source=spec, fleet_path=fleet_path
+        result,
+        loaded.spec,
+        fleet,
+        width=text_width(to_terminal),
+        color=to_terminal,
+        source=spec,
+        fleet_path=fleet_path,
+        tz=zone,
+        wide=wide,
     )
     text = RENDERERS[fmt](preview)
     if out_path is None:
@@ -103,11 +117,10 @@ def plan(
             Path(out_path).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot write {out_path}: {exc.strerror}") from None
-        click.echo(f"wrote {fmt} preview of {len(result.steps)} steps to {out_path}", err=True)
+        click.echo(f"wrote {fmt} preview of {plural(len(result.steps), 'step')} to {out_path}", err=True)
     if result.unschedulable and not allow_partial:
-        count = len(result.unschedulable)
         raise UnschedulableError(
-            f"{count} VM{'s' if count != 1 else ''} cannot be scheduled (reasons listed in the preview); "
+            f"{plural(len(result.unschedulable), 'VM')} cannot be scheduled (reasons listed in the preview); "
             "Azure will maintain them in its scheduled window. Pass --allow-partial to accept the plan "
             "without them."
         )

@@ -7,7 +7,7 @@ cannot be scheduled (without --allow-partial); 4 halted (a failed step, an abort
 
 from __future__ import annotations
 
-import shutil
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from executor.cli.common import (
     until_idle_option,
 )
 from executor.cli.console import LiveConsole, PlainConsole
+from executor.cli.display import display_zone, text_width, tz_option, wide_option
 from executor.rollout import ChecksFor
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock, SystemClock
@@ -41,12 +42,15 @@ from planner.load import LoadedSpec
 from planner.plan import Plan
 from planner.render import RENDERERS as PREVIEWS
 from planner.render import Preview
+from planner.timefmt import human_time, plural
 
 
-def _preview(plan: Plan, loaded: LoadedSpec, fleet: Fleet) -> None:
+def _preview(plan: Plan, loaded: LoadedSpec, fleet: Fleet, zone: dt.tzinfo, wide: bool = False) -> None:
     to_terminal = sys.stdout.isatty()
-    width = shutil.get_terminal_size((120, 40)).columns if to_terminal else 120
-    click.echo(PREVIEWS["table"](Preview(plan, loaded.spec, fleet, width=width, color=to_terminal)), nl=False)
+    preview = Preview(
+        plan, loaded.spec, fleet, width=text_width(to_terminal, 120), color=to_terminal, tz=zone, wide=wide
+    )
+    click.echo(PREVIEWS["table"](preview), nl=False)
 
 
 def _accept(obj: Any, plan: Plan, confirm: str, yes: bool, allow_partial: bool) -> bool:
@@ -58,7 +62,8 @@ def _accept(obj: Any, plan: Plan, confirm: str, yes: bool, allow_partial: bool) 
     if needs_prompt(confirm, yes):
         ask = dep(obj, "confirm") or (lambda q: click.confirm(q, default=False))
         if not ask(
-            f"Start the rollout of {len(plan.steps)} steps ({sum(len(s.vms) for s in plan.steps)} VMs)?"
+            f"Start the rollout of {plural(len(plan.steps), 'step')} "
+            f"({plural(sum(len(s.vms) for s in plan.steps), 'VM')})?"
         ):
             raise click.Abort()
     return True
@@ -76,11 +81,14 @@ def _execute(
     retry_failed: bool = False,
     control: float = 5.0,
     until_idle: bool = False,
+    zone: dt.tzinfo = dt.timezone.utc,
 ) -> None:
     """Drive the run with the live view (a TTY) or plain lines, then turn its outcome into an exit."""
     live = dep(obj, "live")
     live = sys.stdout.isatty() if live is None else live
-    console: Any = LiveConsole(run.plan, clock) if live else PlainConsole()
+    console: Any = LiveConsole(run.plan, clock, zone=zone) if live else PlainConsole()
+    if live:
+        console.restore(journal.steps(), journal.vms())  # a resumed run: its steps as they are
     mode = "never" if yes else confirm
     simulated = run.simulated
     try:
@@ -110,7 +118,7 @@ def _finish(outcome: RunOutcome, journal: JournalStore, simulated: bool = False)
     where = f"--journal {journal.location}"
     if outcome.reschedule:
         click.echo(
-            f"Azure will reschedule {len(outcome.reschedule)} VM(s) whose maintenance was aborted: "
+            f"Azure will reschedule {plural(len(outcome.reschedule), 'VM')} whose maintenance was aborted: "
             + ", ".join(vm.rsplit("/", 1)[-1] for vm in outcome.reschedule),
             err=True,
         )
@@ -120,15 +128,16 @@ def _finish(outcome: RunOutcome, journal: JournalStore, simulated: bool = False)
     if outcome.state == WAITING:
         click.echo(f"Run {outcome.message}. Continue: udroll resume {where} --until-idle")
         return
+    message = without_resume_hint(outcome.message)
+    paused = message[:1].upper() + message[1:]  # a pause was asked for: said as a fact, not an error
     if simulated:
-        message = without_resume_hint(outcome.message)
         if outcome.state == "paused":
-            raise Interrupted(f"{message}; {SIMULATION_ENDED}")
+            raise Interrupted(f"{paused}; {SIMULATION_ENDED}")
         raise RunHalted(f"{message}; {SIMULATION_ENDED}. Status: udroll status {where}")
     if outcome.state == "paused" and outcome.azure_unavailable:
-        raise AzureError(f"{outcome.message}. Once Azure answers again: udroll resume {where}")
+        raise AzureError(f"{message}. Once Azure answers again: udroll resume {where}")
     if outcome.state == "paused":
-        raise Interrupted(f"{outcome.message} (udroll resume {where})")
+        raise Interrupted(f"{paused}. Continue: udroll resume {where}")
     raise RunHalted(f"{outcome.message}. Status: udroll status {where}")
 
 
@@ -180,6 +189,8 @@ def _emulated(azure: AzureOptions, clock: Clock) -> tuple[ChecksFor | None, floa
     "--faults", type=click.Path(exists=True, dir_okay=False), help="With --simulate: a faults file."
 )
 @until_idle_option
+@tz_option
+@wide_option
 @azure_options
 @click.pass_obj
 def run(
@@ -195,6 +206,8 @@ def run(
     speed: float,
     faults: str | None,
     until_idle: bool,
+    tz: str | None,
+    wide: bool,
     azure: AzureOptions,
 ) -> None:
     """Run a rollout: plan it (or load a plan), preview it, confirm, and execute it step by step.
@@ -212,11 +225,13 @@ def run(
       udroll run shop.yaml --yes --until-idle --journal https://acct.blob.core.windows.net/udroll/shop
     """
     source = _source(source, simulate, bool(faults) or speed != DEFAULT_SPEED, until_idle)
+    display_zone(tz)  # a bad --tz before anything else
     loaded, given = rollout.load(source, spec_path)
     refuse_without_tty(obj, confirm, yes)
+    shown = (display_zone(tz, loaded.spec.window.timezone), wide)
     if simulate:
         _run_simulated(
-            obj, loaded, given, fleet_path, journal_dir, confirm, yes, allow_partial, speed, faults
+            obj, loaded, given, fleet_path, journal_dir, confirm, yes, allow_partial, speed, faults, shown
         )
         return
     clock = dep(obj, "clock")
@@ -226,9 +241,10 @@ def run(
     clock = clock or getattr(backend, "clock", None) or SystemClock()
     fleet = load_fleet(fleet_path) if fleet_path else rollout.live_fleet(loaded, backend, clock)
     if given is not None:
-        rollout.check_plan_matches(given, loaded, fleet)
+        where = f"the fleet snapshot {fleet_path}" if fleet_path else "the live fleet"
+        rollout.check_plan_matches(given, loaded, fleet, where)
     plan = given or rollout.make_plan(loaded, fleet, rollout.planned_start(loaded, clock, False), True)
-    _preview(plan, loaded, fleet)
+    _preview(plan, loaded, fleet, *shown)
     if not _accept(obj, plan, confirm, yes, allow_partial):
         return
     checks, control = _emulated(azure, clock)
@@ -237,7 +253,7 @@ def run(
         directory, loaded, plan, fleet, clock, confirm, False, azure.emulator, azure.subscription
     )
     run_ = rollout.Run(journal, loaded, plan, fleet)
-    _execute(obj, journal, run_, backend, clock, confirm, yes, checks, control=control, until_idle=until_idle)
+    _execute(obj, journal, run_, backend, clock, confirm, yes, checks, False, control, until_idle, shown[0])
 
 
 def _source(source: str | None, simulate: bool, simulation_options: bool, until_idle: bool) -> str:
@@ -262,6 +278,7 @@ def _run_simulated(
     allow_partial: bool,
     speed: float,
     faults: str | None,
+    shown: tuple[dt.tzinfo, bool],
 ) -> None:
     fault_set = None
     if faults:
@@ -270,16 +287,17 @@ def _run_simulated(
         fault_set = load_faults(faults)  # bad faults: located problems before any output or journal
     fleet = rollout.simulation_fleet(loaded, fleet_path)
     if given is not None:
-        rollout.check_plan_matches(given, loaded, fleet)
+        where = f"the fleet snapshot {fleet_path}" if fleet_path else "its inventory"
+        rollout.check_plan_matches(given, loaded, fleet, where)
     start = rollout.planned_start(loaded, clock_of(obj), True)
     plan = given or rollout.make_plan(loaded, fleet, start, True)
-    _preview(plan, loaded, fleet)
+    _preview(plan, loaded, fleet, *shown)
     if not _accept(obj, plan, confirm, yes, allow_partial):
         return
     directory = rollout.simulation_dir(loaded, journal_dir)
     click.echo(
-        f"Simulating {len(plan.steps)} steps at {speed:g}x from {plan.start:%Y-%m-%d %H:%M}Z; "
-        f"journal: {directory}",
+        f"Simulating {plural(len(plan.steps), 'step')} at {speed:g}x from "
+        f"{human_time(plan.start, shown[0])}; journal: {directory}",
         err=True,
     )
     with simulation(fleet, plan, speed, fault_set, log_path=directory / "emulator-requests.jsonl") as sim:
@@ -295,6 +313,7 @@ def _run_simulated(
             yes,
             sim.checks_for,
             control=control_interval(speed),
+            zone=shown[0],
         )
 
 
@@ -306,6 +325,7 @@ def _run_simulated(
 @click.option("--confirm", type=CONFIRM, default="tier", show_default=True, help="As for `udroll run`.")
 @click.option("--yes", "-y", is_flag=True, help="Answer yes to every confirmation.")
 @until_idle_option
+@tz_option
 @azure_options
 @click.pass_obj
 def resume(
@@ -315,6 +335,7 @@ def resume(
     confirm: str,
     yes: bool,
     until_idle: bool,
+    tz: str | None,
     azure: AzureOptions,
 ) -> None:
     """Continue a paused, halted, interrupted, crashed or waiting run from its journal.
@@ -330,6 +351,7 @@ def resume(
       udroll resume --journal https://acct.blob.core.windows.net/udroll/shop --yes --until-idle
     """
     refuse_without_tty(obj, confirm, yes)
+    display_zone(tz)  # a bad --tz before the journal is locked
     journal = _locked(journal_dir)
     try:
         state = journal.run_state
@@ -346,7 +368,10 @@ def resume(
         journal.close()
         raise
     click.echo(f"Resuming {run_.plan.name} ({state}) from {journal.location}", err=True)
-    _execute(obj, journal, run_, backend, clock, confirm, yes, checks, retry_failed, control, until_idle)
+    zone = display_zone(tz, run_.loaded.spec.window.timezone)
+    _execute(
+        obj, journal, run_, backend, clock, confirm, yes, checks, retry_failed, control, until_idle, zone
+    )
 
 
 def _locked(location: str) -> JournalStore:

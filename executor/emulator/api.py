@@ -39,6 +39,20 @@ from executor.run.clock import Clock
 
 API_VERSION = "2026-04-01"
 OPERATION_RETRY_AFTER = 10.0  # simulated seconds
+
+
+def _throttled() -> ArmError:
+    """A 429 from the faults file, shaped as Resource Manager's own (see ``take``), Retry-After in
+    real seconds: the client's retry policy waits and tries again, as it would against Azure."""
+    return ArmError(
+        429,
+        "SubscriptionRequestsThrottled",
+        "Number of requests for this subscription exceeded (simulated throttling). Please try again "
+        "after '1' seconds after additional tokens are available.",
+        headers={"Retry-After": "1"},
+    )
+
+
 _SERVER_ERRORS = {
     500: "InternalServerError",
     502: "BadGateway",
@@ -145,6 +159,8 @@ class Api:
         if self._dice(errors.rate):
             with self.world.lock:
                 status = self.random.choice(errors.status)
+            if status == 429:
+                return error_response(_throttled())
             code = _SERVER_ERRORS[status]
             return error_response(ArmError(status, code, f"Simulated server error {status}: try again."))
         if self.faults.latency_ms:

@@ -9,6 +9,7 @@ A YAML file, validated like a spec (every problem as ``file:line:col``, exit cod
     throttling: true               # 429 from Compute's documented token buckets
     page_size: 100                 # items per page of a list; nextLink for the rest
     errors: {rate: 0.02, status: [500, 503]}   # a share of ARM requests fail with a server error
+                                   # status 429: throttled, with Retry-After (as the buckets answer)
                                    # lost_answers: 0.1 -> a share of started perform-maintenance
                                    # calls lose their 202 (the connection drops after the start)
     latency_ms: 20                 # added to every ARM answer (wall time)
@@ -102,7 +103,11 @@ class Outage(_Model):
 
 class Errors(_Model):
     rate: Float = Field(default=0.0, ge=0.0, le=1.0, description="share of ARM requests that fail, 0..1")
-    status: tuple[Literal[500, 502, 503, 504], ...] = Field(default=(500, 503), min_length=1)
+    status: tuple[Literal[429, 500, 502, 503, 504], ...] = Field(
+        default=(500, 503),
+        min_length=1,
+        description="statuses to answer with; 429 is throttling with Retry-After, to rehearse it",
+    )
     lost_answers: Float = Field(
         default=0.0,
         ge=0.0,

@@ -22,6 +22,7 @@ from executor.notify.sinks import Deliver, DeliveryError, describe
 from executor.run.clock import Clock
 from executor.run.events import Event
 from executor.run.store import JournalStore
+from planner.timefmt import duration
 
 QUEUE_SIZE = 1000  # per sink; beyond it new events are dropped (and journalled as such)
 DELIVERED, FAILED = "notify-delivered", "notify-failed"
@@ -141,6 +142,8 @@ class Notifier:
                 if item is not None:
                     left.append(item)
             for n in left:
-                self.outcome(FAILED, worker.target, n, 0, f"not delivered within {drain:g}s of the run's end")
+                self.outcome(
+                    FAILED, worker.target, n, 0, f"not delivered within {duration(drain)} of the run's end"
+                )
         with self._lock:
             self._closed = True

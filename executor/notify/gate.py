@@ -19,7 +19,8 @@ from executor.notify.answers import Answer, Answers, CallbackListener, read_queu
 from executor.run.context import RunContext, StepFailed
 from planner.notify_spec import MaintenanceEvents
 from planner.plan import Step
-from planner.values import format_duration, format_timestamp
+from planner.timefmt import duration, human_time, plural
+from planner.values import format_timestamp
 
 POLL = 15.0  # seconds of the run's clock between looks at the inbox (and the reply queue)
 
@@ -51,9 +52,11 @@ class MaintenanceGate:
         reply = self._reply(event_id, token, deadline) if pre.required else None
         if reply:
             self.answers.expect(event_id, token)
-        what = f"{len(step.vms)} VMs of tier {step.tier} are about to be maintained"
-        ask = f"; answer go or stop by {format_timestamp(deadline)}" if reply else ""
-        ctx.emit("maintenance-pre", step.id, what + ask, event_id=event_id, reply=reply, tier=step.tier)
+        what = f"{plural(len(step.vms), 'VM')} of tier {step.tier} are about to be maintained"
+        ask = f"; answer go or stop by {human_time(deadline, ctx.zone)}" if reply else ""
+        ctx.emit(
+            "maintenance-pre", step.id, message=what + ask, event_id=event_id, reply=reply, tier=step.tier
+        )
         if reply is None:
             self._passed(step.tier)
             return
@@ -63,13 +66,13 @@ class MaintenanceGate:
             self.answers.forget(event_id)
         if answer is None:
             raise StepFailed(
-                f"no answer to the pre-maintenance event within {format_duration(pre.timeout)}: "
+                f"no answer to the pre-maintenance event within {duration(pre.timeout)}: "
                 "nothing was triggered"
             )
         ctx.emit(
             "maintenance-answer",
             step.id,
-            f"{answer.decision} ({answer.via})" + (f": {answer.reason}" if answer.reason else ""),
+            message=f"{answer.decision} ({answer.via})" + (f": {answer.reason}" if answer.reason else ""),
             decision=answer.decision,
             via=answer.via,
             tier=step.tier,
@@ -127,5 +130,8 @@ class MaintenanceGate:
     def post(self, ctx: RunContext, step: Step) -> None:
         if self.config.covers("post", step.tier):
             ctx.emit(
-                "maintenance-post", step.id, f"{len(step.vms)} VMs maintained and healthy", tier=step.tier
+                "maintenance-post",
+                step.id,
+                message=f"{plural(len(step.vms), 'VM')} maintained and healthy",
+                tier=step.tier,
             )

@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from planner.render.html_assets import BUTTONS, SCRIPT, esc, head
+from planner.render.html_assets import BUTTONS, SCRIPT, esc, esc_code, head
 from planner.render.html_chart import AXIS_H, LABEL_W, PAD, ROW_H, TIER_H, WIDTH, axis, chart_section, span
 from planner.values import format_duration, parse_timestamp
 
 STATES = ("done", "failed", "running", "waiting", "skipped", "unknown")
+STOPPED = ("halted", "aborted")  # runs whose waiting steps are not waiting for anything
 # a step's planned (start, end), actual (start, end) if it started, and whether it is still open
 StepSpans = tuple[tuple[int, int], tuple[int, int] | None, bool]
 Spans = dict[str, StepSpans]  # by step id
@@ -26,7 +27,7 @@ _REPORT_CSS = """
 .planned{fill:none;stroke:#5b6573;stroke-width:1;stroke-dasharray:3 2}
 .actual.done{fill:#2e8b57}.actual.failed{fill:#c0162b}.actual.running{fill:#3b6fb6;stroke:#1d2430;
 stroke-dasharray:4 2}.actual.skipped{fill:#8b95a3}
-.state{font-weight:600}.state.failed,.state.halted,.state.aborted{color:#c0162b}.state.done,.state.completed{color:#2e8b57}
+.state{font-weight:600}.state.not-started{color:#5b6573;font-weight:normal;white-space:nowrap}.state.failed,.state.halted,.state.aborted{color:#c0162b}.state.done,.state.completed{color:#2e8b57}
 .key i.planned-key{border:1px dashed #5b6573}.key i.done{background:#2e8b57}.key i.failed{background:#c0162b}
 .key i.running{background:#3b6fb6}.key i.skipped{background:#8b95a3}
 .alert{background:#eef6ef;border:1px solid #b9dcc0}
@@ -37,6 +38,8 @@ margin:4px 0;font-size:12px}
 
 def render_html(report: dict[str, Any]) -> str:
     """The whole HTML document for a run's report."""
+    # each step with the state it is shown in
+    report = {**report, "steps": [{**s, "shown": _state(s, report)} for s in report["steps"]]}
     steps = report["steps"]
     origin = parse_timestamp(report["planned_start"])
     if report.get("actual_start"):
@@ -78,23 +81,26 @@ def _spans(step: dict[str, Any], origin: dt.datetime) -> StepSpans:
 def _header(report: dict[str, Any]) -> str:
     steps = report["steps"]
     counts = {state: sum(1 for s in steps if s["state"] == state) for state in STATES}
+    actual_label = "Actual so far" if counts["running"] or counts["waiting"] else "Actual makespan"
+    shown: dict[str, int] = {}
+    for step in steps:
+        shown[step["shown"]] = shown.get(step["shown"], 0) + 1
     failed_vms = [v for s in steps for v in s["vms"] if v["state"] == "failed"]
     actual = report.get("actual_makespan_s")
-    actual_label = "Actual so far" if counts["running"] or counts["waiting"] else "Actual makespan"
     rows = [
         ("State", f'<span class="state {esc(report["state"])}">{esc(report["state"])}</span>'),
         ("Planned start", esc(_ts(report["planned_start"]))),
         ("Actual start", esc(_ts(report.get("actual_start")))),
         ("Planned makespan", esc(format_duration(report["planned_makespan_s"]))),
         (actual_label, esc(format_duration(actual)) if actual is not None else "–"),
-        ("Steps", esc(", ".join(f"{n} {state}" for state, n in counts.items() if n) or "none")),
+        ("Steps", esc(", ".join(f"{n} {state}" for state, n in shown.items()) or "none")),
         ("VMs failed", str(len(failed_vms))),
         ("VMs Azure will reschedule", str(len(report.get("reschedule", ())))),
         ("Fingerprint", esc(report.get("fingerprint", ""))),
     ]
     figures = "".join(f"<div><dt>{esc(k)}</dt><dd>{v}</dd></div>" for k, v in rows)
     tone = "alert" if report["state"] in ("completed", "done") else "alert bad"
-    message = f'<p class="{tone}">{esc(report["message"])}</p>' if report.get("message") else ""
+    message = f'<p class="{tone}">{esc_code(report["message"])}</p>' if report.get("message") else ""
     return (
         f"<header><h1>{esc(report['name'])} <small>run report</small></h1>"
         '<p class="note">All times are UTC. Dashed outlines are the plan; bars are what happened.</p>'
@@ -194,16 +200,17 @@ def _tier_lanes(
 
 def _bars(step: dict[str, Any], spans: StepSpans, scale: float) -> str:
     planned, actual, is_open = spans
+    shown = step["shown"]
     failed = [v for v in step["vms"] if v["state"] == "failed"]
     tip = (
-        f"{step['id']}: {step['state']}\nplanned {_ts(step['planned_start'])} to {_ts(step['planned_end'])}\n"
+        f"{step['id']}: {shown}\nplanned {_ts(step['planned_start'])} to {_ts(step['planned_end'])}\n"
         f"actual {_ts(step.get('actual_start'))} to {_ts(step.get('actual_end'))}"
         f" (start {_delay(step.get('start_delay_s'))}, end {_delay(step.get('end_delay_s'))})"
         + (f"\nerror: {step['error']}" if step.get("error") else "")
         + "".join(f"\n{_vm_name(v)}: {v['result'] or v['state']} {v['message'] or ''}" for v in failed)
     )
     out = [
-        f'<g class="step {esc(step["state"])}" data-step="{esc(step["id"])}">',
+        f'<g class="step {_css(shown)}" data-step="{esc(step["id"])}">',
         f'<rect class="planned" {span(planned[0], planned[1], scale)} y="2" height="{ROW_H - 4}" rx="2"/>',
     ]
     if actual:
@@ -222,7 +229,7 @@ def _failures(report: dict[str, Any]) -> str:
         if step["state"] == "failed" and step.get("error"):
             rows.append(
                 f'<tr data-failed-step="{esc(step["id"])}"><th scope="row">{esc(step["id"])}</th>'
-                f"<td>(the step)</td><td></td><td>{esc(step['error'])}</td></tr>"
+                f"<td>(the step)</td><td></td><td>{esc_code(step['error'])}</td></tr>"
             )
         for vm in step["vms"]:
             if vm["state"] == "failed":
@@ -240,6 +247,15 @@ def _failures(report: dict[str, Any]) -> str:
     )
 
 
+def _probe(gate: dict[str, Any]) -> str:
+    """What a probe checked, named by its VM (an emulator's health URL encodes the VM's id: unreadable);
+    the kind and target (URL, host:port) stay in the tooltip."""
+    target = f"{gate.get('kind') or 'probe'} {gate.get('target') or ''}".strip()
+    name = _vm_name({"vm": gate["vm"]}) if gate.get("vm") else str(gate.get("target") or "")
+    detail = esc(str(gate.get("detail") or ""))
+    return f'<span class="probe" title="{esc(target)}">{esc(name)}</span>: {detail}'
+
+
 def _gates(report: dict[str, Any]) -> str:
     rows = []
     for step in report["steps"]:
@@ -248,13 +264,11 @@ def _gates(report: dict[str, Any]) -> str:
             continue
         last = gates.get("last") or {}
         failures = "".join(
-            f"<li>{esc(_ts(f.get('at')))} {esc(str(f.get('target', '')))}: "
-            f"{esc(str(f.get('detail', '')))}</li>"
-            for f in gates.get("last_failures", ())
+            f"<li>{esc(_ts(f.get('at')))} {_probe(f)}</li>" for f in gates.get("last_failures", ())
         )
         rows.append(
             f'<tr><th scope="row">{esc(step["id"])}</th><td>{gates["passed"]}/{gates["probes"]}</td>'
-            f'<td class="vms">{esc(str(last.get("target", "")))} {esc(str(last.get("detail", "")))}</td>'
+            f'<td class="vms">{_probe(last) if last else ""}</td>'
             f'<td class="vms">{f"<ul>{failures}</ul>" if failures else ""}</td></tr>'
         )
     if not rows:
@@ -313,7 +327,7 @@ def _vm_lists(report: dict[str, Any]) -> str:
 def _step_table(report: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr data-step="{esc(s["id"])}"><th scope="row">{esc(s["id"])}</th>'
-        f'<td class="state {esc(s["state"])}">{esc(s["state"])}</td>'
+        f"{_state_cell(s['shown'])}"
         f'<td class="t">{esc(_ts(s["planned_start"]))}</td>'
         f'<td class="t">{esc(_ts(s.get("actual_start")))}</td>'
         f"<td>{esc(_delay(s.get('start_delay_s')))}</td>"
@@ -329,6 +343,24 @@ def _step_table(report: dict[str, Any]) -> str:
         '<th scope="col">actual end</th><th scope="col">delay</th><th scope="col">VMs</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></section>\n"
     )
+
+
+def _state(step: dict[str, Any], report: dict[str, Any]) -> str:
+    """A step's state as shown: one still waiting when its run halted or was aborted is not waiting."""
+    if step["state"] == "waiting" and report["state"] in STOPPED:
+        return f"not started (run {report['state']})"
+    return str(step["state"])
+
+
+def _css(shown: str) -> str:
+    return "not-started" if shown.startswith("not started") else esc(shown)
+
+
+def _state_cell(shown: str) -> str:
+    """The state in a table cell: "not started", the reason in parentheses as its tooltip."""
+    short = shown.split(" (")[0]
+    title = f' title="{esc(shown)}"' if short != shown else ""
+    return f'<td class="state {_css(shown)}"{title}>{esc(short)}</td>'
 
 
 def _vm_name(vm: dict[str, Any]) -> str:

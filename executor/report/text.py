@@ -1,8 +1,9 @@
 """`udroll report`: what a run did, from its journal — planned vs actual per step, per-VM result
 codes, gate evidence, hook output, and the VMs Azure will reschedule.
 
-``RENDERERS`` maps each ``-o`` format to a function ``(report dict) -> str``; add a format by adding
-one entry (an HTML renderer can reuse :func:`build_report`'s data as is).
+``RENDERERS`` maps each ``-o`` format to a function ``(report dict, display zone) -> str``; add a format
+by adding one entry (an HTML renderer can reuse :func:`build_report`'s data as is). Times in the data
+are RFC 3339 (UTC, ``Z``); the Markdown shows them in the display zone, labelled with it.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ from typing import Any
 
 from executor.report.html import render_html
 from executor.run.journal import StepRow, VMRow
+from executor.run.status import spec_timezone
 from executor.run.store import JournalStore
 from planner.plan import Plan, Step
 from planner.render.markdown import plain
-from planner.values import format_duration, format_timestamp
+from planner.timefmt import duration, human_time, parse_instant, rfc3339, rfc3339_or_none, signed_duration
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return format_timestamp(value) if value else None
+_iso = rfc3339_or_none
 
 
 def _delta(actual: dt.datetime | None, planned: dt.datetime) -> int | None:
@@ -34,8 +34,8 @@ def build_report(journal: JournalStore) -> dict[str, Any]:
     rows = {r.id: r for r in journal.steps()}
     vms = journal.vms()
     triggers = journal.triggers()
-    gates = journal.gates()
-    hooks = journal.hooks()
+    gates = [_stamped(g) for g in journal.gates()]
+    hooks = [_stamped(h) for h in journal.hooks()]
     steps = [
         {
             **_step_times(step, rows.get(step.id)),
@@ -53,6 +53,7 @@ def build_report(journal: JournalStore) -> dict[str, Any]:
         "name": plan.name,
         "fingerprint": plan.fingerprint,
         "state": journal.run_state,
+        "timezone": spec_timezone(journal),
         "message": journal.meta("state_message", "") or "",
         "planned_start": _iso(plan.start),
         "actual_start": _iso(min(started)) if started else None,
@@ -64,6 +65,12 @@ def build_report(journal: JournalStore) -> dict[str, Any]:
         + [{"vm": v.vm, "reason": v.message} for v in vms if v.state == "skipped"],
         "unschedulable": [{"vm": u.vm, "reason": u.reason} for u in plan.unschedulable],
     }
+
+
+def _stamped(row: dict[str, Any]) -> dict[str, Any]:
+    """A journal row with its time as every JSON output writes times (RFC 3339, Z, whole seconds)."""
+    at = row.get("at")
+    return {**row, "at": rfc3339(parse_instant(at))} if isinstance(at, str) else row
 
 
 def _step_times(step: Step, row: StepRow | None) -> dict[str, Any]:
@@ -86,7 +93,7 @@ def _step_times(step: Step, row: StepRow | None) -> dict[str, Any]:
 def _vm_entry(v: VMRow, triggers: list[tuple[str, str, dt.datetime]]) -> dict[str, Any]:
     return {
         "vm": v.vm,
-        "name": v.vm.rsplit("/", 1)[-1],
+        "name": _short_name(v.vm),
         "state": v.state,
         "result": v.result,
         "message": v.message,
@@ -96,6 +103,14 @@ def _vm_entry(v: VMRow, triggers: list[tuple[str, str, dt.datetime]]) -> dict[st
         "healthy_at": _iso(v.healthy_at),
         "reschedule": v.reschedule,
     }
+
+
+def _short_name(vm: str) -> str:
+    """``db-1``, or ``vmss-app/0`` for a scale set instance (its number alone names nothing)."""
+    parts = vm.split("/")
+    if len(parts) >= 4 and parts[-4].lower() == "virtualmachinescalesets":
+        return f"{parts[-3]}/{parts[-1]}"
+    return parts[-1]
 
 
 def _gate_summary(step_gates: list[dict[str, Any]]) -> dict[str, Any]:
@@ -108,24 +123,26 @@ def _gate_summary(step_gates: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _fmt_delay(seconds: int | None) -> str:
-    if seconds is None:
-        return "–"
-    sign = "+" if seconds >= 0 else "-"
-    return f"{sign}{format_duration(abs(seconds))}"
+    return "–" if seconds is None else signed_duration(seconds, plus=True)
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown. Everything from the journal (names, messages, hook output, probe
-    details) is escaped: a VM or a hook cannot inject markup or HTML into a rendered report."""
+def render_markdown(report: dict[str, Any], zone: dt.tzinfo | None = None) -> str:
+    """The report as Markdown, times in ``zone`` (default: UTC). Everything from the journal (names,
+    messages, hook output, probe details) is escaped: a VM or a hook cannot inject markup or HTML."""
     e = plain
     actual = report["actual_makespan_s"]
+    zone = zone or dt.timezone.utc
+
+    def t(text: str | None) -> str:
+        return human_time(parse_instant(text), zone) if text else "–"
+
     out = [
         f"# Rollout report: {e(report['name'])}",
         "",
         f"- state: **{e(report['state'])}**" + (f" — {e(report['message'])}" if report["message"] else ""),
-        f"- planned start {report['planned_start']}, actual start {report['actual_start'] or '–'}",
-        f"- makespan: planned {format_duration(report['planned_makespan_s'])}, actual "
-        + (format_duration(actual) if actual is not None else "–"),
+        f"- planned start {t(report['planned_start'])}, actual start {t(report['actual_start'])}",
+        f"- makespan: planned {duration(report['planned_makespan_s'])}, actual "
+        + (duration(actual) if actual is not None else "–"),
         "",
         "## Steps",
         "",
@@ -134,8 +151,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for s in report["steps"]:
         out.append(
-            f"| {e(s['id'])} | {e(s['state'])} | {s['planned_start']} | {s['actual_start'] or '–'} | "
-            f"{_fmt_delay(s['start_delay_s'])} | {s['planned_end']} | {s['actual_end'] or '–'} | "
+            f"| {e(s['id'])} | {e(s['state'])} | {t(s['planned_start'])} | {t(s['actual_start'])} | "
+            f"{_fmt_delay(s['start_delay_s'])} | {t(s['planned_end'])} | {t(s['actual_end'])} | "
             f"{_fmt_delay(s['end_delay_s'])} |"
         )
     out += [
@@ -151,7 +168,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             out.append("| " + " | ".join(e(c) for c in cells) + " |")
     out += ["", "## Gate evidence", ""]
     for s in report["steps"]:
-        out += _gate_lines(s)
+        out += _gate_lines(s, t)
     hooks = [(s["id"], h) for s in report["steps"] for h in s["hooks"]]
     if hooks:
         out += ["", "## Hooks", ""]
@@ -167,7 +184,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _gate_lines(s: dict[str, Any]) -> list[str]:
+def _gate_lines(s: dict[str, Any], t: Callable[[str | None], str]) -> list[str]:
     g = s["gates"]
     if not g["probes"]:
         return []
@@ -175,7 +192,7 @@ def _gate_lines(s: dict[str, Any]) -> list[str]:
     if g["last"]:
         line += f"; last: {_probe_text(g['last'])}"
     out = [line]
-    out += [f"  - failed {plain(f['at'])}: {_probe_text(f)}" for f in g["last_failures"]]
+    out += [f"  - failed {t(f['at'])}: {_probe_text(f)}" for f in g["last_failures"]]
     if s["error"]:
         out.append(f"  - step failed: {plain(s['error'])}")
     return out
@@ -185,14 +202,16 @@ def _probe_text(gate: dict[str, Any]) -> str:
     return plain(f"{_vm_name(gate)}{gate['target']} {gate['detail']}")
 
 
-def render_json(report: dict[str, Any]) -> str:
+def render_json(report: dict[str, Any], zone: dt.tzinfo | None = None) -> str:
+    """The data as is: times RFC 3339 in UTC whatever the display zone."""
     return json.dumps(report, indent=2, default=str) + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+RENDERERS: dict[str, Callable[[dict[str, Any], dt.tzinfo | None], str]] = {
     "markdown": render_markdown,
     "json": render_json,
-    "html": render_html,  # planned vs actual bars, failures and gate evidence, self-contained
+    # planned vs actual bars, failures and gate evidence, self-contained
+    "html": lambda report, zone: render_html(report),
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from executor.run.context import RunContext
 from planner.plan import Step
+from planner.timefmt import plural
 
 ALL = "*"
 
@@ -64,10 +65,10 @@ class Approvals:
 
     def _ask(self, step: Step, key: str) -> None:
         if self.mode == "tier":
-            question = f"Start tier {step.tier} with step {step.id} ({len(step.vms)} VMs)?"
+            question = f"Start tier {step.tier} with step {step.id} ({plural(len(step.vms), 'VM')})?"
         else:
             names = ", ".join(self.ctx.name(v) for v in step.vms)
-            question = f"Start step {step.id} ({len(step.vms)} VMs: {names})?"
+            question = f"Start step {step.id} ({plural(len(step.vms), 'VM')}: {names})?"
         self.pending[key] = question
         self._save_pending()
         self.ctx.emit("approval-needed", step.id, message=question, key=key, tier=step.tier)

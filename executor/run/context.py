@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from executor.run.backend import BatchStatus, ComputeBackend, VMStatus
 from executor.run.clock import Clock, FakeClock
@@ -129,6 +130,7 @@ class RunContext:
         self.guard = GroupGuard(
             selection(spec, fleet.vms), self.fleet, fleet.captured_at, self.config.status_interval
         )
+        self.guard.zone = self.zone = ZoneInfo(spec.window.timezone)  # where messages write their times
         # the VMs this run has triggered (or may have): the live guard leaves them to the scheduler
         self.ours = {row.vm for row in journal.vms() if touched(row.state, row.attempts)}
         # whether a step still fits its windows if its VMs are triggered at a time (set by the runner)

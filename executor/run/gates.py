@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from executor.run.hooks import UnsafeArgument, expand_argv, expand_text, run_command
 from planner.spec import CommandCheck, HealthSettings, HttpCheck, TcpCheck
+from planner.timefmt import duration
 
 Check = HttpCheck | TcpCheck | CommandCheck
 BODY_LIMIT = 256 * 1024
@@ -300,27 +301,22 @@ class HealthGate:
         text = f"{self.passed}/{self.rounds} probes passed"
         if self.gap_restarts:
             times = "" if self.gap_restarts == 1 else f" ({self.gap_restarts} times)"
-            text += f", but {spoken(self.longest_gap)} without a probe restarted the streak{times}"
+            text += f", but {duration(self.longest_gap)} without a probe restarted the streak{times}"
         return text
 
     def why_failed(self) -> str:
         timeout = self.settings.timeout
         if self.flaps:
             return (
-                f"did not stay healthy for {self.settings.healthy_for}s within {timeout}s: {self.seen()} "
+                f"did not stay healthy for {duration(self.settings.healthy_for)} within {duration(timeout)}: "
+                f"{self.seen()} "
                 f"(became unhealthy again {self.flaps} times; last: {self.last_failure})"
             )
         if self.passed:
-            return f"did not stay healthy for {self.settings.healthy_for}s within {timeout}s: {self.seen()}"
-        return f"never became healthy within {timeout}s (last: {self.last_failure or 'no probe passed'})"
-
-
-def spoken(seconds: float) -> str:
-    """A duration as people say it: '45 s', '3 min 20 s', '1 h 5 min'."""
-    rest = round(seconds)
-    parts: list[str] = []
-    for unit, size in (("h", 3600), ("min", 60), ("s", 1)):
-        if rest >= size or (unit == "s" and not parts):
-            parts.append(f"{rest // size} {unit}")
-            rest %= size
-    return " ".join(parts[:2])
+            return (
+                f"did not stay healthy for {duration(self.settings.healthy_for)} within {duration(timeout)}: "
+                f"{self.seen()}"
+            )
+        if not self.rounds:
+            return f"no health probe was made within {duration(timeout)}"
+        return f"never became healthy within {duration(timeout)}: {self.seen()} (last: {self.last_failure})"

@@ -21,6 +21,7 @@ from executor.run.backend import VMStatus
 from planner.fleet import VM
 from planner.grouping import group_and_domain
 from planner.plan import Step
+from planner.timefmt import human_time
 
 # journal VM states that mean this run itself has touched the VM (its gap is the scheduler's business)
 OURS = ("intent", "triggered", "retry", "completed", "gating", "healthy", "failed")
@@ -60,6 +61,7 @@ class GroupGuard:
         """``by_tier``: every VM each tier selects, planned or not (a VM someone else maintained
         before the run was planned is in no step, but it is still a domain of its group)."""
         self.recheck = dt.timedelta(seconds=recheck_s)
+        self.zone: dt.tzinfo = dt.timezone.utc  # the zone its messages write times in
         # each VM's maintenance as planned: a change since is someone else's doing
         self.planned = {vm.lower(): f.maintenance for vm, f in fleet.items() if f.maintenance}
         self.captured_at = captured_at
@@ -127,7 +129,8 @@ class GroupGuard:
             done_at = self.done_seen.get(key)
             if done_at is not None and now < done_at + gap:
                 until = done_at + gap
-                why = f"{who} maintained by someone else; its recovery gap runs until {until:%H:%M:%S}Z"
+                when = human_time(until, self.zone)
+                why = f"{who} maintained by someone else; its recovery gap runs until {when}"
                 holds.append(Hold(why, until))
         return max(holds, key=lambda h: h.until) if holds else None
 

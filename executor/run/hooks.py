@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from planner.placeholders import expand
+from planner.timefmt import duration
 
 OUTPUT_LIMIT = 64 * 1024  # keep the journal small: a chatty hook keeps its last 64 KiB
 HOOK_TIMEOUT_S = 30 * 60
@@ -112,7 +113,7 @@ def run_command(
         return HookResult(tuple(argv), None, f"not executable: {argv[0]}")
     except subprocess.TimeoutExpired as exc:
         output = (exc.output or b"").decode(errors="replace")
-        return HookResult(tuple(argv), None, f"{output}\ntimed out after {timeout:g}s")
+        return HookResult(tuple(argv), None, f"{output}\ntimed out after {duration(timeout)}")
     output = done.stdout.decode(errors="replace")[-OUTPUT_LIMIT:]
     return HookResult(tuple(argv), done.returncode, output)
 

@@ -36,6 +36,7 @@ from typing import Protocol
 
 from planner.errors import InputError
 from planner.plan import Plan, Step
+from planner.timefmt import parse_instant, rfc3339
 
 STATE_ENV = "UDROLL_STATE_DIR"
 
@@ -55,8 +56,7 @@ class Holder:
         return cls(str(Path(journal).absolute()), os.getpid(), socket.gethostname(), when)
 
     def describe(self) -> str:
-        since = self.since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"journal {self.journal}, pid {self.pid} on {self.host}, since {since}"
+        return f"journal {self.journal}, pid {self.pid} on {self.host}, since {rfc3339(self.since)}"
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _write_holder(fd: int, key: str, group: str, holder: Holder) -> None:
         "journal": holder.journal,
         "pid": holder.pid,
         "host": holder.host,
-        "since": holder.since.astimezone(dt.timezone.utc).isoformat(),
+        "since": rfc3339(holder.since),
     }
     data = (json.dumps(record) + "\n").encode()
     os.ftruncate(fd, 0)
@@ -198,7 +198,7 @@ def _read_holder(fd: int) -> Holder | None:
             str(record["journal"]),
             int(record["pid"]),
             str(record["host"]),
-            dt.datetime.fromisoformat(record["since"]),
+            parse_instant(record["since"]),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

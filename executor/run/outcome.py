@@ -13,6 +13,7 @@ from typing import Literal
 
 from executor.run.backend import VMStatus
 from planner.fleet import Maintenance
+from planner.timefmt import duration
 
 Verdict = Literal["wait", "completed", "retry_later", "aborted", "failed"]
 
@@ -47,8 +48,8 @@ def after_operation(
     seen = "no instance view" if not s.known else _seen(s)
     return Outcome(
         "failed",
-        f"the operation ended {op_status or 'without a status'} {waited_s:.0f}s ago, but Azure still "
-        f"shows {seen} (waited {settle_s:.0f}s for it to settle)",
+        f"the operation ended {op_status or 'without a status'} {duration(waited_s)} ago, but Azure still "
+        f"shows {seen} (waited {duration(settle_s)} for it to settle)",
     )
 
 

@@ -42,6 +42,7 @@ from planner.fleet import VM, Fleet
 from planner.plan import Plan, Step
 from planner.select import selection
 from planner.spec import Spec, TierSettings
+from planner.timefmt import duration, human_time, plural, rfc3339, rfc3339_or_none
 
 __all__ = ["RunConfig", "RunOutcome", "Runner", "StepFailed"]
 
@@ -111,13 +112,18 @@ class Runner:
         try:
             return self._run()
         except KeyboardInterrupt:
-            self.ctx.journal.set_run_state("paused", self.ctx.clock.now(), "interrupted (Ctrl-C)")
+            now = self.ctx.clock.now()
+            hint = "continue with `udroll resume`"
+            if self.ctx.aborted:  # the abort outlives Ctrl-C: a resume only follows VMs in flight
+                self.ctx.journal.request("abort", None, now)
+                hint = "`udroll resume` only follows the VMs in flight and ends the run aborted"
+            self.ctx.journal.set_run_state("paused", now, "interrupted (Ctrl-C)")
             self.ctx.emit(
                 "run-paused",
-                message="interrupted: in-flight VMs continue at Azure; "
-                "`udroll resume` picks them up from their handles",
+                message="interrupted: in-flight VMs continue at Azure"
+                + self._then("`udroll resume` picks them up from their handles"),
             )
-            return RunOutcome("paused", "interrupted; continue with `udroll resume`")
+            return RunOutcome("paused", "interrupted" + self._then(hint))
         finally:
             self.ctx.log.close()
             close_connections()
@@ -133,7 +139,7 @@ class Runner:
         if previous == "new":
             self.ctx.emit(
                 "run-started",
-                message=f"{self.ctx.plan.name}: {len(self.ctx.plan.steps)} steps",
+                message=f"{self.ctx.plan.name}: {plural(len(self.ctx.plan.steps), 'step')}",
                 steps=len(self.ctx.plan.steps),
                 planned_makespan_s=self.ctx.plan.makespan_s,
             )
@@ -260,7 +266,7 @@ class Runner:
             message = "skipped by the operator (`udroll skip`)"
             if step_id in live.ended and self._touched(step_id):
                 gap = self.ctx.steps[step_id].gap_after_s
-                message += f"; its VMs were touched, so its {gap // 60}m recovery gap still holds"
+                message += f"; its VMs were touched, so its {duration(gap)} recovery gap still holds"
             else:
                 live.ended.pop(step_id, None)  # never touched a VM: nothing to recover from
             self.ctx.emit("step-skipped", step_id, message=message)
@@ -299,9 +305,9 @@ class Runner:
             return RunOutcome("aborted", self.ctx.halting or "aborted", failed, reschedule)
         if self.ctx.halting:
             where = self.ctx.journal.location
-            message = (
-                f"{self.ctx.halting}; fix the cause, then `udroll resume --journal {where} "
-                f"--retry-failed` or `udroll skip STEP --journal {where}`"
+            message = self.ctx.halting + self._then(
+                f"fix the cause, then `udroll resume --journal {where} --retry-failed` "
+                f"or `udroll skip STEP --journal {where}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
@@ -313,13 +319,13 @@ class Runner:
                 more = f" and {len(waiting_vms) - 5} more" if len(waiting_vms) > 5 else ""
                 self.ctx.pausing = (
                     f"Azure unavailable: {self.azure_down}; nothing was triggered blind, and "
-                    f"{len(waiting_vms)} VM(s) are not started ({names}{more}), none failed for it"
+                    f"{plural(len(waiting_vms), 'VM')} not started ({names}{more}), none failed for it"
                 )
             self.ctx.journal.set_run_state("paused", self.ctx.clock.now(), self.ctx.pausing)
             self.ctx.emit("run-paused", message=self.ctx.pausing)
             return RunOutcome(
                 "paused",
-                self.ctx.pausing + "; continue with `udroll resume`",
+                self.ctx.pausing + self._then("continue with `udroll resume`"),
                 failed,
                 reschedule,
                 azure_unavailable=self.azure_down is not None,
@@ -328,16 +334,18 @@ class Runner:
             blocked = [s for s in waiting if self.schedule.blocked_by_failure(s, self.ctx.live.state)]
             if len(blocked) < len(waiting):
                 return None
+            where = self.ctx.journal.location
             message = (
-                f"{len(failed)} failed step(s) ({', '.join(failed)}) block {len(blocked)} "
-                f"waiting step(s); `udroll resume --journal {self.ctx.journal.location} --retry-failed` "
-                f"or `udroll skip STEP --journal {self.ctx.journal.location}`"
+                f"{plural(len(failed), 'failed step')} ({', '.join(failed)}) block "
+                f"{plural(len(blocked), 'waiting step')}"
+            ) + self._then(
+                f"`udroll resume --journal {where} --retry-failed` or `udroll skip STEP --journal {where}`"
             )
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
             return RunOutcome("halted", message, failed, reschedule)
         if failed:
-            message = f"finished with {len(failed)} failed step(s): {', '.join(failed)}"
+            message = f"finished with {plural(len(failed), 'failed step')}: {', '.join(failed)}"
             self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
             self.ctx.emit("run-halted", message=message, failed=list(failed))
             return RunOutcome("halted", message, failed, reschedule)
@@ -345,14 +353,21 @@ class Runner:
         self.ctx.emit("run-finished", message="every step done", reschedule=list(reschedule))
         return RunOutcome("completed", "every step done", (), reschedule)
 
+    def _then(self, hint: str) -> str:
+        """``; <hint>`` naming `udroll resume` or `skip`, or nothing for a simulation (whose in-process
+        emulator ends with it: it cannot be resumed, and the CLI says how to rehearse instead)."""
+        return "" if self.ctx.journal.meta("simulated") == "1" else f"; {hint}"
+
     def _idle(self, ready: dt.datetime) -> RunOutcome | None:
         """--until-idle: nothing runs and nothing can start before the open window closes, so stop."""
         now = self.ctx.clock.now()
         if not idle_until(self.schedule.intervals, now, ready):
             return None
-        message = f"waiting until {ready:%Y-%m-%d %H:%M:%S}Z: nothing can start before the window closes"
+        message = (
+            f"waiting until {human_time(ready, self.ctx.zone)}: nothing can start before the window closes"
+        )
         self.ctx.journal.set_run_state(WAITING, now, message)
-        self.ctx.emit("run-waiting", message=message, until=ready.isoformat())
+        self.ctx.emit("run-waiting", message=message, until=rfc3339(ready))
         return RunOutcome(WAITING, message)
 
     def _waiting(self, step_id: str, reason: str | None, until: dt.datetime | None) -> None:
@@ -362,10 +377,11 @@ class Runner:
             self.ctx.emit(
                 "step-waiting",
                 step_id,
-                f"waiting for {reason}" + (f" until {until:%Y-%m-%d %H:%M:%S}Z" if until else ""),
+                message=f"waiting for {reason}"
+                + (f" until {human_time(until, self.ctx.zone)}" if until else ""),
                 journal=False,
                 reason=reason,
-                until=until.isoformat() if until else None,
+                until=rfc3339_or_none(until),
             )
 
     def _fail_unstartable(self, step: Step) -> None:
@@ -390,10 +406,10 @@ class Runner:
         self.ctx.emit(
             "step-started",
             step.id,
-            message=f"{len(step.vms)} VMs",
+            message=plural(len(step.vms), "VM"),
             tier=step.tier,
             vms=list(step.vms),
-            planned_start=step.start.isoformat(),
+            planned_start=rfc3339(step.start),
         )
 
     # --- one step --------------------------------------------------------------------------------

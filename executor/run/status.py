@@ -9,7 +9,10 @@ from typing import Any
 
 from executor.run.clock import Clock, SystemClock
 from executor.run.store import JournalStore
+from planner.errors import SpecError
 from planner.plan import Plan
+from planner.source import load_text
+from planner.timefmt import parse_instant, rfc3339, rfc3339_or_none
 
 STOPPED = ("halted", "paused", "aborted", "completed")
 _WAITS_FOR = re.compile(r"step (\S+) \((\w+)\)")
@@ -28,12 +31,22 @@ def _as_of(journal: JournalStore, clock: Clock | None, simulated: bool) -> dt.da
         return clock.now()
     last = journal.transitions()[-1:] if simulated else []
     if last:
-        return dt.datetime.fromisoformat(last[0]["at"])  # simulated time: as of the last event
+        return parse_instant(last[0]["at"])  # simulated time: as of the last event
     return SystemClock().now()
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_iso = rfc3339_or_none  # RFC 3339, Z, whole seconds: what every JSON output of udroll carries
+
+
+def spec_timezone(journal: JournalStore) -> str | None:
+    """The window timezone of the spec a run was made from (where its times are shown by default)."""
+    try:
+        data = load_text(journal.meta("spec_text") or "", "<spec>").data
+    except SpecError:  # an unreadable spec only loses the default zone; status still shows the run
+        return None
+    window = data.get("window") if isinstance(data, dict) else None
+    zone = window.get("timezone") if isinstance(window, dict) else None
+    return zone if isinstance(zone, str) else None
 
 
 def notify_warnings(journal: JournalStore) -> list[str]:
@@ -59,7 +72,8 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
     emulated = simulated or bool(journal.meta("emulator"))
     now = _as_of(journal, clock, emulated)
     waiting = [s for s in steps if s.state == "waiting"]
-    stopped = journal.run_state in STOPPED and not active  # will not continue by itself
+    # will not continue by itself: ended or paused, or "running" with no runner (it crashed or was killed)
+    stopped = journal.run_state in (*STOPPED, "running") and not active
     eta = min((s.waiting_until for s in waiting if s.waiting_until), default=None)
     if eta is None and waiting:
         eta = min(plan.step(s.id).start for s in waiting)
@@ -81,7 +95,8 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
         "simulated_time": emulated and clock is None,
         "journal": journal.location,
         "message": without_resume_hint(message) if simulated else message,
-        "as_of": now.isoformat(),
+        "as_of": rfc3339(now),
+        "timezone": spec_timezone(journal),
         "next_step_eta": _iso(eta),
         "steps": [
             {
@@ -95,7 +110,8 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
                 "waiting_until": _iso(s.waiting_until),
                 "error": s.error,
                 "vms_total": sum(1 for v in vms if v.step == s.id),
-                "vms_done": sum(1 for v in vms if v.step == s.id and v.state in ("healthy", "skipped")),
+                "vms_done": sum(1 for v in vms if v.step == s.id and v.state == "healthy"),
+                "vms_skipped": sum(1 for v in vms if v.step == s.id and v.state == "skipped"),
             }
             for s in steps
         ],

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from executor.run.context import RunContext, StepFailed
 from executor.run.gates import Check, Probe, Target
 from executor.run.hooks import run_hook
+from executor.run.journal import VMRow
 from executor.run.vm import StepVMs, Wake
 from planner.plan import Step
 from planner.spec import TierSettings
+from planner.timefmt import duration, plural, rfc3339
 
 
 class Baselines:
@@ -74,7 +76,9 @@ class StepWorker:
         ctx.live.state[step.id] = "done"
         ctx.live.ended[step.id] = now
         ctx.journal.update_step(step.id, state="done", ended_at=now, phase=None)
-        ctx.emit("step-ended", step.id, message="done", planned_end=step.end.isoformat())
+        ctx.emit(
+            "step-ended", step.id, message=_ended(ctx.journal.vms(step.id)), planned_end=rfc3339(step.end)
+        )
 
     def _phases(self) -> Wake:
         phase = self.ctx.journal.step(self.step.id).phase or "baseline"
@@ -125,7 +129,7 @@ class StepWorker:
             results = self.baselines.round(ctx, step, settings, work)
             sick = {vm: ps for vm, ps in results.items() if not all(p.ok for p in ps)}
             if not sick:
-                ctx.emit("baseline", step.id, message=f"tier {step.tier} healthy ({len(work)} VMs)")
+                ctx.emit("baseline", step.id, message=f"tier {step.tier} healthy ({plural(len(work), 'VM')})")
                 return
             what = "; ".join(
                 f"{ctx.name(vm)}: {next(p.detail for p in ps if not p.ok)}"
@@ -134,7 +138,7 @@ class StepWorker:
             if ctx.clock.now() >= deadline:
                 raise StepFailed(
                     f"tier {step.tier} was already unhealthy before the step, and stayed so "
-                    f"for {settings.health.timeout}s: {what}; nothing was triggered"
+                    f"for {duration(settings.health.timeout)}: {what}; nothing was triggered"
                 )
             ctx.emit(
                 "baseline", step.id, message=f"tier {step.tier} unhealthy before the step, waiting: {what}"
@@ -171,3 +175,11 @@ class StepWorker:
         if not result.ok:
             what = "before any trigger" if which == "before_step" else "after its VMs were maintained"
             raise StepFailed(f"{which} hook failed {what}: {result.describe()}")
+
+
+def _ended(rows: list[VMRow]) -> str:
+    """``done: 2 VMs maintained``, ``done: 0 VMs maintained, 1 skipped``: a skipped VM was not maintained."""
+    maintained = sum(1 for r in rows if r.state == "healthy")
+    skipped = sum(1 for r in rows if r.state == "skipped")
+    text = f"done: {maintained} VM{'' if maintained == 1 else 's'} maintained"
+    return text + (f", {skipped} skipped" if skipped else "")

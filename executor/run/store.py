@@ -112,6 +112,11 @@ def refuse_skip(journal: JournalStore, step_id: str) -> None:
     where = f"--journal {journal.dir}"
     if row is None:
         raise InputError(f"no step {step_id!r} in this run; steps are: {', '.join(known)}")
+    if journal.run_state in ("aborted", "completed"):
+        raise InputError(
+            f"this run {'was aborted' if journal.run_state == 'aborted' else 'completed'}: it never goes "
+            "on, so there is nothing to skip; start a new run with `udroll run`"
+        )
     if row.state == "running":
         raise InputError(
             f"step {step_id} is running: a running step cannot be skipped (its VMs are in maintenance "

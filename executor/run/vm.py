@@ -35,6 +35,7 @@ from planner.errors import (
 )
 from planner.fleet import VM
 from planner.plan import Step
+from planner.timefmt import duration, human_span, human_time, plural
 
 Wake = Generator[dt.datetime, None, None]
 TERMINAL = ("healthy", "skipped", "failed")
@@ -78,7 +79,7 @@ class StepVMs:
         failed = [(vm, self.ctx.journal.vm(vm).message) for vm, w in work.items() if w.state == "failed"]
         if failed:
             shown = "; ".join(f"{self.ctx.name(vm)}: {msg}" for vm, msg in failed[:5])
-            raise StepFailed(f"{len(failed)} of {len(work)} VMs failed: {shown}")
+            raise StepFailed(f"{len(failed)} of {plural(len(work), 'VM')} failed: {shown}")
 
     def _load(self, now: dt.datetime) -> dict[str, VMWork]:
         """Each VM's work from the journal: a resumed VM continues from what was durably recorded."""
@@ -151,7 +152,11 @@ class StepVMs:
             raise AzureUnavailable(f"Azure kept failing while {doing} until the step's timeout: {exc}")
         w.due = self.ctx.later(w.backoff)
         self.ctx.emit(
-            "azure-retry", self.step.id, w.vm.id, f"{doing}: {exc}; again in {w.backoff:.0f}s", journal=False
+            "azure-retry",
+            self.step.id,
+            w.vm.id,
+            f"{doing}: {exc}; again in {duration(w.backoff)}",
+            journal=False,
         )
 
     def _audit_trigger(self, w: VMWork) -> None:
@@ -248,7 +253,7 @@ class StepVMs:
                 "vm-waiting",
                 self.step.id,
                 w.vm.id,
-                f"its self-service window opens {ssw[0]:%Y-%m-%d %H:%M}Z",
+                f"its self-service window opens {human_time(ssw[0], self.ctx.zone)}",
                 journal=False,
             )
             return None
@@ -261,8 +266,7 @@ class StepVMs:
         if ssw and not ssw[0] <= now <= ssw[1]:
             return self._skip_vm(
                 w,
-                f"outside its self-service window {ssw[0]:%Y-%m-%d %H:%M}Z.."
-                f"{ssw[1]:%Y-%m-%d %H:%M}Z: not triggered",
+                f"outside its self-service window {human_span(ssw[0], ssw[1], self.ctx.zone)}: not triggered",
             )
         if self.ctx.halting or self.ctx.aborted:
             return self._fail_vm(w, f"not triggered: {self.ctx.halting}")
@@ -332,11 +336,12 @@ class StepVMs:
         if self.ctx.halting or self.ctx.aborted:
             return self._fail_vm(w, f"RetryLater, not retried: {self.ctx.halting}")
         if retry_at + dt.timedelta(seconds=self.settings.expected_duration) > deadline:
+            # not MaintenanceAborted: nothing is rescheduled; the self-service window stays open
             return self._fail_vm(
                 w,
-                f"Azure answered RetryLater {row.attempts} times until the "
-                "step's timeout: Azure will reschedule this VM",
-                True,
+                f"Azure answered RetryLater {row.attempts} times until the step's timeout: not "
+                "maintained; `--retry-failed` tries again while its self-service window is open, "
+                "after which Azure maintains it in its scheduled window",
             )
         w.state, w.due, w.needs_status = "retry", retry_at, True
         self.ctx.journal.update_vm(w.vm.id, state="retry", retry_at=retry_at, result="RetryLater")
@@ -344,7 +349,7 @@ class StepVMs:
             "vm-retry",
             self.step.id,
             w.vm.id,
-            f"RetryLater: trying again in {wait:.0f}s",
+            f"RetryLater: trying again in {duration(wait)}",
             attempt=row.attempts,
         )
         return None

@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from planner.graph import tier_order
 from planner.plan import Plan, Step
 from planner.render.preview import Preview
 from planner.spec import Spec
-from planner.values import format_duration, format_timestamp
+from planner.timefmt import human_time, signed_duration
+from planner.values import format_duration
 
 
 @dataclass(frozen=True)
@@ -28,22 +28,29 @@ class Lane:
 
 
 @dataclass(frozen=True)
-class TierLanes:
-    tier: str
-    lanes: tuple[Lane, ...]
-
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        return tuple(s for lane in self.lanes for s in lane.steps)
-
-
-@dataclass(frozen=True)
 class Marker:
     """A moment that matters to some VMs: their self-service deadline or Azure's scheduled start."""
 
     at: dt.datetime
     kind: str  # "deadline" or "scheduled"
     vms: tuple[str, ...]  # ARM ids
+
+
+@dataclass(frozen=True)
+class TierLanes:
+    tier: str
+    lanes: tuple[Lane, ...]
+    markers: tuple[Marker, ...] = ()  # the moments of this tier's planned VMs only
+    slack_s: int | None = None  # to the tier's own deadlines (less the window's cutoff), as the summary's
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(s for lane in self.lanes for s in lane.steps)
+
+    @property
+    def deadline(self) -> Marker | None:
+        """The earliest self-service deadline of this tier's VMs."""
+        return next((m for m in self.markers if m.kind == "deadline"), None)
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,6 @@ def build_timeline(preview: Preview) -> Timeline:
     by_tier: dict[str, dict[str, list[Step]]] = {}
     for step in plan.steps:
         by_tier.setdefault(step.tier, {}).setdefault(step.group, []).append(step)
-    tiers = []
-    for tier in sorted(by_tier, key=lambda t: (rank.get(t, len(rank)), t)):
-        lanes = [
-            Lane(tier, group, tuple(sorted(steps, key=lambda s: (s.start_offset_s, s.id))))
-            for group, steps in by_tier[tier].items()
-        ]
-        lanes.sort(key=lambda lane: (lane.steps[0].start_offset_s, lane.group))
-        tiers.append(TierLanes(tier, tuple(lanes)))
     deadlines: dict[dt.datetime, list[str]] = {}
     scheduled: dict[dt.datetime, list[str]] = {}
     involved = {v for s in plan.steps for v in s.vms} | {u.vm for u in plan.unschedulable}
@@ -102,6 +101,14 @@ def build_timeline(preview: Preview) -> Timeline:
     markers = [Marker(at, "deadline", tuple(sorted(v))) for at, v in deadlines.items()]
     markers += [Marker(at, "scheduled", tuple(sorted(v))) for at, v in scheduled.items()]
     markers.sort(key=lambda m: (m.at, m.kind))
+    tiers = []
+    for tier in sorted(by_tier, key=lambda t: (rank.get(t, len(rank)), t)):
+        lanes = [
+            Lane(tier, group, tuple(sorted(steps, key=lambda s: (s.start_offset_s, s.id))))
+            for group, steps in by_tier[tier].items()
+        ]
+        lanes.sort(key=lambda lane: (lane.steps[0].start_offset_s, lane.group))
+        tiers.append(_tier_lanes(tier, tuple(lanes), markers, spec.window.cutoff))
     end_s = max((s.end_offset_s + s.gap_after_s for s in plan.steps), default=plan.makespan_s)
     return Timeline(
         plan=plan,
@@ -113,6 +120,23 @@ def build_timeline(preview: Preview) -> Timeline:
     )
 
 
+def _tier_lanes(tier: str, lanes: tuple[Lane, ...], markers: list[Marker], cutoff: int) -> TierLanes:
+    """A tier with the markers of its own VMs and its slack to their deadlines."""
+    steps = [s for lane in lanes for s in lane.steps]
+    ends = {vm: s.end for s in steps for vm in s.vms}
+    own = []
+    slack: int | None = None
+    for m in markers:
+        vms = tuple(v for v in m.vms if v in ends)
+        if not vms:
+            continue
+        own.append(Marker(m.at, m.kind, vms))
+        if m.kind == "deadline":
+            margin = min(int((m.at - ends[v]).total_seconds()) - cutoff for v in vms)
+            slack = margin if slack is None else min(slack, margin)
+    return TierLanes(tier, lanes, tuple(own), slack)
+
+
 def _later(start: dt.datetime, seconds: int) -> dt.datetime:
     """``start`` plus ``seconds``, at most the last representable instant (a plan near year 9999)."""
     last = dt.datetime.max.replace(tzinfo=start.tzinfo)
@@ -120,15 +144,13 @@ def _later(start: dt.datetime, seconds: int) -> dt.datetime:
 
 
 def local_text(at: dt.datetime, timezone: str) -> str:
-    """The same instant on the operator's wall clock, e.g. ``Mon 23 Nov 22:00 Europe/Berlin``."""
-    if timezone == "UTC":
-        return ""
-    return at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %H:%M ") + timezone
+    """The same instant on the operator's wall clock, e.g. ``Mon 11-23 22:00 CET`` ("" in UTC)."""
+    return "" if timezone == "UTC" else human_time(at, timezone)
 
 
 def duration_text(seconds: int) -> str:
     """A duration as the spec writes it, negative ones too (a plan that misses a deadline)."""
-    return format_duration(seconds) if seconds >= 0 else "-" + format_duration(-seconds)
+    return signed_duration(seconds)
 
 
 def window_text(spec: Spec) -> str:
@@ -140,9 +162,9 @@ def window_text(spec: Spec) -> str:
     if w.blackout:
         parts.append("blackout " + ", ".join(str(b) for b in w.blackout))
     if w.not_before:
-        parts.append(f"not before {format_timestamp(w.not_before)}")
+        parts.append(f"not before {human_time(w.not_before, w.timezone)}")
     if w.not_after:
-        parts.append(f"not after {format_timestamp(w.not_after)}")
+        parts.append(f"not after {human_time(w.not_after, w.timezone)}")
     if w.cutoff:
         parts.append(f"cutoff {format_duration(w.cutoff)}")
     return f"{'; '.join(parts)} ({w.timezone})"

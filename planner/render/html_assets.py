@@ -36,6 +36,15 @@ def esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def esc_code(text: str) -> str:
+    """``esc`` of a message whose `backticked` parts (commands to type) become <code>; an unpaired
+    backtick stays a backtick."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: the last one opens nothing
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    return "".join(f"<code>{esc(p)}</code>" if i % 2 else esc(p) for i, p in enumerate(parts))
+
+
 CSS = """
 :root{--ink:#1d2430;--muted:#5b6573;--line:#d8dde4;--bg:#fff;--band:#f3f5f8;--crit:#c0162b;
 --deadline:#d0021b;--scheduled:#7b2cbf;--allowed:#e3f4e6}
@@ -62,11 +71,15 @@ cursor:pointer}.controls button:focus{outline:2px solid #3b6fb6}
 .key i.allowed{background:var(--allowed)}.key i.deadline{width:3px;background:var(--deadline)}
 .key i.scheduled{width:3px;background:var(--scheduled)}
 .chart{display:flex;border:1px solid var(--line);border-radius:4px;background:#fff}
-.scroll{overflow-x:auto;flex:1}
+.scroll{overflow-x:auto;flex:1;min-width:0}
+.tables{overflow-x:auto}code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em;
+background:rgba(0,0,0,.06);padding:0 3px;border-radius:3px}
 svg text{font-size:12px;fill:var(--ink)}
 svg .lane-label{fill:var(--muted)}svg .tier-label{font-weight:600}
 svg .axis-title{fill:var(--muted);font-size:11px}
-.horizon{display:block;margin:4px 0 8px}.horizon .plan-span{fill:#3b6fb6;opacity:.85}
+.horizon{display:flex;align-items:center;margin:4px 0 8px}
+.horizon>span{flex:0 0 240px;padding-left:8px;font-size:12px}
+.horizon svg{flex:1;min-width:0}.horizon .plan-span{fill:#3b6fb6;opacity:.85}
 .horizon text{font-size:11px}
 .head{fill:var(--band)}.toggle{cursor:pointer}.toggle:focus{outline:none}.toggle:focus rect{stroke:#3b6fb6}
 .row{stroke:#eef0f3}
@@ -82,7 +95,8 @@ g[data-g]:hover>rect+rect{filter:brightness(1.15)}
 .marker line,line.marker{stroke-width:2}
 .marker.deadline line,line.marker.deadline{stroke:var(--deadline)}
 .marker.scheduled line,line.marker.scheduled{stroke:var(--scheduled);stroke-dasharray:5 3}
-.marker.deadline text{fill:var(--deadline)}.marker.scheduled text{fill:var(--scheduled)}
+.marker.deadline text,svg .tier-deadline{fill:var(--deadline)}svg .tier-deadline{font-size:11px}
+.marker.scheduled text{fill:var(--scheduled)}
 .tier.collapsed .lane .lane-label,.tier.collapsed .blabel{display:none}
 .tier.collapsed g[data-g]>rect+rect{opacity:.7}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px;width:100%}
@@ -106,7 +120,8 @@ SCRIPT = r"""
   var NS = "http://www.w3.org/2000/svg";
   var PAD = +tl.dataset.pad, AXIS = +tl.dataset.axis, TIER = +tl.dataset.tierH, ROW = +tl.dataset.rowH;
   var span = +tl.dataset.span, origin = +tl.dataset.origin, scroll = document.getElementById("scroll");
-  var fit = Math.max(+tl.dataset.scale, (scroll.clientWidth - 2 * PAD - 2) / span), scale = fit;
+  // the page opens with the whole span in the window, whatever its width (zoom in for detail)
+  var fit = (scroll.clientWidth - 2 * PAD - 2) / span, scale = fit;
   var TICKS = [900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
   var DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
   var MONTHS = ["Jan","Feb","Mar","Apr","May","Jun","Jul","Aug","Sep","Oct","Nov","Dec"];
@@ -120,20 +135,29 @@ SCRIPT = r"""
     while (g.firstChild) g.removeChild(g.firstChild);
     var step = TICKS[TICKS.length - 1];
     for (var i = 0; i < TICKS.length; i++) { if (TICKS[i] * scale >= 90) { step = TICKS[i]; break; } }
-    var lastDay = null;
+    var lastDay = null, dayEnd = 0, right = 2 * PAD + span * scale - 2;
     for (var t = Math.ceil(origin / step) * step; t <= origin + span; t += step) {
       var d = new Date(t * 1000), x = px(t - origin), day = d.toISOString().slice(0, 10);
       var midnight = d.getUTCHours() === 0 && d.getUTCMinutes() === 0;
       var tick = {"class": midnight ? "tick day" : "tick", x1: x, x2: x, y1: AXIS - 8, y2: AXIS};
       g.appendChild(svg("line", tick));
       var hm = two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
-      g.appendChild(svg("text", {"class": "tick-label", x: x, y: AXIS - 13}, hm));
+      inside(g.appendChild(svg("text", {"class": "tick-label", x: x, y: AXIS - 13}, hm)), x, right);
       if (day !== lastDay) {
         var name = DAYS[d.getUTCDay()] + " " + two(d.getUTCDate()) + " " + MONTHS[d.getUTCMonth()];
-        g.appendChild(svg("text", {"class": "tick-day", x: x, y: AXIS - 28}, name));
+        var label = g.appendChild(svg("text", {"class": "tick-day", x: x, y: AXIS - 28}, name));
+        var at = inside(label, x, right);
+        // moved in from the edge over the previous day's name: the earlier day keeps its label
+        if (at < dayEnd) g.removeChild(label); else dayEnd = at + label.getComputedTextLength() + 4;
       }
       lastDay = day;
     }
+  }
+  function inside(text, x, right) {
+    // a label that would run past the right edge ends at the edge instead
+    var at = Math.min(x, right - text.getComputedTextLength());
+    text.setAttribute("x", at);
+    return at;
   }
   function svg(tag, attrs, text) {
     var el = document.createElementNS(NS, tag);
@@ -189,6 +213,8 @@ SCRIPT = r"""
     for (var j = 0; j < wide.length; j++) {
       wide[j].setAttribute(wide[j].tagName === "line" ? "x2" : "width", width);
     }
+    var ends = tl.querySelectorAll(".at-end");
+    for (var k = 0; k < ends.length; k++) ends[k].setAttribute("x", width - 4);
     axis();
   }
   function zoom(to) {
@@ -216,7 +242,10 @@ SCRIPT = r"""
         lanes[k].setAttribute("transform", t);
         if (labels[k]) labels[k].setAttribute("transform", t);
       }
-      y += TIER + (collapsed ? ROW : lanes.length * ROW);
+      var band = TIER + (collapsed ? ROW : lanes.length * ROW);
+      var own = tiers[i].querySelectorAll(".tier-marker");
+      for (var n = 0; n < own.length; n++) own[n].setAttribute("y2", band);
+      y += band;
     }
     var h = y + 8;
     tl.setAttribute("height", h); lb.setAttribute("height", h);

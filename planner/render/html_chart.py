@@ -2,11 +2,13 @@
 
 Layout: a lane per group, tiers in dependency order, each step a bar labelled with its domain and VM
 count (VM names in the bar's <title> and in the step table), the recovery gap after it hatched, the
-operator's allowed hours shaded, deadlines and Azure's scheduled starts as lines, the critical path
-outlined. Elements placed in time carry ``data-s``/``data-e`` (seconds after the plan's start; a
-step's group also ``data-g``, the end of its gap) so the script can rescale them; the initial
-positions are computed here with the same rules, except in plans of more than PLACED_STEPS steps,
-where only the script places bars (it keeps a 10,000-step page under 5 MB).
+operator's allowed hours shaded, the critical path outlined. Each tier has its own deadlines and
+Azure's scheduled starts, as lines down its rows only, and states its earliest deadline and slack in
+its head (a fleet's tiers rarely share one). Elements placed in time carry ``data-s``/``data-e``
+(seconds after the plan's start; a step's group also ``data-g``, the end of its gap) so the script
+can rescale them; the initial positions are computed here with the same rules, except in plans of
+more than PLACED_STEPS steps, where only the script places bars (it keeps a 10,000-step page under
+5 MB).
 """
 
 from __future__ import annotations
@@ -30,38 +32,43 @@ HORIZON_H = 70
 TICKS = (900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
 TICK_MIN_PX = 90
 CHAR_PX = 6.6  # an estimate of the bar label font's average glyph width
+DAY_CHAR_PX = 7.6  # ... and of the axis's day names (bold) and times, on the generous side
+TICK_CHAR_PX = 6.8
 LANE_CHARS = 32  # a longer group name is shown by its end
 PLACED_STEPS = 3000  # above this, bars get their x and width from the script only (keeps 10k steps < 5 MB)
 
 
 def draw_horizon(timeline: Timeline) -> str:
-    """The whole horizon at a glance: the plan's span against the deadlines weeks ahead."""
+    """The whole horizon at a glance: the plan's span against the deadlines weeks ahead.
+
+    Drawn in percentages of its width, so it fits any window (800 px as well as 1400 px) unscaled.
+    """
     plan = timeline.plan
     last = max([timeline.end, *(m.at for m in timeline.markers)])
     span = max(1.0, (last - plan.start).total_seconds())
-    width = LABEL_W + WIDTH + 2 * PAD
 
-    def x(at: dt.datetime) -> float:
-        return LABEL_W + PAD + (at - plan.start).total_seconds() / span * WIDTH
+    def pct(at: dt.datetime) -> float:  # 1% margin each side: a line at 100% would be cut in half
+        return 1 + (at - plan.start).total_seconds() / span * 98
 
     out = [
-        f'<svg class="horizon" width="{width}" height="{HORIZON_H}" role="img" '
+        '<div class="horizon"><span class="lane-label">horizon</span>'
+        f'<svg width="100%" height="{HORIZON_H}" role="img" '
         'aria-label="The plan against the self-service deadlines and Azure\'s scheduled windows">',
-        '<text x="8" y="36" class="lane-label">horizon</text>',
     ]
-    plan_w = max(2.0, x(timeline.end) - x(plan.start))
+    plan_w = max(0.3, pct(timeline.end) - pct(plan.start))
     out.append(
-        f'<rect class="plan-span" x="{num(x(plan.start))}" y="26" width="{num(plan_w)}" height="16">'
+        f'<rect class="plan-span" x="{num(pct(plan.start), 2)}%" y="26" width="{num(plan_w, 2)}%" '
+        'height="16">'
         f"<title>{esc('the plan: ' + ts(plan.start) + ' to ' + ts(timeline.end))}</title></rect>"
     )
     labelled: set[str] = set()
     for m in timeline.markers:
-        mx = num(x(m.at))
+        mx = f"{num(pct(m.at), 2)}%"
         y_text = 14 if m.kind == "deadline" else 64
         what = "self-service ends" if m.kind == "deadline" else "Azure's scheduled window starts"
         label = f"{what} {ts(m.at)}"
         tip = f"{label}: {len(m.vms)} VM(s): " + ", ".join(timeline.vm_names(m.vms))
-        anchor = "end" if x(m.at) > width * 0.6 else "start"
+        anchor = "end" if pct(m.at) > 60 else "start"
         # only the earliest of each kind is labelled (labels of close dates would overlap)
         text = (
             ""
@@ -73,7 +80,7 @@ def draw_horizon(timeline: Timeline) -> str:
             f'<g class="marker {m.kind}"><line x1="{mx}" x2="{mx}" y1="18" y2="50"/>{text}'
             f"<title>{esc(tip)}</title></g>"
         )
-    out.append("</svg>\n")
+    out.append("</svg></div>\n")
     return "".join(out)
 
 
@@ -118,7 +125,6 @@ def draw_chart(
         labels.append(_tier_labels(tier, y, is_collapsed))
         chart.append(_tier_lanes(canvas, tier, y, is_collapsed, colours[tier.tier]))
         y += TIER_H + (ROW_H if is_collapsed else len(tier.lanes) * ROW_H)
-    chart.append(_markers(canvas))
     return chart_section(labels, chart)
 
 
@@ -203,23 +209,38 @@ def _tier_lanes(canvas: _Canvas, tier: TierLanes, y: int, is_collapsed: bool, co
         out.append(f'<g class="lane" data-group="{esc(lane.group)}"{at}>')
         out.extend(_bar(canvas.timeline, step, canvas.scale, canvas.placed) for step in lane.steps)
         out.append("</g>")
-    out.append("</g></g>")
+    out.append("</g>")
+    out.append(_tier_markers(canvas, tier, TIER_H + (ROW_H if is_collapsed else len(tier.lanes) * ROW_H)))
+    out.append("</g>")
     return "".join(out)
 
 
-def _markers(canvas: _Canvas) -> str:
-    """Deadlines and Azure's scheduled starts within the plan's span, as lines over the whole height."""
-    timeline, out = canvas.timeline, ['<g id="markers">']
-    for m in timeline.markers:
+def _tier_markers(canvas: _Canvas, tier: TierLanes, height: int) -> str:
+    """A tier's own deadlines and Azure's scheduled starts, as lines down its band only, and at the
+    right of its head its earliest deadline and its slack (deadlines are often weeks after the span)."""
+    timeline, out = canvas.timeline, []
+    for m in tier.markers:
         s = _offset(timeline.plan, m.at)
         if 0 <= s <= canvas.span_s:
             what = "self-service window ends" if m.kind == "deadline" else "Azure's scheduled window starts"
-            tip = f"{what} {ts(m.at)}: {len(m.vms)} VM(s): " + ", ".join(timeline.vm_names(m.vms))
+            names = ", ".join(timeline.vm_names(m.vms))
+            tip = f"{tier.tier}: {what} {ts(m.at)}: {len(m.vms)} VM(s): {names}"
             out.append(
-                f'<line class="marker {m.kind} full" {at_line(s, canvas.scale)} y1="{AXIS_H}" '
-                f'y2="{canvas.height}"><title>{esc(tip)}</title></line>'
+                f'<line class="marker {m.kind} tier-marker" {at_line(s, canvas.scale)} y1="{TIER_H - 8}" '
+                f'y2="{height}"><title>{esc(tip)}</title></line>'
             )
-    out.append("</g>")
+    deadline = tier.deadline
+    if deadline is not None:
+        slack = f" · slack {_dur(tier.slack_s)}" if tier.slack_s is not None else ""
+        text = f"self-service ends {ts(deadline.at)}{slack}"
+        tip = (
+            f"{tier.tier}: the earliest self-service deadline of its {len(deadline.vms)} VM(s): "
+            + ", ".join(timeline.vm_names(deadline.vms))
+        )
+        out.append(
+            f'<text class="tier-deadline at-end" x="{num(float(canvas.width) - 4)}" y="15" '
+            f'text-anchor="end">{esc(text)}<title>{esc(tip)}</title></text>'
+        )
     return "".join(out)
 
 
@@ -281,23 +302,32 @@ def _lane_label(group: str) -> str:
 def axis(origin: dt.datetime, span_s: int, scale: float) -> list[str]:
     """Ticks at round UTC times, as far apart as the zoom allows (the script redraws them on zoom).
 
-    Each tick says its time; the first tick of each day also says the day, on the line above.
+    Each tick says its time; the first tick of each day also says the day, on the line above. A label
+    that would run past the right edge ends at the edge instead (a day's name dropped if it would then
+    cover the previous day's); the script measures the text, here its width is estimated.
     """
     step = next((t for t in TICKS if t * scale >= TICK_MIN_PX), TICKS[-1])
     base = int(origin.timestamp())
-    t, last_day = -(-base // step) * step, None
+    right = 2 * PAD + span_s * scale - 2
+    t, last_day, day_end = -(-base // step) * step, None, 0.0
     out = []
     while t <= base + span_s:
         at = dt.datetime.fromtimestamp(t, dt.timezone.utc)
-        x = x_at(t - base, scale)
+        x = PAD + (t - base) * scale
+        hm = at.strftime("%H:%M")
         day = ""
         if at.date() != last_day:
-            day = f'<text class="tick-day" x="{x}" y="{AXIS_H - 28}">{at.strftime("%a %d %b")}</text>'
+            name = at.strftime("%a %d %b")
+            day_x = min(x, right - len(name) * DAY_CHAR_PX)
+            if day_x >= day_end:
+                day = f'<text class="tick-day" x="{num(day_x)}" y="{AXIS_H - 28}">{name}</text>'
+                day_end = day_x + len(name) * DAY_CHAR_PX + 4
         last_day = at.date()
         out.append(
             f'<line class="tick{" day" if at.hour == 0 and at.minute == 0 else ""}" '
-            f'x1="{x}" x2="{x}" y1="{AXIS_H - 8}" y2="{AXIS_H}"/>'
-            f'<text class="tick-label" x="{x}" y="{AXIS_H - 13}">{at.strftime("%H:%M")}</text>{day}'
+            f'x1="{num(x)}" x2="{num(x)}" y1="{AXIS_H - 8}" y2="{AXIS_H}"/>'
+            f'<text class="tick-label" x="{num(min(x, right - len(hm) * TICK_CHAR_PX))}" '
+            f'y="{AXIS_H - 13}">{hm}</text>{day}'
         )
         t += step
     return out

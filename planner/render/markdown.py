@@ -15,11 +15,12 @@ import shlex
 
 from planner.plan import Plan
 from planner.render import mermaid
-from planner.render._timeline import Timeline, build_timeline, domain_label, local_text, window_text
+from planner.render._timeline import Timeline, build_timeline, domain_label, window_text
 from planner.render._timeline import duration_text as _dur
 from planner.render.preview import Preview
 from planner.spec import Spec
 from planner.summary import PlanSummary
+from planner.timefmt import human_time, plural
 from planner.values import format_timestamp
 
 NAMES_IN_TABLE = 6  # more VM names than this are listed in the appendix only
@@ -36,10 +37,10 @@ def render(preview: Preview) -> str:
     spec_path = source or f"{plan.name}.yaml"
     parts = [
         f"# Change: Azure maintenance rollout `{_code(plan.name)}`\n",
-        _summary(timeline, preview.spec, summary, spec_path),
+        _summary(timeline, preview.spec, summary, spec_path, preview.zone),
         _what_happens(timeline, preview.spec),
         _timeline(timeline),
-        _steps(timeline),
+        _steps(timeline, preview.zone),
         _risks(timeline, summary),
         _operate(spec_path, source is None, preview.fleet_path, plan),
         _appendix(timeline),
@@ -47,14 +48,14 @@ def render(preview: Preview) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _summary(timeline: Timeline, spec: Spec, s: PlanSummary, spec_path: str) -> str:
+def _summary(timeline: Timeline, spec: Spec, s: PlanSummary, spec_path: str, zone: dt.tzinfo) -> str:
     plan = timeline.plan
     q = plan.optimality
     rows = [
         ("Spec", f"`{_code(spec_path)}`"),
         ("Plan fingerprint", f"`{_code(plan.fingerprint)}`"),
-        ("Planned start", _with_local(plan.start, spec.window.timezone)),
-        ("Expected end", _with_local(s.end, spec.window.timezone)),
+        ("Planned start", human_time(plan.start, zone)),
+        ("Expected end", human_time(s.end, zone)),
         ("Makespan", f"{_dur(plan.makespan_s)} (lower bound {_dur(plan.lower_bound_s)}: {q.bound_basis})"),
         ("Plan quality", f"{q.describe(plan.makespan_s, plan.lower_bound_s)} ({q.method})"),
         *[("Relaxed dependency", _esc(r.describe())) for r in plan.relaxed],
@@ -63,9 +64,15 @@ def _summary(timeline: Timeline, spec: Spec, s: PlanSummary, spec_path: str) -> 
         ("Skipped (nothing to do)", str(s.skipped)),
         ("Unschedulable", f"**{s.unschedulable}**" if s.unschedulable else "0"),
         ("Lint warnings", str(s.warnings)),
-        ("Earliest self-service deadline", _ts(s.earliest_deadline) if s.earliest_deadline else "none"),
+        (
+            "Earliest self-service deadline",
+            human_time(s.earliest_deadline, zone) if s.earliest_deadline else "none",
+        ),
         ("Slack to the deadlines", _dur(s.slack_s) if s.slack_s is not None else "n/a"),
-        ("Latest start that still fits", _ts(s.latest_start) if s.latest_start else "not searched"),
+        (
+            "Latest start that still fits",
+            human_time(s.latest_start, zone) if s.latest_start else "not searched",
+        ),
         ("Operator window", _esc(window_text(spec))),
         ("Tier order", " → ".join(_esc(t.tier) for t in timeline.tiers) or "none"),
     ]
@@ -80,21 +87,22 @@ def _what_happens(timeline: Timeline, spec: Spec) -> str:
     for tier in timeline.tiers:
         st = spec.settings(tier.tier) if any(t.name == tier.tier for t in spec.tiers) else None
         detail = (
-            f" (recovery gap {_dur(st.recovery_gap)}, at most {st.max_unavailable} VM(s) at once"
+            f" (recovery gap {_dur(st.recovery_gap)}, at most {st.max_unavailable} of its VMs at once"
             + (f", after {', '.join(_esc(d) for d in st.depends_on)}" if st.depends_on else "")
             + ")"
             if st
             else ""
         )
         tiers.append(
-            f"- **{_esc(tier.tier)}**: {len(tier.steps)} step(s) in {len(tier.lanes)} group(s){detail}"
+            f"- **{_esc(tier.tier)}**: {plural(len(tier.steps), 'step')} in "
+            f"{plural(len(tier.lanes), 'group')}{detail}"
         )
     return (
         "## What happens\n\n"
-        f"udroll starts Azure's self-service maintenance (perform-maintenance) on {vms} VM(s) in "
-        f"{len(plan.steps)} step(s), one domain of one group at a time, in tier order, with a recovery "
-        "gap after each step and health gates before the next. Each VM is redeployed to an updated host: "
-        "**it reboots, its temporary disk is wiped, and a dynamic public IP may change.**\n\n"
+        f"udroll starts Azure's self-service maintenance (perform-maintenance) on {plural(vms, 'VM')} in "
+        f"{plural(len(plan.steps), 'step')}, one domain of one group at a time, in tier order, with a "
+        "recovery gap after each step and health gates before the next. Each VM is redeployed to an updated "
+        "host: **it reboots, its temporary disk is wiped, and a dynamic public IP may change.**\n\n"
         + "\n".join(tiers)
         + "\n"
     )
@@ -107,7 +115,7 @@ def _timeline(timeline: Timeline) -> str:
     return "## Timeline (UTC)\n\n```mermaid\n" + chart + "```\n\nCritical path steps are marked `crit`.\n"
 
 
-def _steps(timeline: Timeline) -> str:
+def _steps(timeline: Timeline, zone: dt.tzinfo) -> str:
     rows = []
     for i, step in enumerate(timeline.steps(), 1):
         names = timeline.vm_names(step.vms)
@@ -117,13 +125,14 @@ def _steps(timeline: Timeline) -> str:
         crit = " ★" if step.id in timeline.critical else ""
         rows.append(
             f"| {i} | `{_code(step.id)}`{crit} | {_esc(step.tier)} | {_esc(step.group)} | "
-            f"{_esc(domain_label(step))} | {_ts(step.start)} | {_ts(step.end)} | {_dur(step.gap_after_s)} | "
+            f"{_esc(domain_label(step))} | {human_time(step.start, zone)} | {human_time(step.end, zone)} | "
+            f"{_dur(step.gap_after_s)} | "
             f"{len(step.vms)} | {shown} |"
         )
     if not rows:
         return "## Steps\n\nThis plan has no steps: nothing will be triggered.\n"
     return (
-        "## Steps\n\nTimes in UTC; ★ marks the critical path. A step starts only when the steps it "
+        f"## Steps\n\nTimes in {zone}; ★ marks the critical path. A step starts only when the steps it "
         "waits for have ended and their recovery gap has passed, inside the operator window.\n\n"
         "| # | Step | Tier | Group | Domain | Start | End | Gap after | VMs | VM names |\n"
         "|---:|---|---|---|---|---|---|---|---:|---|\n" + "\n".join(rows) + "\n"
@@ -155,12 +164,12 @@ def _risks(timeline: Timeline, s: PlanSummary) -> str:
         out.append(f"- **{_esc(w.code)}**: {_esc(w.message)}{vms}")
     if plan.unschedulable:
         out.append(
-            f"- **{len(plan.unschedulable)} VM(s) cannot be maintained by this plan**; Azure will maintain "
-            "them in its scheduled window, in an order we do not control:"
+            f"- **{plural(len(plan.unschedulable), 'VM')} cannot be maintained by this plan**; Azure will "
+            "maintain them in its scheduled window, in an order we do not control:"
         )
         out.extend(f"  - {_esc(timeline.name(u.vm))}: {_esc(u.reason)}" for u in plan.unschedulable)
     if plan.skipped:
-        out.append(f"- {len(plan.skipped)} selected VM(s) are skipped (nothing to do):")
+        out.append(f"- {plural(len(plan.skipped), 'selected VM')} skipped (nothing to do):")
         out.extend(f"  - {_esc(timeline.name(k.vm))}: {_esc(k.reason)}" for k in plan.skipped)
     return "\n".join(out) + "\n"
 
@@ -234,12 +243,3 @@ _esc = plain
 def _code(text: str) -> str:
     """Text inside an inline code span: backticks and line breaks cannot appear there."""
     return " ".join(str(text).replace("`", "'").replace("|", "/").split())
-
-
-def _with_local(at: dt.datetime, timezone: str) -> str:
-    local = local_text(at, timezone)
-    return f"{_ts(at)} ({local})" if local else _ts(at)
-
-
-def _ts(at: dt.datetime) -> str:
-    return format_timestamp(at).replace("T", " ").replace(":00Z", " UTC").replace("Z", " UTC")

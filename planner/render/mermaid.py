@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from planner.plan import Step
 from planner.render._timeline import Timeline, build_timeline, domain_label
 from planner.render.preview import Preview
+from planner.timefmt import plural
 
 MAX_TEXT = 50_000
 _REJECTED = re.compile(r"[#:;%\n\r{}]+")
@@ -84,13 +85,17 @@ def gantt(timeline: Timeline, *, level: str = "step") -> str:
         if level == "tier":
             steps = tier.steps
             vms = sum(len(s.vms) for s in steps)
-            lines.append(bar(f"{tier.tier} ({len(steps)} steps, {_vms(vms)})", tier.tier, steps))
+            lines.append(bar(f"{tier.tier} ({plural(len(steps), 'step')}, {_vms(vms)})", tier.tier, steps))
             continue
         for lane in tier.lanes:
             if level == "group":
                 vms = sum(len(s.vms) for s in lane.steps)
                 lines.append(
-                    bar(f"{lane.group} ({len(lane.steps)} steps, {_vms(vms)})", lane.group, lane.steps)
+                    bar(
+                        f"{lane.group} ({plural(len(lane.steps), 'step')}, {_vms(vms)})",
+                        lane.group,
+                        lane.steps,
+                    )
                 )
                 continue
             for step in lane.steps:
@@ -131,7 +136,7 @@ def _group_label(step: Step) -> str:
 
 
 def _vms(n: int) -> str:
-    return f"{n} VM" if n == 1 else f"{n} VMs"
+    return plural(n, "VM")
 
 
 def _utc(at: dt.datetime, fmt: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
+from zoneinfo import ZoneInfo
 
 from planner.fleet import VM, Fleet
 from planner.plan import Plan
@@ -20,6 +22,12 @@ class Preview:
     color: bool = False  # ANSI colours (only when writing to a terminal)
     source: str | None = None  # the spec's path, for the commands a change ticket quotes
     fleet_path: str | None = None  # the --fleet snapshot planned with, if any
+    tz: dt.tzinfo | None = None  # the zone times are shown in (--tz); default: the spec's window zone
+    wide: bool = False  # text formats: every column, whatever the width (--wide)
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        return self.tz if self.tz is not None else ZoneInfo(self.spec.window.timezone)
 
     @cached_property
     def summary(self) -> PlanSummary:

@@ -1,106 +1,126 @@
-"""`-o table`: the steps in time order, then the summary, the VMs left out and the warnings."""
+"""`-o table`: the steps in time order, then the summary, the VMs left out and the warnings.
+
+The steps table fits ``preview.width`` (see planner.render.fit): the step id (what `udroll skip` and
+`udroll approve` take), its start, its VMs and the gap after it first, then its end; tier, group and
+domain (the step id names them already) only when the VMs need not wrap; every column with
+``preview.wide``. Times are in ``preview.zone``, each labelled with the zone.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from planner.render._timeline import domain_label
+from planner.render.fit import Column, fitted_table, layout, table_width
 from planner.render.preview import Preview
 from planner.summary import SEARCH_MAX_STEPS, PlanSummary
-from planner.values import format_duration, format_timestamp
+from planner.timefmt import duration, human_time, plural, signed_duration
 
 SHOWN_VMS = 3  # names listed per step before "+N more"
 
+STEP_COLUMNS = (
+    Column("step", rank=100),
+    Column("start", rank=90),
+    Column("end", rank=60),
+    Column("tier", rank=45, extra=True),
+    Column("group", rank=30, extra=True),
+    Column("domain", rank=40, extra=True),
+    Column("VMs", rank=80, wrap=True),
+    Column("gap after", rank=70, justify="right"),
+)
+
 
 def render(preview: Preview) -> str:
-    summary = preview.summary
-    zone = ZoneInfo(summary.timezone)
     out = io.StringIO()
+    rows = _step_rows(preview)
+    width = None if preview.wide else preview.width
+    needed = table_width(layout(STEP_COLUMNS, rows, width))
     console = Console(
         file=out,
-        width=preview.width,
+        width=max(needed, preview.width),  # wider than asked only when the required columns alone are
         force_terminal=preview.color,
         color_system="standard" if preview.color else None,
         highlight=False,
     )
-
-    console.print(_steps_table(preview, zone))
-    _print_summary(console, preview, zone)
+    console.print(_steps_table(preview, rows, width))
+    console.width = preview.width if width is not None else max(needed, preview.width)
+    _print_summary(console, preview, preview.zone)
     _print_lists(console, preview)
-    return out.getvalue()
+    return "".join(line.rstrip() + "\n" for line in out.getvalue().splitlines())
 
 
-def _steps_table(preview: Preview, zone: ZoneInfo) -> Table:
-    plan, summary = preview.plan, preview.summary
-    table = Table(title=f"udroll plan {plan.name}", title_justify="left", show_lines=False)
-    table.add_column(f"start ({summary.timezone})", no_wrap=True, min_width=19)
-    table.add_column("start (UTC)", no_wrap=True, min_width=11)
-    table.add_column("end", no_wrap=True, min_width=5)
-    table.add_column("tier", style="bold", no_wrap=True)
-    table.add_column("group", no_wrap=True, overflow="ellipsis", max_width=32)
-    table.add_column("domain", no_wrap=True)
-    table.add_column("VMs", no_wrap=True, overflow="ellipsis", max_width=36)
-    table.add_column("gap after", justify="right", no_wrap=True)
-    critical = set(summary.critical_path)
-    for step in plan.steps:
-        table.add_row(
-            step.start.astimezone(zone).strftime("%a %m-%d %H:%M %Z"),
-            step.start.strftime("%m-%d %H:%M"),
-            step.end.astimezone(zone).strftime("%H:%M"),
+def _step_rows(preview: Preview) -> list[list[str]]:
+    zone = preview.zone
+    return [
+        [
+            step.id,
+            human_time(step.start, zone),
+            human_time(step.end, zone),
             step.tier,
             step.group,
-            str(step.domain),
+            domain_label(step),
             _names(preview, step.vms),
-            format_duration(step.gap_after_s),
-            style="yellow" if step.id in critical and preview.color else None,
-        )
-    return table
+            duration(step.gap_after_s),
+        ]
+        for step in preview.plan.steps
+    ]
 
 
-def _print_summary(console: Console, preview: Preview, zone: ZoneInfo) -> None:
+def _steps_table(preview: Preview, rows: list[list[str]], width: int | None) -> Table:
+    critical = set(preview.summary.critical_path)
+    styles = ["yellow" if s.id in critical and preview.color else None for s in preview.plan.steps]
+    return fitted_table(STEP_COLUMNS, rows, width, title=f"udroll plan {preview.plan.name}", styles=styles)
+
+
+def _print_summary(console: Console, preview: Preview, zone: dt.tzinfo) -> None:
     plan, summary = preview.plan, preview.summary
-    extra = format_duration(summary.makespan_s - summary.lower_bound_s)
+    extra = duration(summary.makespan_s - summary.lower_bound_s)
+    deadline_vm = preview.vm_name(summary.earliest_deadline_vm or "")
     lines = [
-        ("start", f"{_local(summary.start, zone)}  ({format_timestamp(summary.start)})"),
-        ("end", f"{_local(summary.end, zone)}  ({format_timestamp(summary.end)})"),
-        ("makespan", format_duration(summary.makespan_s)),
+        ("start", human_time(summary.start, zone)),
+        ("end", human_time(summary.end, zone)),
+        ("makespan", duration(summary.makespan_s)),
         (
             "lower bound",
-            format_duration(summary.lower_bound_s)
-            + f"  ({plan.optimality.bound_basis}"
+            duration(summary.lower_bound_s)
+            + f" ({plan.optimality.bound_basis}"
             + ("; met)" if summary.lower_bound_met else f"; +{extra} from capacity and parallelism)"),
         ),
         (
             "plan quality",
-            f"{plan.optimality.describe(plan.makespan_s, plan.lower_bound_s)}  ({plan.optimality.method})",
+            f"{plan.optimality.describe(plan.makespan_s, plan.lower_bound_s)} ({plan.optimality.method})",
         ),
-        ("steps", f"{summary.steps} steps, {summary.vms_planned} VMs planned"),
+        ("steps", f"{plural(summary.steps, 'step')}, {plural(summary.vms_planned, 'VM')} planned"),
         (
             "earliest deadline",
             "-"
             if summary.earliest_deadline is None
-            else f"{format_timestamp(summary.earliest_deadline)}  (self-service window of "
-            f"{preview.vm_name(summary.earliest_deadline_vm or '')})",
+            else f"{human_time(summary.earliest_deadline, zone)} (self-service window of {deadline_vm})",
         ),
         (
             "slack",
             "-"
             if summary.slack_s is None
-            else _signed(summary.slack_s) + "  (least margin of any VM to its deadline, cutoff included)",
+            else signed_duration(summary.slack_s)
+            + " (least margin of any VM to its deadline, cutoff included)",
         ),
         ("latest start", _latest_start(summary, zone)),
-        ("skipped", f"{summary.skipped} VMs"),
-        ("unschedulable", f"{summary.unschedulable} VMs"),
+        ("skipped", plural(summary.skipped, "VM")),
+        ("unschedulable", plural(summary.unschedulable, "VM")),
         ("warnings", str(summary.warnings)),
     ]
-    console.print()
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
     for key, value in lines:
-        console.print(Text(f"{key:>18}: ", style="bold"), Text(value), sep="")
+        grid.add_row(f"{key}:", value)
+    console.print()
+    console.print(grid)
 
 
 def _print_lists(console: Console, preview: Preview) -> None:
@@ -128,33 +148,17 @@ def _print_lists(console: Console, preview: Preview) -> None:
             console.print(f"  [{w.code}] {w.message}: {_names(preview, w.vms)}", soft_wrap=True, markup=False)
 
 
-def _local(value: dt.datetime, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
-
-
 def _names(preview: Preview, vms: tuple[str, ...]) -> str:
-    """VM names, the first few then "+N more"; instances of one scale set as ``set/ 0, 10, 20``."""
-    machines = [preview.vms.get(v) for v in vms]
-    sets = {m.scale_set for m in machines if m is not None and m.orchestration == "Uniform"}
-    if len(sets) == 1 and all(m is not None and m.orchestration == "Uniform" for m in machines):
-        prefix, names = f"{next(iter(sets))}/ ", [m.instance_id or "" for m in machines if m]
-    else:
-        prefix, names = "", [preview.vm_name(v) for v in vms]
+    """VM names (``db-2``, ``vmss-app/0``), the first few then "+N more"."""
+    names = [preview.vm_name(v) for v in vms]
     if len(names) <= SHOWN_VMS:
-        return prefix + ", ".join(names)
-    return prefix + ", ".join(names[: SHOWN_VMS - 1]) + f", +{len(names) - SHOWN_VMS + 1} more"
+        return ", ".join(names)
+    return ", ".join(names[: SHOWN_VMS - 1]) + f", +{len(names) - SHOWN_VMS + 1} more"
 
 
-def _signed(seconds: int) -> str:
-    return format_duration(seconds) if seconds >= 0 else "-" + format_duration(-seconds)
-
-
-def _latest_start(summary: PlanSummary, zone: ZoneInfo) -> str:
+def _latest_start(summary: PlanSummary, zone: dt.tzinfo) -> str:
     if summary.latest_start is not None:
-        return (
-            f"{_local(summary.latest_start, zone)}  ({format_timestamp(summary.latest_start)})  "
-            "(latest start that still fits)"
-        )
+        return f"{human_time(summary.latest_start, zone)} (the latest start that still fits)"
     if summary.steps > SEARCH_MAX_STEPS:
         return f"not searched (more than {SEARCH_MAX_STEPS} steps)"
     return "-"
