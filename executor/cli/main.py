@@ -17,7 +17,6 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from planner.errors import Problem, SpecError, UdrollError
-from planner.timefmt import plural
 
 
 def _version() -> str:
@@ -166,7 +165,9 @@ def validate(specs: tuple[str, ...]) -> None:
     Example:
       udroll validate plans/*.yaml
     """
-    from planner.load import load_spec  # here, not at the top: `udroll --version` needs no pydantic models
+    # here, not at the top: `udroll --version` and `--help` need no pydantic models
+    from planner.load import load_spec
+    from planner.timefmt import plural
 
     problems: list[Problem] = []
     for path in specs:

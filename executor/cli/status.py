@@ -29,7 +29,9 @@ from planner.timefmt import countdown, human_time, parse_instant, parse_instant_
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @tz_option
 @wide_option
-@click.option("-w", "--watch", is_flag=True, help="Redraw the status until the run stops, or Ctrl-C (exit 0).")
+@click.option(
+    "-w", "--watch", is_flag=True, help="Redraw the status until the run stops, or Ctrl-C (exit 0)."
+)
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.5),
@@ -43,9 +45,8 @@ def status(
 ) -> None:
     """Show a run: per tier and step what is done, running, or waiting for what and until when.
 
-    With --watch the status is redrawn every --interval seconds (in place on a terminal; a new copy
-    whenever it changes otherwise) until the run is completed, halted, paused or aborted with no
-    runner left, or Ctrl-C; either way the exit code is 0.
+    --watch redraws it every --interval seconds (a new copy only on change when not a terminal)
+    until the run stops with no runner left, or Ctrl-C; either way the exit code is 0.
 
     \b
     Examples:
@@ -64,9 +65,7 @@ def status(
         journal.close()
 
 
-def _watch(
-    obj: Any, journal: JournalStore, render: Callable[[dict[str, Any]], str], interval: float
-) -> None:
+def _watch(obj: Any, journal: JournalStore, render: Callable[[dict[str, Any]], str], interval: float) -> None:
     """Redraw until the run stops (as `kubectl argo rollouts get rollout --watch`); Ctrl-C ends quietly."""
     sleep = dep(obj, "sleep") or time.sleep
     redraw = dep(obj, "live")  # redraw in place on a terminal
@@ -111,7 +110,9 @@ def render_status(
     return render_data(rollout.status(journal, clock), fmt, tz, width)
 
 
-def render_data(data: dict[str, Any], fmt: str = "text", tz: str | None = None, width: int | None = 160) -> str:
+def render_data(
+    data: dict[str, Any], fmt: str = "text", tz: str | None = None, width: int | None = 160
+) -> str:
     """A run's status (executor.rollout.status) as text or JSON."""
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
