@@ -63,7 +63,7 @@ def test_a_ready_rollout_passes_every_check(make_emulator: Callable[..., Any], t
     assert {("permissions", "rg-db"), ("permissions", "rg-web"), ("sign-in", "Resource")} <= set(rows)
     assert ("hook", "scripts/drain") in rows and ("hook", "scripts/undrain") in rows
     assert sum(1 for area, _ in rows if area == "health") == 4 and sum(1 for a, _ in rows if a == "vm") == 4
-    assert "web: self-service window open, ends 2026-12-24 00:00Z" in out
+    assert "web: self-service window open, ends Thu 12-24 00:00 UTC" in out
     assert "checks: " in out and ", 0 failed" in out
 
 
@@ -106,7 +106,7 @@ def test_a_vm_whose_window_has_closed_cannot_be_scheduled(
     ready = _emulator(make_emulator, tmp_path, spec)
     code, out = invoke(["check", str(spec), "--emulator", str(ready)])
     assert code == 3, out
-    assert "self-service window closed 2026-11-10 00:00Z" in out and "--allow-partial" in out
+    assert "self-service window closed Tue 11-10 00:00 UTC" in out and "--allow-partial" in out
     assert _rows(out)[("vm", "rg-web/web-2")] == "✗"
     failing = out[out.index("✗ vm") :].splitlines()
     assert "rg-web/web-2" in failing[0] and failing[1].strip().startswith("fix: ")

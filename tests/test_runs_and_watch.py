@@ -50,7 +50,8 @@ def test_runs_lists_every_run_newest_first_with_its_progress(workdir: Path) -> N
     data = json.loads(out)
     assert [r["spec"] for r in data] == ["other-shop", "three-tier-shop"]
     assert data[0]["vms_done"] == data[0]["vms_total"] == 12 and data[0]["state"] == "completed"
-    assert data[0]["started"] > data[1]["started"]
+    assert data[0]["started"] >= data[1]["started"]  # RFC 3339 Z, whole seconds
+    assert data[0]["started"].endswith("Z")
 
 
 def test_runs_says_where_it_looked_when_there_are_none(workdir: Path) -> None:

@@ -25,6 +25,7 @@ from executor.azure.connect import AzureOptions, azure_options, connect, read_re
 from executor.azure.errors import SIGN_IN_HELP
 from executor.azure.permissions import ROLE_ACTIONS, list_permissions, missing
 from executor.cli.common import dep
+from executor.cli.display import display_zone, tz_option
 from executor.run.clock import SystemClock
 from executor.run.preflight import (
     ChecksFor,
@@ -42,6 +43,7 @@ from planner.errors import AuthenticationError, AuthorizationError, AzureError, 
 from planner.fleet import Fleet
 from planner.load import LoadedSpec, load_spec
 from planner.select import selection
+from planner.timefmt import human_time, plural, rfc3339
 
 MARK = {True: "✓", False: "✗"}
 
@@ -59,9 +61,10 @@ class PreflightFailed(UdrollError):
 @click.option(
     "-o", "--output", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@tz_option
 @azure_options
 @click.pass_obj
-def check(obj: Any, spec_path: str, fmt: str, azure: AzureOptions) -> None:
+def check(obj: Any, spec_path: str, fmt: str, tz: str | None, azure: AzureOptions) -> None:
     """Preflight a spec the afternoon before: sign-in, permissions, VMs, health checks, hooks, windows.
 
     Signs in, checks the role's actions in every resource group the rollout touches, reads every
@@ -75,11 +78,12 @@ def check(obj: Any, spec_path: str, fmt: str, azure: AzureOptions) -> None:
       udroll check shop.yaml --emulator emu.json -o json
     """
     loaded = load_spec(spec_path)
-    findings, now = preflight(obj, loaded, azure)
+    zone = display_zone(tz, loaded.spec.window.timezone)
+    findings, now = preflight(obj, loaded, azure, zone)
     if fmt == "json":
-        click.echo(json.dumps({"as_of": now.isoformat(), "checks": [asdict(f) for f in findings]}, indent=2))
+        click.echo(json.dumps({"as_of": rfc3339(now), "checks": [asdict(f) for f in findings]}, indent=2))
     else:
-        click.echo(render(findings, spec_path, now), nl=False)
+        click.echo(render(findings, spec_path, human_time(now, zone)), nl=False)
     failed = [f for f in findings if not f.ok]
     if failed:
         raise PreflightFailed(
@@ -87,7 +91,9 @@ def check(obj: Any, spec_path: str, fmt: str, azure: AzureOptions) -> None:
         )
 
 
-def preflight(obj: Any, loaded: LoadedSpec, azure: AzureOptions) -> tuple[list[Finding], dt.datetime]:
+def preflight(
+    obj: Any, loaded: LoadedSpec, azure: AzureOptions, zone: dt.tzinfo
+) -> tuple[list[Finding], dt.datetime]:
     """Every finding, in the order an operator fixes them; Azure's refusals stop the rest."""
     clock = dep(obj, "clock")
     try:
@@ -111,8 +117,8 @@ def preflight(obj: Any, loaded: LoadedSpec, azure: AzureOptions) -> tuple[list[F
     plan = rollout.make_plan(loaded, fleet, rollout.planned_start(loaded, clock, False), allow_partial=True)
     workdir = str(Path(loaded.file).resolve().parent)  # where hooks and command checks run
     found += selection_findings(loaded.spec, fleet)
-    found += vm_findings(loaded.spec, fleet, plan, now)
-    found += window_findings(plan, now)
+    found += vm_findings(loaded.spec, fleet, plan, now, zone)
+    found += window_findings(plan, now, zone)
     found += hook_findings(loaded.spec, workdir)
     found += health_findings(loaded.spec, fleet, plan, _checks_for(azure), workdir)
     return found, now
@@ -150,16 +156,15 @@ def _checks_for(azure: AzureOptions) -> ChecksFor | None:
     return emulator_checks(info.base_url, info.ca_bundle)
 
 
-def render(findings: list[Finding], spec_path: str, now: dt.datetime) -> str:
+def render(findings: list[Finding], spec_path: str, as_of: str) -> str:
     """The ✓/✗ table, a fix under each ✗, and the count."""
     subject = max((len(f.subject) for f in findings), default=0)
     area = max(len(f.area) for f in findings)
-    lines = [f"udroll check {spec_path}, as of {now:%Y-%m-%d %H:%M}Z", ""]
+    lines = [f"udroll check {spec_path}, as of {as_of}", ""]
     for f in findings:
         lines.append(f"{MARK[f.ok]} {f.area:<{area}}  {f.subject:<{subject}}  {f.detail}")
         if not f.ok and f.fix:
             lines.append(f"  {'':<{area}}  fix: {f.fix}")
     failed = sum(1 for f in findings if not f.ok)
-    count = f"{len(findings)} check{'s' if len(findings) != 1 else ''}"
-    lines += ["", f"{count}: {len(findings) - failed} passed, {failed} failed"]
+    lines += ["", f"{plural(len(findings), 'check')}: {len(findings) - failed} passed, {failed} failed"]
     return "\n".join(lines) + "\n"

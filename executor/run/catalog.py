@@ -11,6 +11,7 @@ from pathlib import Path
 
 from executor.run.journal import DB_NAME, Journal, parse_ts
 from planner.errors import InputError
+from planner.timefmt import rfc3339
 
 ROOT = Path(".udroll")
 
@@ -32,7 +33,7 @@ class RunEntry:
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
-        data["started"] = self.started.isoformat() if self.started else None
+        data["started"] = rfc3339(self.started) if self.started else None
         return data
 
 

@@ -19,7 +19,7 @@ from planner.fleet import VM, Fleet
 from planner.plan import Plan
 from planner.select import selection
 from planner.spec import Spec, TierSettings
-from planner.values import format_duration
+from planner.timefmt import countdown, human_time, plural
 
 ChecksFor = Callable[[VM, TierSettings], Sequence[Check]]
 # what each area's failures make the exit code (DESIGN §8): Azure refused us 5, VMs that cannot be
@@ -52,10 +52,10 @@ def exit_code(findings: Iterable[Finding]) -> int:
     return max((EXIT_CODES[f.area] for f in findings if not f.ok), default=0)
 
 
-def _when(at: dt.datetime, now: dt.datetime) -> str:
-    left = int((at - now).total_seconds())
-    stamp = f"{at:%Y-%m-%d %H:%M}Z"
-    return f"{stamp} (in {format_duration(left // 60 * 60 or 60)})" if left > 0 else stamp
+def _when(at: dt.datetime, now: dt.datetime, zone: dt.tzinfo) -> str:
+    """``Mon 11-23 22:00 CET (in 6h59m)``; no countdown once it has come."""
+    left = countdown(at, now)
+    return human_time(at, zone) + (f" (in {left})" if left != "now" else "")
 
 
 def permission_findings(missing: dict[str, list[str]]) -> list[Finding]:
@@ -80,14 +80,14 @@ def selection_findings(spec: Spec, fleet: Fleet) -> list[Finding]:
             "selection",
             f"tier {tier}",
             bool(vms),
-            f"{len(vms)} VM{'s' if len(vms) != 1 else ''} selected",
+            f"{plural(len(vms), 'VM')} selected",
             "" if vms else "no VM matches its select: check the resource group, set names and tags",
         )
         for tier, vms in chosen.items()
     ]
 
 
-def vm_findings(spec: Spec, fleet: Fleet, plan: Plan, now: dt.datetime) -> list[Finding]:
+def vm_findings(spec: Spec, fleet: Fleet, plan: Plan, now: dt.datetime, zone: dt.tzinfo) -> list[Finding]:
     """Every selected VM: its maintenance state and self-service window, and whether the plan has it."""
     why_not = {u.vm.lower(): u.reason for u in plan.unschedulable}
     skipped = {s.vm.lower(): s.reason for s in plan.skipped}
@@ -99,11 +99,12 @@ def vm_findings(spec: Spec, fleet: Fleet, plan: Plan, now: dt.datetime) -> list[
             if key in skipped:
                 detail = f"nothing to do: {skipped[key]}"
             elif window and window[1] < now:
-                detail = f"self-service window closed {window[1]:%Y-%m-%d %H:%M}Z"
+                detail = f"self-service window closed {human_time(window[1], zone)}"
             elif window and window[0] > now:
-                detail = f"self-service window opens {_when(window[0], now)}, ends {window[1]:%Y-%m-%d}"
+                opens, ends = _when(window[0], now, zone), human_time(window[1], zone)
+                detail = f"self-service window opens {opens}, ends {ends}"
             elif window:
-                detail = f"self-service window open, ends {window[1]:%Y-%m-%d %H:%M}Z"
+                detail = f"self-service window open, ends {human_time(window[1], zone)}"
             else:
                 detail = "no self-service window"
             reason = why_not.get(key)
@@ -112,14 +113,13 @@ def vm_findings(spec: Spec, fleet: Fleet, plan: Plan, now: dt.datetime) -> list[
     return found
 
 
-def window_findings(plan: Plan, now: dt.datetime) -> list[Finding]:
+def window_findings(plan: Plan, now: dt.datetime, zone: dt.tzinfo) -> list[Finding]:
     """When each tier's steps are planned: the operator's windows and the VMs' windows, combined."""
     found = []
     for tier in dict.fromkeys(s.tier for s in plan.steps):
         steps = [s for s in plan.steps if s.tier == tier]
         first, last = min(s.start for s in steps), max(s.end for s in steps)
-        count = f"{len(steps)} step{'s' if len(steps) != 1 else ''}"
-        detail = f"{count} from {_when(first, now)} to {last:%Y-%m-%d %H:%M}Z"
+        detail = f"{plural(len(steps), 'step')} from {_when(first, now, zone)} to {human_time(last, zone)}"
         found.append(Finding("window", f"tier {tier}", True, detail))
     if not plan.steps:
         found.append(Finding("window", "plan", True, "no step: no selected VM has maintenance pending"))
