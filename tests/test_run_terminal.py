@@ -163,7 +163,9 @@ def test_run_pause_resume_abort_on_a_100_by_40_terminal(tmp_path: Path) -> None:
         )
         live = _answer_prompts(run, lambda s: any(st == "done" for st, _ in _rows(s).values()), "a done step")
         done = [step for step, (state, _) in _rows(live).items() if state == "done"]
-        waiting = [line for line in live.splitlines() if "db/as-db/ud1" in line]
+        waiting = [
+            line for line in live.splitlines() if ROW.match(line) and "db/as-db/ud1" in line
+        ]  # live rows
         assert "waiting for " in waiting[0], live  # the reason, from the runner's step-waiting event
         _control("pause", journal)
         assert run.finish() == 130

@@ -239,11 +239,7 @@ def run(
         azure, default_subscription=loaded.spec.subscription, clock=clock
     )
     clock = clock or getattr(backend, "clock", None) or SystemClock()
-    fleet = load_fleet(fleet_path) if fleet_path else rollout.live_fleet(loaded, backend, clock)
-    if given is not None:
-        where = f"the fleet snapshot {fleet_path}" if fleet_path else "the live fleet"
-        rollout.check_plan_matches(given, loaded, fleet, where)
-    plan = given or rollout.make_plan(loaded, fleet, rollout.planned_start(loaded, clock, False), True)
+    fleet, plan = _live_plan(loaded, given, fleet_path, backend, clock)
     _preview(plan, loaded, fleet, *shown)
     if not _accept(obj, plan, confirm, yes, allow_partial):
         return
@@ -254,6 +250,17 @@ def run(
     )
     run_ = rollout.Run(journal, loaded, plan, fleet)
     _execute(obj, journal, run_, backend, clock, confirm, yes, checks, False, control, until_idle, shown[0])
+
+
+def _live_plan(
+    loaded: LoadedSpec, given: Plan | None, fleet_path: str | None, backend: Any, clock: Clock
+) -> tuple[Fleet, Plan]:
+    """The fleet (live, or a snapshot) and the plan: the one given, checked against it, or a new one."""
+    fleet = load_fleet(fleet_path) if fleet_path else rollout.live_fleet(loaded, backend, clock)
+    if given is not None:
+        where = f"the fleet snapshot {fleet_path}" if fleet_path else "the live fleet"
+        rollout.check_plan_matches(given, loaded, fleet, where)
+    return fleet, given or rollout.make_plan(loaded, fleet, rollout.planned_start(loaded, clock, False), True)
 
 
 def _source(source: str | None, simulate: bool, simulation_options: bool, until_idle: bool) -> str:

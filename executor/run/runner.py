@@ -309,9 +309,7 @@ class Runner:
                 f"fix the cause, then `udroll resume --journal {where} --retry-failed` "
                 f"or `udroll skip STEP --journal {where}`"
             )
-            self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
-            self.ctx.emit("run-halted", message=message, failed=list(failed))
-            return RunOutcome("halted", message, failed, reschedule)
+            return self._halt(message, failed, reschedule)
         if self.ctx.pausing:
             if self.azure_down is not None:
                 waiting_vms = [r.vm for r in self.ctx.journal.vms() if r.state == "pending"]
@@ -341,17 +339,18 @@ class Runner:
             ) + self._then(
                 f"`udroll resume --journal {where} --retry-failed` or `udroll skip STEP --journal {where}`"
             )
-            self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
-            self.ctx.emit("run-halted", message=message, failed=list(failed))
-            return RunOutcome("halted", message, failed, reschedule)
+            return self._halt(message, failed, reschedule)
         if failed:
             message = f"finished with {plural(len(failed), 'failed step')}: {', '.join(failed)}"
-            self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
-            self.ctx.emit("run-halted", message=message, failed=list(failed))
-            return RunOutcome("halted", message, failed, reschedule)
+            return self._halt(message, failed, reschedule)
         self.ctx.journal.set_run_state("completed", self.ctx.clock.now(), "every step done")
         self.ctx.emit("run-finished", message="every step done", reschedule=list(reschedule))
         return RunOutcome("completed", "every step done", (), reschedule)
+
+    def _halt(self, message: str, failed: tuple[str, ...], reschedule: tuple[str, ...]) -> RunOutcome:
+        self.ctx.journal.set_run_state("halted", self.ctx.clock.now(), message)
+        self.ctx.emit("run-halted", message=message, failed=list(failed))
+        return RunOutcome("halted", message, failed, reschedule)
 
     def _then(self, hint: str) -> str:
         """``; <hint>`` naming `udroll resume` or `skip`, or nothing for a simulation (whose in-process

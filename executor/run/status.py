@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from executor.run.clock import Clock, SystemClock
+from executor.run.journal import StepRow, VMRow
 from executor.run.store import JournalStore
 from planner.errors import SpecError
 from planner.plan import Plan
@@ -98,23 +100,7 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
         "as_of": rfc3339(now),
         "timezone": spec_timezone(journal),
         "next_step_eta": _iso(eta),
-        "steps": [
-            {
-                "id": s.id,
-                "tier": s.tier,
-                "state": s.state,
-                "phase": s.phase,
-                "started_at": _iso(s.started_at),
-                "ended_at": _iso(s.ended_at),
-                "waiting_for": waits_for(s.waiting_for),
-                "waiting_until": _iso(s.waiting_until),
-                "error": s.error,
-                "vms_total": sum(1 for v in vms if v.step == s.id),
-                "vms_done": sum(1 for v in vms if v.step == s.id and v.state == "healthy"),
-                "vms_skipped": sum(1 for v in vms if v.step == s.id and v.state == "skipped"),
-            }
-            for s in steps
-        ],
+        "steps": _step_rows(steps, vms, waits_for),
         "warnings": notify_warnings(journal),
         "pending_approvals": json.loads(journal.meta("pending_approvals") or "[]") if active else [],
         "failed_vms": [
@@ -123,3 +109,26 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
             if v.state == "failed"
         ],
     }
+
+
+def _step_rows(
+    steps: list[StepRow], vms: list[VMRow], waits_for: Callable[[str | None], str | None]
+) -> list[dict[str, Any]]:
+    """Each step as status shows it, with its VMs counted by outcome (skipped is not maintained)."""
+    return [
+        {
+            "id": s.id,
+            "tier": s.tier,
+            "state": s.state,
+            "phase": s.phase,
+            "started_at": _iso(s.started_at),
+            "ended_at": _iso(s.ended_at),
+            "waiting_for": waits_for(s.waiting_for),
+            "waiting_until": _iso(s.waiting_until),
+            "error": s.error,
+            "vms_total": sum(1 for v in vms if v.step == s.id),
+            "vms_done": sum(1 for v in vms if v.step == s.id and v.state == "healthy"),
+            "vms_skipped": sum(1 for v in vms if v.step == s.id and v.state == "skipped"),
+        }
+        for s in steps
+    ]
