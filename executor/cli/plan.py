@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +21,37 @@ from planner.fleet import Fleet, load_fleet
 from planner.load import LoadedSpec, load_spec
 from planner.render import RENDERERS, Preview
 from planner.values import format_duration, parse_duration, parse_timestamp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Planning:
+    """What --optimize and --seed said: the solver's budget in seconds (0: greedy only) and seed."""
+
+    optimize_s: float = DEFAULT_OPTIMIZE_S
+    seed: int = 0
+
+
+def optimize_options(command: F) -> F:
+    """Add --optimize and --seed (`udroll plan`, `udroll run`); pass them as ``planning``."""
+
+    @click.option(
+        "--optimize",
+        "optimize_text",
+        default=format_duration(int(DEFAULT_OPTIMIZE_S)),
+        show_default=True,
+        metavar="DURATION",
+        help="Budget of the exact solver that improves the greedy plan (CP-SAT's deterministic time, "
+        "about a second each on an idle core); 0 for the greedy only. Same budget and seed, same plan.",
+    )
+    @click.option("--seed", default=0, show_default=True, help="The solver's random seed.")
+    @functools.wraps(command)
+    def wrapper(*args: Any, optimize_text: str, seed: int, **kwargs: Any) -> Any:
+        kwargs["planning"] = Planning(optimize_budget(optimize_text), seed)
+        return command(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @click.command("plan")
@@ -49,16 +83,7 @@ from planner.values import format_duration, parse_duration, parse_timestamp
     is_flag=True,
     help="Exit 0 even when some VMs cannot be scheduled (they are listed with reasons).",
 )
-@click.option(
-    "--optimize",
-    "optimize_text",
-    default=format_duration(int(DEFAULT_OPTIMIZE_S)),
-    show_default=True,
-    metavar="DURATION",
-    help="Budget of the exact solver that improves the greedy plan (CP-SAT's deterministic time, "
-    "about a second each on an idle core); 0 for the greedy only. Same budget and seed, same plan.",
-)
-@click.option("--seed", default=0, show_default=True, help="The solver's random seed.")
+@optimize_options
 @azure_options
 @click.pass_context
 def plan(
@@ -69,8 +94,7 @@ def plan(
     fmt: str,
     out_path: str | None,
     allow_partial: bool,
-    optimize_text: str,
-    seed: int,
+    planning: Planning,
     azure: AzureOptions,
 ) -> None:
     """Preview the timed plan of a rollout: a dry run that changes nothing in Azure.
@@ -88,7 +112,7 @@ def plan(
     loaded = load_spec(spec)
     fleet = _fleet_for(loaded, fleet_path, azure, ctx.find_root().obj)
     start = _start(loaded, start_text, _clock(ctx))
-    budget = optimize_budget(optimize_text)
+    budget, seed = planning.optimize_s, planning.seed
     result = build_plan(loaded.spec, fleet, start, source=spec, optimize_s=budget, seed=seed)
     to_terminal = out_path is None and sys.stdout.isatty()
     width = shutil.get_terminal_size((160, 40)).columns if to_terminal else 160

@@ -7,6 +7,7 @@ cannot be scheduled (without --allow-partial); 4 halted (a failed step, an abort
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from executor.cli.common import (
     until_idle_option,
 )
 from executor.cli.console import LiveConsole, PlainConsole
+from executor.cli.plan import Planning, optimize_options
 from executor.rollout import ChecksFor
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock, SystemClock
@@ -179,6 +181,7 @@ def _emulated(azure: AzureOptions, clock: Clock) -> tuple[ChecksFor | None, floa
 @click.option(
     "--faults", type=click.Path(exists=True, dir_okay=False), help="With --simulate: a faults file."
 )
+@optimize_options
 @until_idle_option
 @azure_options
 @click.pass_obj
@@ -194,6 +197,7 @@ def run(
     simulate: bool,
     speed: float,
     faults: str | None,
+    planning: Planning,
     until_idle: bool,
     azure: AzureOptions,
 ) -> None:
@@ -216,7 +220,7 @@ def run(
     refuse_without_tty(obj, confirm, yes)
     if simulate:
         _run_simulated(
-            obj, loaded, given, fleet_path, journal_dir, confirm, yes, allow_partial, speed, faults
+            obj, loaded, given, fleet_path, journal_dir, confirm, yes, allow_partial, speed, faults, planning
         )
         return
     clock = dep(obj, "clock")
@@ -227,7 +231,8 @@ def run(
     fleet = load_fleet(fleet_path) if fleet_path else rollout.live_fleet(loaded, backend, clock)
     if given is not None:
         rollout.check_plan_matches(given, loaded, fleet)
-    plan = given or rollout.make_plan(loaded, fleet, rollout.planned_start(loaded, clock, False), True)
+    start = rollout.planned_start(loaded, clock, False)
+    plan = given or _make_plan(loaded, fleet, start, planning)
     _preview(plan, loaded, fleet)
     if not _accept(obj, plan, confirm, yes, allow_partial):
         return
@@ -238,6 +243,11 @@ def run(
     )
     run_ = rollout.Run(journal, loaded, plan, fleet)
     _execute(obj, journal, run_, backend, clock, confirm, yes, checks, control=control, until_idle=until_idle)
+
+
+def _make_plan(loaded: LoadedSpec, fleet: Fleet, start: dt.datetime, planning: Planning) -> Plan:
+    """The plan to run, made with --optimize and --seed (unschedulable VMs are refused at _accept)."""
+    return rollout.make_plan(loaded, fleet, start, True, optimize_s=planning.optimize_s, seed=planning.seed)
 
 
 def _source(source: str | None, simulate: bool, simulation_options: bool, until_idle: bool) -> str:
@@ -262,6 +272,7 @@ def _run_simulated(
     allow_partial: bool,
     speed: float,
     faults: str | None,
+    planning: Planning,
 ) -> None:
     fault_set = None
     if faults:
@@ -272,7 +283,7 @@ def _run_simulated(
     if given is not None:
         rollout.check_plan_matches(given, loaded, fleet)
     start = rollout.planned_start(loaded, clock_of(obj), True)
-    plan = given or rollout.make_plan(loaded, fleet, start, True)
+    plan = given or _make_plan(loaded, fleet, start, planning)
     _preview(plan, loaded, fleet)
     if not _accept(obj, plan, confirm, yes, allow_partial):
         return
