@@ -28,7 +28,6 @@ last in each tier it depends on ("A's last step" of R4; through tiers with nothi
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from dataclasses import replace
 
 from planner import optimize
@@ -36,6 +35,7 @@ from planner.bounds import Outcome, hopeless, link, proof, relaxed_dependencies,
 from planner.errors import Problem, SpecError
 from planner.fingerprint import fingerprint
 from planner.fleet import VM, Fleet
+from planner.gcpause import gc_paused
 from planner.graph import tier_order
 from planner.grouping import Draft, group_tier, undomained
 from planner.lint import lint
@@ -73,16 +73,8 @@ def build_plan(
     ``optimize_s`` is the solver's budget (0: the greedy only); the same inputs, budget and
     ``seed`` give the same plan.
     """
-    # Planning a big fleet allocates millions of objects, none of them garbage until the end, and
-    # every full collection on the way walks them all: pausing the cyclic collector makes 100,000
-    # VMs plan in about half the time. It is turned back on (if it was on) before returning.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # about half the time for 100,000 VMs
         return _build(spec, fleet, start, source, optimize_s, seed)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: float, seed: int) -> Plan:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import Problem, SpecError
+from planner.gcpause import gc_paused
 from planner.source import Located, load_text, position, read_input
 from planner.validation import problems_from
 from planner.values import Bool, Int, Timestamp
@@ -160,11 +161,17 @@ _LONE_SURROGATE = re.compile(
 
 
 def parse_fleet(text: str, file: str) -> Fleet:
+    with gc_paused():  # a third of the time for 100,000 VMs
+        return _parse_fleet(text, file)
+
+
+def _parse_fleet(text: str, file: str) -> Fleet:
     data = _json(text, file)
     problems = _id_problems(data)
     if problems:
         located = load_text(text, file)
         raise SpecError(located.problem(loc, message) for loc, message in problems)
+    _share_maintenance(data)
     try:
         return Fleet.model_validate(data)
     except ValidationError as exc:
@@ -231,6 +238,43 @@ def _id_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
         else:
             seen[vm_id.lower()] = i
     return problems
+
+
+def _share_maintenance(data: Any) -> None:
+    """Validate each distinct maintenance status once and put the model in place of its copies.
+
+    A fleet's VMs share few statuses (a wave of maintenance gives them the same windows), and
+    validating one costs four timestamp parses. A status that is not valid stays as it is, so
+    validating the fleet reports it where it is, as it would without this.
+    """
+    vms = data.get("vms") if isinstance(data, dict) else None
+    if not isinstance(vms, list):
+        return
+    done: dict[Any, Maintenance | None] = {}
+    for item in vms:
+        raw = item.get("maintenance") if type(item) is dict else None
+        if type(raw) is not dict:
+            continue
+        # the types are part of the key: true == 1 and 1 == 1.0, but only true is a boolean
+        key = tuple((k, type(v), tuple(map(_typed, v)) if type(v) is list else v) for k, v in raw.items())
+        try:
+            found = done.get(key, _UNSEEN)
+        except TypeError:  # something unhashable inside (a mapping): invalid, left to validation
+            continue
+        if found is _UNSEEN:
+            try:
+                found = done[key] = Maintenance.model_validate(raw)
+            except ValidationError:
+                found = done[key] = None
+        if found is not None:
+            item["maintenance"] = found
+
+
+_UNSEEN: Any = object()
+
+
+def _typed(value: Any) -> tuple[type, Any]:
+    return type(value), value
 
 
 def fleet_now(vms: tuple[VM, ...], captured_at: dt.datetime) -> Fleet:
