@@ -250,17 +250,14 @@ def _share_maintenance(data: Any) -> None:
     vms = data.get("vms") if isinstance(data, dict) else None
     if not isinstance(vms, list):
         return
-    done: dict[Any, Maintenance | None] = {}
+    done: dict[str, Maintenance | None] = {}
     for item in vms:
         raw = item.get("maintenance") if type(item) is dict else None
         if type(raw) is not dict:
             continue
-        # the types are part of the key: true == 1 and 1 == 1.0, but only true is a boolean
-        key = tuple((k, type(v), tuple(map(_typed, v)) if type(v) is list else v) for k, v in raw.items())
-        try:
-            found = done.get(key, _UNSEEN)
-        except TypeError:  # something unhashable inside (a mapping): invalid, left to validation
-            continue
+        # repr, not ==: true == 1 == 1.0, but only true is a boolean (repr tells JSON values apart)
+        key = repr(raw)
+        found = done.get(key, _UNSEEN)
         if found is _UNSEEN:
             try:
                 found = done[key] = Maintenance.model_validate(raw)
@@ -271,10 +268,6 @@ def _share_maintenance(data: Any) -> None:
 
 
 _UNSEEN: Any = object()
-
-
-def _typed(value: Any) -> tuple[type, Any]:
-    return type(value), value
 
 
 def fleet_now(vms: tuple[VM, ...], captured_at: dt.datetime) -> Fleet:

@@ -64,7 +64,7 @@ def fresh(tiers: Sequence[TierInput]) -> list[TierInput]:
                 for d in chain
             ]
             for before, after in pairwise(copies):
-                before.next, after.prev = after, before
+                before.next = after
             chains.append(copies)
         out.append(TierInput(t.name, t.depends_on, t.capacity, t.gap, chains))
     return out

@@ -18,6 +18,7 @@ from executor.run.clock import Clock, SystemClock
 from planner.build import DEFAULT_OPTIMIZE_S, build_plan
 from planner.errors import InputError, UnschedulableError
 from planner.fleet import Fleet, load_fleet
+from planner.gcpause import gc_paused
 from planner.load import LoadedSpec, load_spec
 from planner.render import RENDERERS, Preview
 from planner.values import format_duration, parse_duration, parse_timestamp
@@ -110,14 +111,36 @@ def plan(
       udroll plan spec.yaml --optimize 10s
     """
     loaded = load_spec(spec)
-    fleet = _fleet_for(loaded, fleet_path, azure, ctx.find_root().obj)
-    start = _start(loaded, start_text, _clock(ctx))
+    with gc_paused():  # once for reading, planning and writing, not at each (see planner.gcpause)
+        fleet = _fleet_for(loaded, fleet_path, azure, ctx.find_root().obj)
+        start = _start(loaded, start_text, _clock(ctx))
+        count = _plan_and_write(loaded, fleet, start, planning, fmt, out_path, fleet_path)
+        del fleet  # freed before the collector is back
+    if count and not allow_partial:
+        raise UnschedulableError(
+            f"{count} VM{'s' if count != 1 else ''} cannot be scheduled (reasons listed in the preview); "
+            "Azure will maintain them in its scheduled window. Pass --allow-partial to accept the plan "
+            "without them."
+        )
+
+
+def _plan_and_write(
+    loaded: LoadedSpec,
+    fleet: Fleet,
+    start: dt.datetime,
+    planning: Planning,
+    fmt: str,
+    out_path: str | None,
+    fleet_path: str | None,
+) -> int:
+    """Plan, write the preview to ``out_path`` (else stdout), and return how many VMs are
+    unschedulable (the plan is dropped on return: a big one is freed before the collector runs)."""
     budget, seed = planning.optimize_s, planning.seed
-    result = build_plan(loaded.spec, fleet, start, source=spec, optimize_s=budget, seed=seed)
+    result = build_plan(loaded.spec, fleet, start, source=loaded.file, optimize_s=budget, seed=seed)
     to_terminal = out_path is None and sys.stdout.isatty()
     width = shutil.get_terminal_size((160, 40)).columns if to_terminal else 160
     preview = Preview(
-        result, loaded.spec, fleet, width=width, color=to_terminal, source=spec, fleet_path=fleet_path
+        result, loaded.spec, fleet, width=width, color=to_terminal, source=loaded.file, fleet_path=fleet_path
     )
     text = RENDERERS[fmt](preview)
     if out_path is None:
@@ -128,13 +151,7 @@ def plan(
         except OSError as exc:
             raise InputError(f"cannot write {out_path}: {exc.strerror}") from None
         click.echo(f"wrote {fmt} preview of {len(result.steps)} steps to {out_path}", err=True)
-    if result.unschedulable and not allow_partial:
-        count = len(result.unschedulable)
-        raise UnschedulableError(
-            f"{count} VM{'s' if count != 1 else ''} cannot be scheduled (reasons listed in the preview); "
-            "Azure will maintain them in its scheduled window. Pass --allow-partial to accept the plan "
-            "without them."
-        )
+    return len(result.unschedulable)
 
 
 def optimize_budget(text: str) -> float:
