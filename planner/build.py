@@ -163,10 +163,12 @@ def _sort_out(
                     refused[vm.id] = "it has no self-service window; " + _azure_later(vm)
                 else:
                     candidates[tier].append(vm)
-        mine = {vm.id: vm for vm in candidates[tier]}
-        for vm_id, why in undomained(candidates[tier]).items():
-            refused[vm_id] = f"{why}; {_azure_later(mine[vm_id])}"
-        candidates[tier] = [vm for vm in candidates[tier] if vm.id not in refused]
+        unknown = undomained(candidates[tier])
+        if unknown:
+            for vm in candidates[tier]:
+                if vm.id in unknown:
+                    refused[vm.id] = f"{unknown[vm.id]}; {_azure_later(vm)}"
+            candidates[tier] = [vm for vm in candidates[tier] if vm.id not in unknown]
     return skipped, refused, pending, candidates
 
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from planner.errors import Problem, SpecError
 from planner.gcpause import gc_paused
@@ -109,7 +109,9 @@ class Fleet(StrictModel):
     vms: tuple[VM, ...]
 
     @model_validator(mode="after")
-    def _unique(self) -> Fleet:
+    def _unique(self, info: ValidationInfo) -> Fleet:
+        if info.context and info.context.get("ids_checked"):  # parse_fleet did, on the raw data
+            return self
         seen: set[str] = set()
         for vm in self.vms:
             key = vm.id.lower()
@@ -173,7 +175,7 @@ def _parse_fleet(text: str, file: str) -> Fleet:
         raise SpecError(located.problem(loc, message) for loc, message in problems)
     _share_maintenance(data)
     try:
-        return Fleet.model_validate(data)
+        return Fleet.model_validate(data, context={"ids_checked": True})
     except ValidationError as exc:
         # positions are only needed on this path, so the slow located parse happens only here
         located = load_text(text, file)

@@ -81,7 +81,7 @@ def undomained(vms: Sequence[VM]) -> dict[str, str]:
     }
     out = {}
     for vm in vms:
-        kind, _, _ = _group_of("", vm)
+        kind = _kind(vm)
         if kind == "set" and vm.update_domain is None:
             out[vm.id] = f"update domain unknown: {_FIX}"
         elif kind == "flexible" and not vm.zone:
@@ -190,6 +190,15 @@ def _group_of(tier: str, vm: VM) -> tuple[str, str, str]:
     if vm.zone:  # across resource groups: a zone of the tier is one domain wherever its VMs live
         return "zonal", f"*/zonal:{tier}", "zonal"
     return "standalone", f"{rg}/{vm.name}", vm.name
+
+
+def _kind(vm: VM) -> str:
+    """The kind of the group of ``vm`` (as ``_group_of`` gives it, without building its key)."""
+    if vm.availability_set:
+        return "set"
+    if vm.scale_set:
+        return "set" if vm.orchestration == "Uniform" else "flexible"
+    return "zonal" if vm.zone else "standalone"
 
 
 def _domain(kind: str, vm: VM) -> Domain | None:
