@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from planner.fleet import VM
 from planner.grouping import Draft
 
 # how many steps too large for a tier's remaining capacity are passed over at one instant before
@@ -185,8 +186,10 @@ class Scheduler:
         """Queue ``draft`` at its earliest fit from ``ready``, dropping VMs that can no longer fit."""
         start = self.spans.earliest(ready, draft.duration, draft.lo, draft.hi)
         if start is None:
-            late = [vm for vm in draft.vms if self._alone(vm.id, ready, draft.duration) is None]
-            keep = [vm for vm in draft.vms if vm not in late]
+            late: list[VM] = []
+            keep: list[VM] = []
+            for vm in draft.vms:  # one pass (a step may hold thousands of VMs)
+                (late if self._alone(vm.id, ready, draft.duration) is None else keep).append(vm)
             for vm in late:
                 w = self.windows[vm.id]
                 # the self-service window alone would leave room: the operator window is what binds
