@@ -34,7 +34,7 @@ from planner import optimize
 from planner.bounds import Outcome, hopeless, link, proof, relaxed_dependencies, tails
 from planner.errors import Problem, SpecError
 from planner.fingerprint import fingerprint
-from planner.fleet import VM, Fleet
+from planner.fleet import VM, Fleet, Maintenance
 from planner.gcpause import gc_paused
 from planner.graph import tier_order
 from planner.grouping import Draft, group_tier, undomained
@@ -82,7 +82,6 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
     by_tier = selection(spec, fleet.vms)
     _reject_claimed_twice(spec, by_tier, source)
     order = tier_order({t.name: t.depends_on for t in spec.tiers})
-    vm_by_id = {vm.id: vm for vm in fleet.vms}
     skipped, refused, pending, candidates = _sort_out(order, by_tier, fleet.captured_at)
 
     tiers = _tiers(spec, order, by_tier, candidates)
@@ -117,6 +116,7 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
     at = _Instants(origin)
     steps = tuple(_step(d, at) for d in sorted(placed, key=lambda d: (d.start, d.seq)))
     reasons = dict(refused)
+    vm_by_id = {vm.id: vm for vm in fleet.vms} if final.unplaced else {}
     for vm_key, (kind, draft, blocker) in final.unplaced.items():
         reasons[vm_key] = _reason(kind, vm_by_id[vm_key], draft, blocker, origin)
     return Plan(
@@ -145,24 +145,22 @@ def _sort_out(
     refused: dict[str, str] = {}
     pending: dict[str, list[VM]] = {}
     candidates: dict[str, list[VM]] = {}
+    statuses: dict[int, str] = {}  # id(maintenance) -> its verdict (a snapshot shares its statuses)
     for tier in order:
         pending[tier], candidates[tier] = [], []
         for vm in by_tier[tier]:
             m = vm.maintenance
-            if m is None:
-                skipped.append(Skipped(vm.id, "no maintenance pending"))
-            elif not m.pending:
-                skipped.append(Skipped(vm.id, "maintenance already completed"))
+            status = statuses.get(id(m))
+            if status is None:
+                status = statuses[id(m)] = _status(m, read_at)
+            if status == "candidate":
+                pending[tier].append(vm)
+                candidates[tier].append(vm)
+            elif status.startswith("skip: "):
+                skipped.append(Skipped(vm.id, status[6:]))
             else:
                 pending[tier].append(vm)
-                if not m.customer_initiated_allowed and not m.opens_later(read_at):
-                    refused[vm.id] = (
-                        "Azure does not allow customer-initiated maintenance on it; " + _azure_later(vm)
-                    )
-                elif m.self_service_window is None:
-                    refused[vm.id] = "it has no self-service window; " + _azure_later(vm)
-                else:
-                    candidates[tier].append(vm)
+                refused[vm.id] = status + _azure_later(vm)
         unknown = undomained(candidates[tier])
         if unknown:
             for vm in candidates[tier]:
@@ -170,6 +168,20 @@ def _sort_out(
                     refused[vm.id] = f"{unknown[vm.id]}; {_azure_later(vm)}"
             candidates[tier] = [vm for vm in candidates[tier] if vm.id not in unknown]
     return skipped, refused, pending, candidates
+
+
+def _status(m: Maintenance | None, read_at: dt.datetime) -> str:
+    """How _sort_out sorts out a VM with this maintenance status: "candidate", "skip: <reason>", or
+    the start of the reason it is refused."""
+    if m is None:
+        return "skip: no maintenance pending"
+    if not m.pending:
+        return "skip: maintenance already completed"
+    if not m.customer_initiated_allowed and not m.opens_later(read_at):
+        return "Azure does not allow customer-initiated maintenance on it; "
+    if m.self_service_window is None:
+        return "it has no self-service window; "
+    return "candidate"
 
 
 def _greedy(

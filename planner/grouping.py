@@ -117,7 +117,10 @@ def group_tier(
             members = by_domain[domain]
             if len(members) > 1:
                 members.sort(key=natural_name)
-            parts = [members[i : i + capacity] for i in range(0, len(members), capacity)]
+            if len(members) <= capacity:  # the common case: the domain is one step
+                parts = [members]
+            else:
+                parts = [members[i : i + capacity] for i in range(0, len(members), capacity)]
             base = f"{tier}/{group.label}"
             if group.kind != "standalone":
                 base += f"/{_label(group.kind, domain)}"

@@ -259,18 +259,19 @@ class Scheduler:
     def _start(self, draft: Draft, now: int) -> None:
         self._memo = {}
         draft.start = now
+        end = now + draft.duration
         size = len(draft.vms)
         tier = draft.tier
         self.usage[tier] += size
-        heapq.heappush(self.running, (draft.end, draft.seq, tier, size))
+        heapq.heappush(self.running, (end, draft.seq, tier, size))
         self.remaining[tier] -= 1
-        self.last_end[tier] = max(self.last_end.get(tier, 0), draft.end + draft.gap)
+        self.last_end[tier] = max(self.last_end.get(tier, 0), end + draft.gap)
         nxt = draft.next
         if nxt is not None:
             if draft.truncated:
                 self._block_rest(draft)
             else:
-                self._place(nxt, draft.end + draft.gap)
+                self._place(nxt, end + draft.gap)
         self._tier_progress(tier)
 
     def _start_available(self, now: int) -> None:
