@@ -14,6 +14,7 @@ build_plan and the whole process, and 3,000 chained tiers under 5 s.
     /work/venv/bin/python benchmarks/plan_scaling.py                  # 10k, 30k, 100k, 300k
     /work/venv/bin/python benchmarks/plan_scaling.py --sizes 1000 5000
     /work/venv/bin/python benchmarks/plan_scaling.py --tiers 3000     # 3,000 chained tiers
+    /work/venv/bin/python benchmarks/plan_scaling.py --phases 100000  # where a whole plan's time goes
 """
 
 from __future__ import annotations
@@ -162,7 +163,9 @@ def whole(size: int) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         spec, fleet = Path(tmp) / "spec.yaml", Path(tmp) / "fleet.json"
         spec.write_text(json.dumps(SPEC))
-        fleet.write_text(validated(fleet_items(size)).to_json())
+        # written by another process: this one stays small, so the child it forks (whose peak
+        # memory counts from the fork) starts small too
+        subprocess.run([sys.executable, __file__, "--write-fleet", str(size), str(fleet)], check=True)
         script = "from executor.cli.main import main; main()"
         args = [sys.executable, "-c", script, "plan", str(spec), "--fleet", str(fleet), "--start"]
         args += [
@@ -184,6 +187,47 @@ def whole(size: int) -> tuple[float, float, float]:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, after.ru_maxrss / 1024
+
+
+def phases(size: int) -> dict[str, float]:
+    """CPU seconds of each part of a whole `udroll plan --optimize 0 -o json` on ``size`` VMs, done
+    the way the command does it: where the whole process's time goes. The imports are timed in a
+    fresh interpreter (this script imported the planner already)."""
+    from planner import fleet as fleet_module
+    from planner.fingerprint import fingerprint
+    from planner.gcpause import gc_paused
+    from planner.render import RENDERERS, Preview
+    from planner.source import read_input
+
+    timer = "import time; t = time.process_time(); import executor.cli.main, executor.cli.plan; "
+    timer += "print(time.process_time() - t)"
+    imports = subprocess.run(
+        [sys.executable, "-c", timer], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    out = {"imports (udroll plan's)": float(imports.stdout)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fleet.json"
+        path.write_text(validated(fleet_items(size)).to_json())
+        spec = Spec.model_validate(SPEC)
+        with gc_paused():
+            c = time.process_time()
+            text = read_input(path, "fleet")
+            out["read"], c = time.process_time() - c, time.process_time()
+            data = fleet_module._json(text, str(path))
+            out["JSON parse"], c = time.process_time() - c, time.process_time()
+            fleet_module._id_problems(data)
+            out["id checks"], c = time.process_time() - c, time.process_time()
+            fleet_module._share_maintenance(data)
+            out["shared statuses"], c = time.process_time() - c, time.process_time()
+            fleet = Fleet.model_validate(data, context={"ids_checked": True})
+            out["pydantic"], c = time.process_time() - c, time.process_time()
+            plan = build_plan(spec, fleet, START, optimize_s=0)
+            out["build_plan"], c = time.process_time() - c, time.process_time()
+            RENDERERS["json"](Preview(plan, spec, fleet))
+            out["render JSON"], c = time.process_time() - c, time.process_time()
+            fingerprint(spec, fleet)
+            out["(fingerprint, in build_plan)"] = time.process_time() - c
+    return out
 
 
 def chain(tiers: int) -> dict[str, Any]:
@@ -235,10 +279,21 @@ def main() -> None:
     parser.add_argument("--tiers", type=int, help="plan a chain of this many tiers instead")
     parser.add_argument("--no-whole", action="store_true", help="skip the whole-process runs")
     parser.add_argument("--repeat", type=int, default=2, help="runs per size; the least CPU time counts")
+    parser.add_argument("--phases", type=int, metavar="VMS", help="where a whole udroll plan's time goes")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--write-fleet", nargs=2, metavar=("VMS", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one)))
+        return
+    if args.write_fleet:
+        Path(args.write_fleet[1]).write_text(validated(fleet_items(int(args.write_fleet[0]))).to_json())
+        return
+    if args.phases:
+        times = phases(args.phases)
+        for name, seconds in times.items():
+            print(f"{name:>30} {seconds:6.2f}s")
+        print(f"{'total':>30} {sum(v for k, v in times.items() if not k.startswith('(')):6.2f}s CPU")
         return
     if args.tiers:
         print(json.dumps(chain(args.tiers)))
