@@ -35,8 +35,11 @@ def fingerprint(spec: Spec, fleet: Fleet) -> str:
         "fields": {"vm": vm_fields, "maintenance": m_fields},
         "vms": rows,
     }
+    # check_circular off: plain data without cycles (and 300,000 lists fewer to track)
+    text = json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+    )
     # surrogatepass: a lone surrogate (refused when loading a file) must not crash a hash of models
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -227,18 +227,19 @@ def _id_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
         return []
     problems: list[tuple[tuple[Any, ...], str]] = []
     seen: dict[str, int] = {}
+    well_formed = _ARM_VM_ID.match
     for i, item in enumerate(vms):
-        vm_id = item.get("id") if isinstance(item, dict) else None
-        if not isinstance(vm_id, str):
+        vm_id = item.get("id") if type(item) is dict else None
+        if type(vm_id) is not str:
             continue
-        wrong = id_problem(vm_id)
-        if wrong:
-            problems.append((("vms", i, "id"), f"vms[{i}].id: {wrong}"))
-        elif vm_id.lower() in seen:
-            message = f"VM {vm_id} is listed twice (first as vms[{seen[vm_id.lower()]}]): keep one entry"
+        key = vm_id.lower()
+        if not well_formed(vm_id):
+            problems.append((("vms", i, "id"), f"vms[{i}].id: {id_problem(vm_id)}"))
+        elif key in seen:
+            message = f"VM {vm_id} is listed twice (first as vms[{seen[key]}]): keep one entry"
             problems.append((("vms", i, "id"), message))
         else:
-            seen[vm_id.lower()] = i
+            seen[key] = i
     return problems
 
 
