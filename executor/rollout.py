@@ -37,7 +37,7 @@ from executor.run.journal import Journal, default_dir
 from executor.run.runner import RunConfig, Runner, RunOutcome
 from executor.run.status import run_status
 from executor.run.store import JournalStore, is_url
-from planner.build import build_plan
+from planner.build import DEFAULT_OPTIMIZE_S, build_plan
 from planner.drift import what_changed
 from planner.errors import InputError, UnschedulableError
 from planner.fingerprint import fingerprint
@@ -147,9 +147,18 @@ def planned_start(loaded: LoadedSpec, clock: Clock, simulated: bool) -> dt.datet
     return now + dt.timedelta(seconds=1)
 
 
-def make_plan(loaded: LoadedSpec, fleet: Fleet, start: dt.datetime, allow_partial: bool = False) -> Plan:
-    """build_plan, refusing a plan with unschedulable VMs unless partial plans are allowed (exit 3)."""
-    plan = build_plan(loaded.spec, fleet, start, source=loaded.file)
+def make_plan(
+    loaded: LoadedSpec,
+    fleet: Fleet,
+    start: dt.datetime,
+    allow_partial: bool = False,
+    *,
+    optimize_s: float = DEFAULT_OPTIMIZE_S,
+    seed: int = 0,
+) -> Plan:
+    """build_plan (the solver's budget ``optimize_s``, 0 for the greedy only, and its ``seed``),
+    refusing a plan with unschedulable VMs unless partial plans are allowed (exit 3)."""
+    plan = build_plan(loaded.spec, fleet, start, source=loaded.file, optimize_s=optimize_s, seed=seed)
     refuse_unschedulable(plan, allow_partial)
     return plan
 
@@ -419,13 +428,18 @@ def simulate(
     faults: Faults | None = None,
     reporter: Reporter | None = None,
     allow_partial: bool = False,
+    *,
+    optimize_s: float = DEFAULT_OPTIMIZE_S,
+    seed: int = 0,
 ) -> RunOutcome:
-    """Plan a spec and run it against an in-process emulator in compressed time, unattended."""
+    """Plan a spec (``optimize_s`` and ``seed`` as for make_plan) and run it against an in-process
+    emulator in compressed time, unattended."""
     from executor.simulation import DEFAULT_SPEED, control_interval, simulation
 
     loaded = load_spec(spec) if isinstance(spec, str) else spec
     fleet = fleet or simulation_fleet(loaded, None)
-    plan = make_plan(loaded, fleet, planned_start(loaded, SystemClock(), True), allow_partial)
+    start = planned_start(loaded, SystemClock(), True)
+    plan = make_plan(loaded, fleet, start, allow_partial, optimize_s=optimize_s, seed=seed)
     directory = simulation_dir(loaded, journal_dir)
     speed = speed or DEFAULT_SPEED
     with simulation(fleet, plan, speed, faults, log_path=directory / "emulator-requests.jsonl") as sim:

@@ -126,20 +126,22 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
     """VMs no plan can cover: they do not fit alone anywhere in their self-service window, or an
     earlier step of their group holds such a VM (the group's walk stops there)."""
     out: set[str] = set()
-    fits: dict[tuple[int, VMWindow], bool] = {}  # a wave of VMs shares its window
+    fits: dict[tuple[int, int, int], bool] = {}  # a wave of VMs shares its window
     for t in tiers:
         for chain in t.chains:
             blocked = False
             for d in chain:
+                stops = blocked  # a VM of this step does not fit: the walk stops after it
                 for vm in d.vms:
                     w = windows[vm.id]
-                    key = (d.duration, w)
+                    key = (d.duration, w.lo, w.hi)
                     fit = fits.get(key)
                     if fit is None:
                         fit = fits[key] = spans.earliest(0, d.duration, w.lo, w.hi) is not None
                     if blocked or not fit:
                         out.add(vm.id)
-                blocked = blocked or any(vm.id in out for vm in d.vms)
+                        stops = True
+                blocked = stops
     return out
 
 

@@ -25,6 +25,7 @@ two groups of one tier would share a label (same name in two resource groups), t
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,10 +35,11 @@ from planner.fleet import VM
 
 Domain = int | str
 _DIGITS = re.compile(r"(\d+)")
+_by_id = operator.attrgetter("id")
 _FIX = "rediscover, or give it in the inventory"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: a plan of 100,000 VMs has tens of thousands of drafts
 class Draft:
     """A step before it has a time: mutable while the scheduler drops VMs that cannot fit."""
 
@@ -48,8 +50,7 @@ class Draft:
     vms: list[VM]
     duration: int
     gap: int
-    prev: Draft | None = None
-    next: Draft | None = None
+    next: Draft | None = None  # the group's next step (no link back: no cycles for the collector)
     seq: int = 0
     start: int | None = None
     lo: int = 0  # earliest start its VMs' self-service windows allow (set by the scheduler)
@@ -80,7 +81,7 @@ def undomained(vms: Sequence[VM]) -> dict[str, str]:
     }
     out = {}
     for vm in vms:
-        kind, _, _ = _group_of("", vm)
+        kind = _kind(vm)
         if kind == "set" and vm.update_domain is None:
             out[vm.id] = f"update domain unknown: {_FIX}"
         elif kind == "flexible" and not vm.zone:
@@ -116,7 +117,10 @@ def group_tier(
             members = by_domain[domain]
             if len(members) > 1:
                 members.sort(key=natural_name)
-            parts = [members[i : i + capacity] for i in range(0, len(members), capacity)]
+            if len(members) <= capacity:  # the common case: the domain is one step
+                parts = [members]
+            else:
+                parts = [members[i : i + capacity] for i in range(0, len(members), capacity)]
             base = f"{tier}/{group.label}"
             if group.kind != "standalone":
                 base += f"/{_label(group.kind, domain)}"
@@ -124,14 +128,14 @@ def group_tier(
                 step_id = base if len(parts) == 1 else f"{base}/{n}"
                 chain.append(Draft(step_id, tier, group.key, domain, part, duration, gap))
         for before, after in pairwise(chain):
-            before.next, after.prev = after, before
+            before.next = after
         chains.append(chain)
     return chains
 
 
 def _groups(tier: str, vms: Sequence[VM]) -> list[_Group]:
     groups: dict[str, _Group] = {}
-    for vm in sorted(vms, key=lambda v: v.id):
+    for vm in sorted(vms, key=_by_id):
         kind, key, label = _group_of(tier, vm)
         found = groups.get(key.lower())
         if found is None:
@@ -159,8 +163,9 @@ def natural_name(vm: VM) -> tuple[tuple[str | int, ...], str]:
     """Sort key of a VM by name with numbers compared as numbers: web-2 before web-10 (the id
     breaks ties such as vm-01 and vm-1, so the order never depends on the fleet's order)."""
     name = vm.instance_id if vm.orchestration == "Uniform" and vm.instance_id else vm.name
-    parts = tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(name.lower()))
-    return parts, vm.id
+    parts: list[str | int] = list(_DIGITS.split(name.lower()))  # text, digits, text, ..., text
+    parts[1::2] = map(int, parts[1::2])  # type: ignore[arg-type]
+    return tuple(parts), vm.id
 
 
 def placement(tier: str, vm: VM) -> tuple[str, Domain | None]:
@@ -188,6 +193,15 @@ def _group_of(tier: str, vm: VM) -> tuple[str, str, str]:
     if vm.zone:  # across resource groups: a zone of the tier is one domain wherever its VMs live
         return "zonal", f"*/zonal:{tier}", "zonal"
     return "standalone", f"{rg}/{vm.name}", vm.name
+
+
+def _kind(vm: VM) -> str:
+    """The kind of the group of ``vm`` (as ``_group_of`` gives it, without building its key)."""
+    if vm.availability_set:
+        return "set"
+    if vm.scale_set:
+        return "set" if vm.orchestration == "Uniform" else "flexible"
+    return "zonal" if vm.zone else "standalone"
 
 
 def _domain(kind: str, vm: VM) -> Domain | None:

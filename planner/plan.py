@@ -229,17 +229,29 @@ def _steps_json(steps: tuple[Step, ...]) -> str:
             found = stamps[value] = q(format_timestamp(value))
         return found
 
+    # tiers, groups, domains and `after` lists repeat from step to step: each is written once (a key
+    # is a str, an int or a tuple of str, and equal keys are written alike)
+    shared: dict[Any, str] = {}
+
+    def once(value: Any, write: Any) -> str:
+        found = shared.get(value)
+        if found is None:
+            found = shared[value] = write(value)
+        return found
+
+    def domain_json(domain: int | str) -> str:
+        return str(domain) if isinstance(domain, int) else q(domain)
+
     out = []
     for s in steps:
-        domain = str(s.domain) if isinstance(s.domain, int) else q(s.domain)
         out.append(
             "{\n"
             f'      "id": {q(s.id)},\n'
-            f'      "tier": {q(s.tier)},\n'
-            f'      "group": {q(s.group)},\n'
-            f'      "domain": {domain},\n'
+            f'      "tier": {once(s.tier, q)},\n'
+            f'      "group": {once(s.group, q)},\n'
+            f'      "domain": {once(s.domain, domain_json)},\n'
             f'      "vms": {strings(s.vms)},\n'
-            f'      "after": {strings(s.after)},\n'
+            f'      "after": {once(s.after, strings)},\n'
             f'      "start": {stamp(s.start)},\n'
             f'      "end": {stamp(s.end)},\n'
             f'      "start_offset_s": {s.start_offset_s},\n'

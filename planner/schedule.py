@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from planner.fleet import VM
 from planner.grouping import Draft
 
 # how many steps too large for a tier's remaining capacity are passed over at one instant before
@@ -64,7 +65,7 @@ def fresh(tiers: Sequence[TierInput]) -> list[TierInput]:
                 for d in chain
             ]
             for before, after in pairwise(copies):
-                before.next, after.prev = after, before
+                before.next = after
             chains.append(copies)
         out.append(TierInput(t.name, t.depends_on, t.capacity, t.gap, chains))
     return out
@@ -185,8 +186,10 @@ class Scheduler:
         """Queue ``draft`` at its earliest fit from ``ready``, dropping VMs that can no longer fit."""
         start = self.spans.earliest(ready, draft.duration, draft.lo, draft.hi)
         if start is None:
-            late = [vm for vm in draft.vms if self._alone(vm.id, ready, draft.duration) is None]
-            keep = [vm for vm in draft.vms if vm not in late]
+            late: list[VM] = []
+            keep: list[VM] = []
+            for vm in draft.vms:  # one pass (a step may hold thousands of VMs)
+                (late if self._alone(vm.id, ready, draft.duration) is None else keep).append(vm)
             for vm in late:
                 w = self.windows[vm.id]
                 # the self-service window alone would leave room: the operator window is what binds
@@ -256,18 +259,19 @@ class Scheduler:
     def _start(self, draft: Draft, now: int) -> None:
         self._memo = {}
         draft.start = now
+        end = now + draft.duration
         size = len(draft.vms)
         tier = draft.tier
         self.usage[tier] += size
-        heapq.heappush(self.running, (draft.end, draft.seq, tier, size))
+        heapq.heappush(self.running, (end, draft.seq, tier, size))
         self.remaining[tier] -= 1
-        self.last_end[tier] = max(self.last_end.get(tier, 0), draft.end + draft.gap)
+        self.last_end[tier] = max(self.last_end.get(tier, 0), end + draft.gap)
         nxt = draft.next
         if nxt is not None:
             if draft.truncated:
                 self._block_rest(draft)
             else:
-                self._place(nxt, draft.end + draft.gap)
+                self._place(nxt, end + draft.gap)
         self._tier_progress(tier)
 
     def _start_available(self, now: int) -> None:

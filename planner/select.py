@@ -1,14 +1,15 @@
 """Which VMs a tier's selectors pick (DESIGN §4 Selection), in one pass over the fleet.
 
 ``selection`` indexes the fleet once by what selectors name (availability set, scale set, VM ref,
-resource group, tag); each selector then tests only the VMs of its smallest index entry, so the work
-is linear in the fleet plus the selectors, not their product (100,000 VMs and thousands of
-selectors). The answer is the same as testing every VM against every selector with ``matches``.
+resource group, tag), each key compared as ``matches`` compares it; a selector's VMs are then those
+in the index entries of all its keys, so the work is linear in the fleet plus the selectors, not
+their product (100,000 VMs and thousands of selectors). The answer is the same as testing every VM
+against every selector with ``matches``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from planner.fleet import VM
 from planner.spec import Selector, Spec
@@ -47,8 +48,7 @@ def selection(spec: Spec, vms: Iterable[VM]) -> dict[str, list[VM]]:
     for tier in spec.tiers:
         picked: set[int] = set()
         for selector in tier.select:
-            test = _fast(selector)
-            picked.update(i for i in index.candidates(selector) if i not in picked and test(pool[i]))
+            picked.update(index.matching(selector))
         chosen[tier.name] = [pool[i] for i in sorted(picked)]
     return chosen
 
@@ -69,27 +69,17 @@ class _Index:
     def __init__(self, pool: Sequence[VM], kinds: set[str]):
         self.size = len(pool)
         self.by: dict[tuple[str, ...], list[int]] = {}
-        by = self.by
-        for i, vm in enumerate(pool):
-            rg = vm.resource_group.lower()
-            keys: list[tuple[str, ...]] = [("rg", rg)] if "rg" in kinds else []
-            if "ref" in kinds:
-                keys.append(("ref", vm.ref.lower()))
-            if vm.availability_set and "as" in kinds:
-                keys.append(("as", rg, vm.availability_set.lower()))
-            if vm.scale_set and "ss" in kinds:
-                keys.append(("ss", rg, vm.scale_set.lower()))
-            if vm.tags and "tag" in kinds:
-                keys += [("tag", k, v) for k, v in vm.tags.items()]
-            for key in keys:
-                found = by.get(key)
-                if found is None:
-                    by[key] = [i]
-                else:
-                    found.append(i)
+        for kind in kinds:  # one loop per kind: most specs select by one or two kinds of key
+            for i, vm in enumerate(pool):
+                for key in _keys(kind, vm):
+                    found = self.by.get(key)
+                    if found is None:
+                        self.by[key] = [i]
+                    else:
+                        found.append(i)
 
-    def candidates(self, selector: Selector) -> Sequence[int]:
-        """The smallest position list that surely holds every VM ``selector`` matches."""
+    def matching(self, selector: Selector) -> Iterable[int]:
+        """The positions of the VMs ``selector`` matches: those under every key it names."""
         get = self.by.get
         lists: list[Sequence[int]] = []
         if selector.availability_set:
@@ -99,19 +89,30 @@ class _Index:
         if selector.resource_group:
             lists.append(get(("rg", selector.resource_group.lower()), []))
         if selector.vms is not None:
-            refs = sorted({r.lower() for r in selector.vms})
-            lists.append(sorted({i for r in refs for i in get(("ref", r), ())}))
+            lists.append([i for r in {r.lower() for r in selector.vms} for i in get(("ref", r), ())])
         lists += [get(("tag", k, v), []) for k, v in (selector.tags or {}).items()]
-        return min(lists, key=len) if lists else range(self.size)
+        if not lists:
+            return range(self.size)
+        lists.sort(key=len)
+        if len(lists) == 1:
+            return lists[0]
+        found = set(lists[0])
+        for other in lists[1:]:
+            found.intersection_update(other)
+        return found
 
 
-def _fast(selector: Selector) -> Callable[[VM], bool]:
-    """``matches`` for one selector, with its VM list lower-cased once instead of per VM."""
-    if selector.vms is None:
-        return lambda vm: matches(selector, vm)
-    refs = {r.lower() for r in selector.vms}
-    rest = selector.model_copy(update={"vms": None})
-    return lambda vm: vm.ref.lower() in refs and matches(rest, vm)
+def _keys(kind: str, vm: VM) -> list[tuple[str, ...]]:
+    """The index keys of one kind under which ``vm`` is found (lower-case where ARM ignores case)."""
+    if kind == "rg":
+        return [("rg", vm.resource_group.lower())]
+    if kind == "ref":
+        return [("ref", vm.ref.lower())]
+    if kind == "as":
+        return [("as", vm.resource_group.lower(), vm.availability_set.lower())] if vm.availability_set else []
+    if kind == "ss":
+        return [("ss", vm.resource_group.lower(), vm.scale_set.lower())] if vm.scale_set else []
+    return [("tag", k, v) for k, v in vm.tags.items()]
 
 
 def _kinds(selector: Selector) -> list[str]:

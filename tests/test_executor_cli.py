@@ -163,3 +163,23 @@ def test_the_live_view_draws_steps_countdowns_and_progress() -> None:
     lines: list[str] = []
     PlainConsole(lines.append).emit(Event("step-failed", START, first, message="boom"))
     assert lines == ["2026-11-23T21:00:00Z step-failed db/as-db/ud2: boom"]
+
+
+def test_run_plans_with_the_optimize_budget_and_seed_it_is_given(tmp_path: Path) -> None:
+    """`udroll run --optimize 0` previews the greedy plan, `--optimize 2s --seed 1` the solver's
+    proven optimum (as `udroll plan` does); a bad budget is exit 2 naming the option."""
+    import yaml
+    from adversarial import CASES
+
+    case = CASES["capacity-mixed"]()
+    spec, fleet = tmp_path / "spec.yaml", tmp_path / "fleet.json"
+    spec.write_text(yaml.safe_dump(case.spec.model_dump(mode="json", exclude_none=True)))
+    fleet.write_text(case.fleet.to_json())
+    args = ["run", str(spec), "--simulate", "--fleet", str(fleet), "--journal", str(tmp_path / "j")]
+    obj = {"tty": True, "confirm": lambda question: False}  # preview, then decline: nothing runs
+    code, greedy = invoke([*args, "--optimize", "0"], obj)
+    assert code == 130 and "(greedy)" in greedy and "CP-SAT" not in greedy
+    code, best = invoke([*args, "--optimize", "2s", "--seed", "1"], obj)
+    assert code == 130 and "optimal  (greedy + CP-SAT)" in best
+    code, out = invoke([*args, "--optimize", "fast"], obj)
+    assert code == 2 and "--optimize" in out

@@ -62,6 +62,26 @@ def test_errors_name_line_and_column_of_the_bad_value() -> None:
     assert (lr_line, "vms[0].maintenance.last_result") in found
 
 
+def test_vms_sharing_a_maintenance_status_are_each_checked_at_their_own_place() -> None:
+    """A status validated once for many VMs still refuses a copy that differs only in type (1 for
+    true, a float update of a window) at that VM's line, and valid copies load equal to the first."""
+    other = dict(VM, id=str(VM["id"]).replace("db-0", "db-1"), name="db-1")
+    third = dict(VM, id=str(VM["id"]).replace("db-0", "db-2"), name="db-2")
+    assert (
+        parse_fleet(snapshot(VM, other), "fleet.json").vms[1].maintenance
+        == parse_fleet(snapshot(VM), "fleet.json").vms[0].maintenance
+    )
+    sly = dict(third, maintenance=dict(VM["maintenance"], customer_initiated_allowed=1))
+    text = snapshot(VM, other, sly)
+    with pytest.raises(SpecError) as info:
+        parse_fleet(text, "fleet.json")
+    line = [i for i, row in enumerate(text.splitlines(), 1) if '"customer_initiated_allowed"' in row][2]
+    (problem,) = info.value.problems
+    assert problem.line == line and problem.message.startswith(
+        "vms[2].maintenance.customer_initiated_allowed"
+    )
+
+
 def test_invalid_json_points_at_the_syntax_error() -> None:
     """A JSON syntax error gives its line and column."""
     with pytest.raises(SpecError) as info:

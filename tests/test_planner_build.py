@@ -347,3 +347,24 @@ def test_the_longest_remaining_path_goes_first() -> None:
     )
     plan = plan_of(s, vm("a-0", rg="rg-a"), vm("b-0", rg="rg-b"), vm("c-0", rg="rg-c"))
     assert [st.id for st in plan.steps] == ["b/b-0", "a/a-0", "c/c-0"]
+
+
+def test_the_collector_is_paused_only_inside_and_left_as_it_was() -> None:
+    """gc_paused turns the cyclic collector off inside its block and back on after it, even after an
+    error, but leaves it off when it was off (a caller's own pause holds)."""
+    import gc
+
+    from planner.gcpause import gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        assert not gc.isenabled()
+        raise ValueError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

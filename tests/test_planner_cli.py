@@ -161,3 +161,26 @@ def test_optimize_sets_the_solver_budget_and_the_plan_says_what_ran(tmp_path: Pa
     assert best["makespan_s"] == best["lower_bound_s"] < greedy["makespan_s"]
     bad = CliRunner().invoke(cli, [*args, "--optimize", "fast"])
     assert bad.exit_code == 2 and "--optimize" in bad.output
+
+
+def test_udroll_plan_starts_without_the_azure_sdk() -> None:
+    """Looking up `udroll plan` imports neither the Azure SDK nor the other commands' modules (they
+    cost most of a second of start-up); `udroll --help` still lists every command."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    script = (
+        "import sys; from executor.cli.main import cli; cli.get_command(None, 'plan');"
+        "print(sorted(m for m in sys.modules if m.startswith(('azure', 'executor.cli.run', 'executor.emulator'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env, cwd=root
+    )
+    assert loaded.stdout.strip() == "[]"
+    listed = CliRunner().invoke(cli, ["--help"]).output
+    assert all(
+        f"  {name} " in listed for name in ("plan", "run", "discover", "emulator", "journal", "status")
+    )

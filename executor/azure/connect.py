@@ -28,20 +28,18 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.exceptions import ClientAuthenticationError
-from azure.identity import AzureAuthorityHosts, DefaultAzureCredential
-from azure.mgmt.compute import ComputeManagementClient
 
-from executor.azure.backend import AzureBackend
-from executor.azure.endpoints import ApiVersionPolicy, read_metadata
-from executor.azure.pacing import PacedRetryPolicy, Pacer, RetrySettings
-from executor.azure.tokens import require_safe_azure_core
 from executor.run.clock import Clock, ScaledClock, SystemClock
 from planner.errors import AuthenticationError, InputError
+
+if TYPE_CHECKING:  # the Azure SDK takes half a second to import: only when connecting (not `plan`)
+    from azure.core.credentials import AccessToken, TokenCredential
+
+    from executor.azure.backend import AzureBackend
+    from executor.azure.pacing import RetrySettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_POLLING_INTERVAL = 30.0  # clock seconds between looks at an operation (the SDK's default)
@@ -59,17 +57,17 @@ CLOUDS = {
     "public": Cloud(
         "https://management.azure.com",
         "https://management.azure.com/.default",
-        AzureAuthorityHosts.AZURE_PUBLIC_CLOUD,
+        "login.microsoftonline.com",
     ),
     "china": Cloud(
         "https://management.chinacloudapi.cn",
         "https://management.chinacloudapi.cn/.default",
-        AzureAuthorityHosts.AZURE_CHINA,
+        "login.chinacloudapi.cn",
     ),
     "usgov": Cloud(
         "https://management.usgovcloudapi.net",
         "https://management.core.usgovcloudapi.net/.default",
-        AzureAuthorityHosts.AZURE_GOVERNMENT,
+        "login.microsoftonline.us",
     ),
 }
 
@@ -211,6 +209,8 @@ class _EmulatorCredential:
     executor.emulator: importing that package costs half a second of start-up for a client.)"""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        from azure.core.credentials import AccessToken
+
         return AccessToken("udroll-emulator", int(time.time()) + 3600)
 
     def close(self) -> None:
@@ -230,6 +230,11 @@ def connect(
     retry: RetrySettings | None = None,
 ) -> AzureBackend:
     """An AzureBackend for the given options. No request is sent until the backend is used."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import DefaultAzureCredential
+
+    from executor.azure.endpoints import read_metadata
+
     options = options or AzureOptions()
     if options.emulator:
         info = read_ready_file(options.emulator)
@@ -321,6 +326,13 @@ def _backend(
     retry: RetrySettings | None,
     api_version: str | None = None,
 ) -> AzureBackend:
+    from azure.mgmt.compute import ComputeManagementClient
+
+    from executor.azure.backend import AzureBackend
+    from executor.azure.endpoints import ApiVersionPolicy
+    from executor.azure.pacing import PacedRetryPolicy, Pacer
+    from executor.azure.tokens import require_safe_azure_core
+
     require_safe_azure_core()
     policy = PacedRetryPolicy(Pacer(clock), retry)
     kwargs: dict[str, Any] = {

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -15,10 +18,42 @@ from executor.run.clock import Clock, SystemClock
 from planner.build import DEFAULT_OPTIMIZE_S, build_plan
 from planner.errors import InputError, UnschedulableError
 from planner.fleet import Fleet, load_fleet
+from planner.gcpause import gc_paused
 from planner.load import LoadedSpec, load_spec
 from planner.render import RENDERERS, Preview
 from planner.timefmt import plural
 from planner.values import format_duration, parse_duration, parse_timestamp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Planning:
+    """What --optimize and --seed said: the solver's budget in seconds (0: greedy only) and seed."""
+
+    optimize_s: float = DEFAULT_OPTIMIZE_S
+    seed: int = 0
+
+
+def optimize_options(command: F) -> F:
+    """Add --optimize and --seed (`udroll plan`, `udroll run`); pass them as ``planning``."""
+
+    @click.option(
+        "--optimize",
+        "optimize_text",
+        default=format_duration(int(DEFAULT_OPTIMIZE_S)),
+        show_default=True,
+        metavar="DURATION",
+        help="Budget of the exact solver that improves the greedy plan (CP-SAT's deterministic time, "
+        "about a second each on an idle core); 0 for the greedy only. Same budget and seed, same plan.",
+    )
+    @click.option("--seed", default=0, show_default=True, help="The solver's random seed.")
+    @functools.wraps(command)
+    def wrapper(*args: Any, optimize_text: str, seed: int, **kwargs: Any) -> Any:
+        kwargs["planning"] = Planning(optimize_budget(optimize_text), seed)
+        return command(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @click.command("plan")
@@ -50,16 +85,7 @@ from planner.values import format_duration, parse_duration, parse_timestamp
     is_flag=True,
     help="Exit 0 even when some VMs cannot be scheduled (they are listed with reasons).",
 )
-@click.option(
-    "--optimize",
-    "optimize_text",
-    default=format_duration(int(DEFAULT_OPTIMIZE_S)),
-    show_default=True,
-    metavar="DURATION",
-    help="Budget of the exact solver that improves the greedy plan (CP-SAT's deterministic time, "
-    "about a second each on an idle core); 0 for the greedy only. Same budget and seed, same plan.",
-)
-@click.option("--seed", default=0, show_default=True, help="The solver's random seed.")
+@optimize_options
 @tz_option
 @wide_option
 @azure_options
@@ -72,8 +98,7 @@ def plan(
     fmt: str,
     out_path: str | None,
     allow_partial: bool,
-    optimize_text: str,
-    seed: int,
+    planning: Planning,
     tz: str | None,
     wide: bool,
     azure: AzureOptions,
@@ -93,10 +118,33 @@ def plan(
     zone = display_zone(tz)  # a bad --tz before any planning
     loaded = load_spec(spec)
     zone = zone if tz is not None else display_zone(None, loaded.spec.window.timezone)
-    fleet = _fleet_for(loaded, fleet_path, azure, ctx.find_root().obj)
-    start = _start(loaded, start_text, _clock(ctx))
-    budget = optimize_budget(optimize_text)
-    result = build_plan(loaded.spec, fleet, start, source=spec, optimize_s=budget, seed=seed)
+    with gc_paused():  # once for reading, planning and writing, not at each (see planner.gcpause)
+        fleet = _fleet_for(loaded, fleet_path, azure, ctx.find_root().obj)
+        start = _start(loaded, start_text, _clock(ctx))
+        count = _plan_and_write(loaded, fleet, start, planning, fmt, out_path, fleet_path, (zone, wide))
+        del fleet  # freed before the collector is back
+    if count and not allow_partial:
+        raise UnschedulableError(
+            f"{plural(count, 'VM')} cannot be scheduled (reasons listed in the preview); "
+            "Azure will maintain them in its scheduled window. Pass --allow-partial to accept the plan "
+            "without them."
+        )
+
+
+def _plan_and_write(
+    loaded: LoadedSpec,
+    fleet: Fleet,
+    start: dt.datetime,
+    planning: Planning,
+    fmt: str,
+    out_path: str | None,
+    fleet_path: str | None,
+    shown: tuple[dt.tzinfo, bool],
+) -> int:
+    """Plan, write the preview to ``out_path`` (else stdout), and return how many VMs are
+    unschedulable (the plan is dropped on return: a big one is freed before the collector runs)."""
+    budget, seed = planning.optimize_s, planning.seed
+    result = build_plan(loaded.spec, fleet, start, source=loaded.file, optimize_s=budget, seed=seed)
     to_terminal = out_path is None and sys.stdout.isatty()
     preview = Preview(
         result,
@@ -104,10 +152,10 @@ def plan(
         fleet,
         width=text_width(to_terminal),
         color=to_terminal,
-        source=spec,
+        source=loaded.file,
         fleet_path=fleet_path,
-        tz=zone,
-        wide=wide,
+        tz=shown[0],
+        wide=shown[1],
     )
     text = RENDERERS[fmt](preview)
     if out_path is None:
@@ -118,12 +166,7 @@ def plan(
         except OSError as exc:
             raise InputError(f"cannot write {out_path}: {exc.strerror}") from None
         click.echo(f"wrote {fmt} preview of {plural(len(result.steps), 'step')} to {out_path}", err=True)
-    if result.unschedulable and not allow_partial:
-        raise UnschedulableError(
-            f"{plural(len(result.unschedulable), 'VM')} cannot be scheduled (reasons listed in the preview); "
-            "Azure will maintain them in its scheduled window. Pass --allow-partial to accept the plan "
-            "without them."
-        )
+    return len(result.unschedulable)
 
 
 def optimize_budget(text: str) -> float:

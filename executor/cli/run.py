@@ -28,6 +28,7 @@ from executor.cli.common import (
 )
 from executor.cli.console import LiveConsole, PlainConsole
 from executor.cli.display import display_zone, text_width, tz_option, wide_option
+from executor.cli.plan import Planning, optimize_options
 from executor.rollout import ChecksFor
 from executor.run.backend import ComputeBackend
 from executor.run.clock import Clock, SystemClock
@@ -188,6 +189,7 @@ def _emulated(azure: AzureOptions, clock: Clock) -> tuple[ChecksFor | None, floa
 @click.option(
     "--faults", type=click.Path(exists=True, dir_okay=False), help="With --simulate: a faults file."
 )
+@optimize_options
 @until_idle_option
 @tz_option
 @wide_option
@@ -205,6 +207,7 @@ def run(
     simulate: bool,
     speed: float,
     faults: str | None,
+    planning: Planning,
     until_idle: bool,
     tz: str | None,
     wide: bool,
@@ -231,7 +234,18 @@ def run(
     shown = (display_zone(tz, loaded.spec.window.timezone), wide)
     if simulate:
         _run_simulated(
-            obj, loaded, given, fleet_path, journal_dir, confirm, yes, allow_partial, speed, faults, shown
+            obj,
+            loaded,
+            given,
+            fleet_path,
+            journal_dir,
+            confirm,
+            yes,
+            allow_partial,
+            speed,
+            faults,
+            planning,
+            shown,
         )
         return
     clock = dep(obj, "clock")
@@ -239,7 +253,7 @@ def run(
         azure, default_subscription=loaded.spec.subscription, clock=clock
     )
     clock = clock or getattr(backend, "clock", None) or SystemClock()
-    fleet, plan = _live_plan(loaded, given, fleet_path, backend, clock)
+    fleet, plan = _live_plan(loaded, given, fleet_path, backend, clock, planning)
     _preview(plan, loaded, fleet, *shown)
     if not _accept(obj, plan, confirm, yes, allow_partial):
         return
@@ -253,14 +267,24 @@ def run(
 
 
 def _live_plan(
-    loaded: LoadedSpec, given: Plan | None, fleet_path: str | None, backend: Any, clock: Clock
+    loaded: LoadedSpec,
+    given: Plan | None,
+    fleet_path: str | None,
+    backend: Any,
+    clock: Clock,
+    planning: Planning,
 ) -> tuple[Fleet, Plan]:
     """The fleet (live, or a snapshot) and the plan: the one given, checked against it, or a new one."""
     fleet = load_fleet(fleet_path) if fleet_path else rollout.live_fleet(loaded, backend, clock)
     if given is not None:
         where = f"the fleet snapshot {fleet_path}" if fleet_path else "the live fleet"
         rollout.check_plan_matches(given, loaded, fleet, where)
-    return fleet, given or rollout.make_plan(loaded, fleet, rollout.planned_start(loaded, clock, False), True)
+    return fleet, given or _make_plan(loaded, fleet, rollout.planned_start(loaded, clock, False), planning)
+
+
+def _make_plan(loaded: LoadedSpec, fleet: Fleet, start: dt.datetime, planning: Planning) -> Plan:
+    """The plan to run, made with --optimize and --seed (unschedulable VMs are refused at _accept)."""
+    return rollout.make_plan(loaded, fleet, start, True, optimize_s=planning.optimize_s, seed=planning.seed)
 
 
 def _source(source: str | None, simulate: bool, simulation_options: bool, until_idle: bool) -> str:
@@ -285,6 +309,7 @@ def _run_simulated(
     allow_partial: bool,
     speed: float,
     faults: str | None,
+    planning: Planning,
     shown: tuple[dt.tzinfo, bool],
 ) -> None:
     fault_set = None
@@ -297,7 +322,7 @@ def _run_simulated(
         where = f"the fleet snapshot {fleet_path}" if fleet_path else "its inventory"
         rollout.check_plan_matches(given, loaded, fleet, where)
     start = rollout.planned_start(loaded, clock_of(obj), True)
-    plan = given or rollout.make_plan(loaded, fleet, start, True)
+    plan = given or _make_plan(loaded, fleet, start, planning)
     _preview(plan, loaded, fleet, *shown)
     if not _accept(obj, plan, confirm, yes, allow_partial):
         return
