@@ -233,20 +233,8 @@ def run(
     refuse_without_tty(obj, confirm, yes)
     shown = (display_zone(tz, loaded.spec.window.timezone), wide)
     if simulate:
-        _run_simulated(
-            obj,
-            loaded,
-            given,
-            fleet_path,
-            journal_dir,
-            confirm,
-            yes,
-            allow_partial,
-            speed,
-            faults,
-            planning,
-            shown,
-        )
+        asked = (confirm, yes, allow_partial)
+        _run_simulated(obj, loaded, given, fleet_path, journal_dir, asked, speed, faults, planning, shown)
         return
     clock = dep(obj, "clock")
     backend = dep(obj, "backend") or connect(
@@ -304,14 +292,15 @@ def _run_simulated(
     given: Plan | None,
     fleet_path: str | None,
     journal_dir: str | None,
-    confirm: str,
-    yes: bool,
-    allow_partial: bool,
+    asked: tuple[str, bool, bool],
     speed: float,
     faults: str | None,
     planning: Planning,
     shown: tuple[dt.tzinfo, bool],
 ) -> None:
+    """`run --simulate`: the same preview and questions (``asked``: --confirm, --yes, --allow-partial)
+    against an in-process emulator."""
+    confirm, yes, allow_partial = asked
     fault_set = None
     if faults:
         from executor.emulator.faults import load_faults
