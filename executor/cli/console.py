@@ -11,6 +11,7 @@ asked without tearing the live view.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -192,7 +193,7 @@ class LiveConsole:
                     Text(row.state, style=STYLE.get(row.state, "")),
                     row.vms(len(step.vms)),
                     human_time(step.start, self.zone),
-                    detail[:90],
+                    textwrap.shorten(detail, 120, placeholder=" …"),  # at a word: never mid-number
                 )
             states = [r.state for r in self.rows.values()]
             ended = sum(1 for st in states if st in ("done", "skipped", "failed"))
