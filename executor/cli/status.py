@@ -52,6 +52,8 @@ def render_status(journal: JournalStore, clock: Clock | None, fmt: str = "text")
         + (f" — {data['message']}" if data["message"] else ""),
         f"as of {now:%Y-%m-%d %H:%M:%S}Z" + (" (simulated time)" if data["simulated_time"] else ""),
     ]
+    if data.get("behind"):
+        out.append(data["behind"])
     tiers: dict[str, list[str]] = {}
     for s in data["steps"]:
         tiers.setdefault(s["tier"], []).append(s["state"])

@@ -35,7 +35,12 @@ class SystemClock:
 
 
 class ScaledClock:
-    """Simulated time: starts at ``epoch`` and runs ``speed`` times faster than the wall clock."""
+    """Simulated time: starts at ``epoch`` and runs ``speed`` times faster than the wall clock.
+
+    :meth:`hold` stops it for some real seconds: a simulating runner that fell behind its plan holds
+    the clock it shares with the emulator (executor.run.lag), so simulated time does not pass while
+    the runner cannot look at it. Time never goes back: a hold freezes it, then it runs on from there.
+    """
 
     def __init__(self, epoch: dt.datetime, speed: float = 1.0):
         if speed <= 0:
@@ -43,13 +48,44 @@ class ScaledClock:
         self.epoch = epoch.astimezone(dt.timezone.utc)
         self.speed = speed
         self._origin = time.monotonic()
+        # (real seconds lost to ended holds, the current hold's start and end): one tuple, swapped
+        # whole, so now() reads it without a lock
+        self._held: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self._lock = threading.Lock()
+
+    def _running(self, real: float) -> float:
+        """Real seconds the clock has run (not held) by monotonic time ``real``."""
+        lost, start, until = self._held
+        if real < until:
+            return start - self._origin - lost
+        return real - self._origin - lost - (until - start)
 
     def now(self) -> dt.datetime:
-        return self.epoch + dt.timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+        return self.epoch + dt.timedelta(seconds=self._running(time.monotonic()) * self.speed)
+
+    def hold(self, real_seconds: float) -> None:
+        """Stand still until ``real_seconds`` from now (a longer hold in progress is kept)."""
+        with self._lock:
+            real = time.monotonic()
+            lost, start, until = self._held
+            if real >= until:  # the last hold ended: fold it into the lost time
+                self._held = (lost + until - start, real, real + max(0.0, real_seconds))
+            else:
+                self._held = (lost, start, max(until, real + real_seconds))
+
+    @property
+    def held(self) -> float:
+        """Real seconds this clock has stood still so far."""
+        lost, start, until = self._held
+        return lost + min(until, time.monotonic()) - start if until > start else lost
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds / self.speed)
+        """Wait ``seconds`` of simulated time (a hold makes it longer in real time)."""
+        if seconds <= 0:
+            return
+        target = self.now() + dt.timedelta(seconds=seconds)
+        while (left := (target - self.now()).total_seconds()) > 0:
+            time.sleep(max(left / self.speed, 0.001))
 
     def real_seconds(self, simulated: float) -> float:
         return simulated / self.speed

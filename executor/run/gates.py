@@ -2,9 +2,10 @@
 
 A probe is one look and never reads the clock; :class:`HealthGate` decides from probe outcomes and
 times the runner gives it: no probe before ``wait`` has passed, healthy once probes have passed
-continuously for ``healthy_for``, failed when ``timeout`` (counted from when the runner could first
-observe) passes first. A failing probe restarts the streak, so a flapping VM never gets through; so
-does a gap without probes longer than max(3 × interval, 60 s): unobserved time never counts.
+continuously for ``healthy_for``, failed when ``timeout`` (counting only time the runner could
+observe: a round it starts late, being busy or stalled, moves the deadline by as much) passes first.
+A failing probe restarts the streak, so a flapping VM never gets through; so does a gap without
+probes longer than max(3 × interval, 60 s): unobserved time never counts.
 
 HTTP uses the standard library (http.client, keep-alive): TLS is verified unless a check sets
 ``verify: false``; ``ca_bundle`` names extra trusted roots (the emulator's test CA in simulation).
@@ -222,8 +223,10 @@ class HealthGate:
 
     Only observed time counts (DESIGN §11): a gap between two passing probes longer than
     ``max(3 × interval, 60 s)`` (the runner was busy, blocked or down) restarts the streak at the
-    later probe, and the timeout counts from when the runner could first observe: a first probe
-    later than ``wait`` after ``started`` moves the deadline by as much.
+    later probe, and the timeout counts only time the runner could observe: a round of probes that
+    starts later than the gate asked for (``next_probe``: the first after ``wait``, then every
+    ``interval``) moves the deadline by as much, so a runner lagging behind its plan never fails a
+    healthy VM (issue 18). A round's own duration is not credited: a probe that hangs is the VM's.
 
     ``speed`` is the clock's (a simulation runs ``speed`` times faster than real time): a round of
     probes takes real time, so a fast simulation cannot look more often than every
@@ -249,12 +252,14 @@ class HealthGate:
     @property
     def tolerance(self) -> float:
         """The longest gap between two passing probes that keeps a streak going."""
-        return max(3.0 * self.settings.interval, 60.0, REAL_GAP_S * self.speed)
+        return tolerance(self.settings, self.speed)
 
-    def observe(self, now: dt.datetime, probes: Sequence[Probe]) -> str:
-        """Record one round of probes taken at ``now``: 'healthy', 'failed' or 'waiting'."""
-        if self.rounds == 0 and now > self.next_probe:  # the runner could not look before now
-            self.deadline += now - self.next_probe
+    def observe(self, now: dt.datetime, probes: Sequence[Probe], began: dt.datetime | None = None) -> str:
+        """Record one round of probes that began at ``began`` (default: ``now``) and ended at ``now``:
+        'healthy', 'failed' or 'waiting'."""
+        began = began or now
+        if began > self.next_probe:  # the runner could not look before it began: not the VM's time
+            self.deadline += began - self.next_probe
         self.rounds += 1
         if all(p.ok for p in probes):
             self.passed += 1
@@ -315,6 +320,12 @@ class HealthGate:
         return f"never became healthy within {timeout}s (last: {self.last_failure or 'no probe passed'})"
 
 
+def tolerance(settings: HealthSettings, speed: float = 1.0) -> float:
+    """How long a passing probe stands for continuous observation: ``max(3 × interval, 60 s)``, and
+    in a fast simulation at least what a real half second of probing costs (see HealthGate)."""
+    return max(3.0 * settings.interval, 60.0, REAL_GAP_S * speed)
+
+
 def spoken(seconds: float) -> str:
     """A duration as people say it: '45 s', '3 min 20 s', '1 h 5 min'."""
     rest = round(seconds)
@@ -324,3 +335,25 @@ def spoken(seconds: float) -> str:
             parts.append(f"{rest // size} {unit}")
             rest %= size
     return " ".join(parts[:2])
+
+
+class LastPass:
+    """When each VM last passed every check of a probe round (gate or baseline), shared by a run's
+    steps: a baseline takes a pass younger than the tolerance as the VM's state instead of probing it
+    again. A failed round forgets the VM, so an unhealthy verdict always comes from a fresh probe."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, dt.datetime] = {}
+        self._lock = threading.Lock()
+
+    def note(self, at: dt.datetime, results: Mapping[str, Sequence[Probe]]) -> None:
+        with self._lock:
+            for vm, probes in results.items():
+                if probes and all(p.ok for p in probes):
+                    self._at[vm] = at
+                else:
+                    self._at.pop(vm, None)
+
+    def fresh(self, vm: str, now: dt.datetime, within: float) -> bool:
+        at = self._at.get(vm)
+        return at is not None and (now - at).total_seconds() < within

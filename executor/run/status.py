@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from executor.run.clock import Clock, SystemClock
+from executor.run.gates import spoken
 from executor.run.store import JournalStore
 from planner.plan import Plan
 
@@ -47,6 +48,15 @@ def notify_warnings(journal: JournalStore) -> list[str]:
         f"(last: {rows[-1]['data'].get('type')}: {rows[-1]['data'].get('error')})"
         for sink, rows in failed.items()
     ]
+
+
+def behind(journal: JournalStore) -> str | None:
+    """The runner's last word on its lag (executor.run.lag): 'runner is 12 min behind its plan', or
+    None when it is on time (or never said otherwise)."""
+    last = [row for row in journal.transitions() if row["kind"] in ("behind", "on-time")][-1:]
+    if not last or last[0]["kind"] != "behind":
+        return None
+    return f"runner is {spoken(float((last[0]['data'] or {}).get('lag_s', 0)))} behind its plan"
 
 
 def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, Any]:
@@ -100,6 +110,7 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
             for s in steps
         ],
         "warnings": notify_warnings(journal),
+        "behind": behind(journal) if active and journal.run_state == "running" else None,
         "pending_approvals": json.loads(journal.meta("pending_approvals") or "[]") if active else [],
         "failed_vms": [
             {"vm": v.vm, "step": v.step, "message": v.message, "reschedule": v.reschedule}
