@@ -17,7 +17,7 @@ T0 = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
 END = "2026-12-24T00:00:00Z"
 
 
-def spec(opens: dict[str, int], timeout: str = "10m") -> str:
+def spec(opens: dict[str, int], timeout: str = "10m", healthy_for: str = "2m") -> str:
     """One tier of one-VM availability sets (one step each, all allowed down together); VM ``name``'s
     self-service window opens ``opens[name]`` seconds after T0, so its step cannot start before."""
     vms = "".join(
@@ -35,7 +35,7 @@ defaults:
   recovery_gap: 31m
   expected_duration: 10m
   max_unavailable: 100%
-  health: {{wait: 1m, timeout: {timeout}, healthy_for: 2m, interval: 15s,
+  health: {{wait: 1m, timeout: {timeout}, healthy_for: {healthy_for}, interval: 15s,
            checks: [{{http: "https://{{name}}.race.internal/healthz"}}]}}
 window: {{not_before: {T0.isoformat()}}}
 tiers:

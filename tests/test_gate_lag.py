@@ -15,12 +15,14 @@ from test_baseline_race import T0, spec
 from executor.cli.status import render_status
 from executor.run.clock import FakeClock, ScaledClock
 from executor.run.events import Event
-from executor.run.gates import Check, Probe, Target
+from executor.run.gates import Check, HealthGate, Probe, Target
 from executor.run.lag import BEHIND_S
 from executor.run.runner import RunOutcome
 from planner.load import parse_spec
+from planner.spec import HealthSettings
 
 STALL = dt.timedelta(minutes=30)
+OK = [Probe("http", "u", True, "200")]
 
 
 class HoldingClock(FakeClock):
@@ -118,3 +120,23 @@ def test_a_held_scaled_clock_stands_still_then_runs_on() -> None:
     held = short.now()
     time.sleep(0.02)
     assert short.now() > held  # the hold ended: time runs on from where it stood
+
+
+def test_a_round_the_runner_began_late_or_stalled_in_moves_the_deadline() -> None:
+    """A round begun 20 min after the gate asked moves the deadline 20 min; one begun on time that took
+    20 min (its probe timeout is 10 s) moves it 20 min less 10 s; a probe hanging within its own
+    timeout moves nothing: that time is the VM's."""
+    settings = HealthSettings(wait=0, timeout=600, healthy_for=120, interval=15, checks=())
+    asked, twenty = T0 + dt.timedelta(seconds=15), dt.timedelta(minutes=20)
+    gates = [HealthGate(settings, T0) for _ in range(3)]
+    for gate in gates:
+        gate.observe(T0, OK)
+        assert gate.next_probe == asked
+    late, stalled, hung = gates
+    late.observe(asked + twenty, OK, began=asked + twenty)
+    stalled.observe(asked + twenty, OK, began=asked)
+    hung.observe(asked + dt.timedelta(seconds=10), OK, began=asked)
+    on_time = T0 + dt.timedelta(seconds=600)
+    assert late.deadline == on_time + twenty
+    assert stalled.deadline == on_time + twenty - dt.timedelta(seconds=10)
+    assert hung.deadline == on_time

@@ -225,8 +225,10 @@ class HealthGate:
     ``max(3 × interval, 60 s)`` (the runner was busy, blocked or down) restarts the streak at the
     later probe, and the timeout counts only time the runner could observe: a round of probes that
     starts later than the gate asked for (``next_probe``: the first after ``wait``, then every
-    ``interval``) moves the deadline by as much, so a runner lagging behind its plan never fails a
-    healthy VM (issue 18). A round's own duration is not credited: a probe that hangs is the VM's.
+    ``interval``) moves the deadline by as much, and so does a round that takes longer than its
+    checks' ``probe_timeout`` (the runner's threads were starved or stalled; a probe that hangs up to
+    its timeout is the VM's own time), so a runner lagging behind its plan never fails a healthy VM
+    (issue 18).
 
     ``speed`` is the clock's (a simulation runs ``speed`` times faster than real time): a round of
     probes takes real time, so a fast simulation cannot look more often than every
@@ -239,6 +241,8 @@ class HealthGate:
         self.started = started
         self.speed = speed
         self.next_probe = started + dt.timedelta(seconds=settings.wait)
+        # how long a round may take on the VM's account: its slowest check's probe timeout
+        self.budget = dt.timedelta(seconds=max((c.probe_timeout for c in settings.checks), default=10))
         self.deadline = started + dt.timedelta(seconds=max(settings.timeout, settings.wait))
         self.streak_since: dt.datetime | None = None
         self.last_failure: str | None = None
@@ -258,8 +262,9 @@ class HealthGate:
         """Record one round of probes that began at ``began`` (default: ``now``) and ended at ``now``:
         'healthy', 'failed' or 'waiting'."""
         began = began or now
-        if began > self.next_probe:  # the runner could not look before it began: not the VM's time
-            self.deadline += began - self.next_probe
+        # time the runner could not look (it began late, or the round outlasted its probes' timeouts)
+        zero = dt.timedelta(0)
+        self.deadline += max(zero, began - self.next_probe) + max(zero, now - began - self.budget)
         self.rounds += 1
         if all(p.ok for p in probes):
             self.passed += 1
