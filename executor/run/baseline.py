@@ -14,7 +14,8 @@ Two rules keep it right at fleet scale (issue 18):
   fresh probe of this round.
 
 While the tier is unhealthy the step waits (a round every interval) up to the health timeout; the
-timeout counts only time the runner could observe: a round begun late moves it by as much.
+timeout counts only time the runner could observe: a round begun late, or taking longer than its
+checks' probe timeout, moves it by as much (as in a health gate).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Generator
 
 from executor.run.context import RunContext, StepFailed
-from executor.run.gates import Probe, tolerance
+from executor.run.gates import Probe, probe_budget, tolerance
 from planner.plan import Step
 from planner.spec import TierSettings
 
@@ -92,6 +93,8 @@ def wait_healthy(
         if began > wanted:  # the runner lagged: that time was not the tier's to be healthy in
             deadline += began - wanted
         judged, sick = baselines.judge(ctx, step, settings)
+        took = ctx.clock.now() - began  # a round held up (another step's round, a stall) is not the tier's
+        deadline += max(dt.timedelta(0), took - probe_budget(settings.health))
         if not sick:
             if judged:
                 ctx.emit("baseline", step.id, message=f"tier {step.tier} healthy ({judged} VMs)")

@@ -241,8 +241,7 @@ class HealthGate:
         self.started = started
         self.speed = speed
         self.next_probe = started + dt.timedelta(seconds=settings.wait)
-        # how long a round may take on the VM's account: its slowest check's probe timeout
-        self.budget = dt.timedelta(seconds=max((c.probe_timeout for c in settings.checks), default=10))
+        self.budget = probe_budget(settings)
         self.deadline = started + dt.timedelta(seconds=max(settings.timeout, settings.wait))
         self.streak_since: dt.datetime | None = None
         self.last_failure: str | None = None
@@ -323,6 +322,12 @@ class HealthGate:
         if self.passed:
             return f"did not stay healthy for {self.settings.healthy_for}s within {timeout}s: {self.seen()}"
         return f"never became healthy within {timeout}s (last: {self.last_failure or 'no probe passed'})"
+
+
+def probe_budget(settings: HealthSettings) -> dt.timedelta:
+    """How long a round of probes may take on the VMs' account: the slowest check's probe timeout
+    (beyond it the runner was starved or stalled, and that time is not the VM's)."""
+    return dt.timedelta(seconds=max((c.probe_timeout for c in settings.checks), default=10))
 
 
 def tolerance(settings: HealthSettings, speed: float = 1.0) -> float:
