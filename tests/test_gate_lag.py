@@ -31,6 +31,7 @@ class HoldingClock(FakeClock):
     def __init__(self, start: dt.datetime, speed: float):
         super().__init__(start)
         self.speed = speed
+        self.shared = True
         self.holds: list[float] = []
 
     def hold(self, real_seconds: float) -> None:

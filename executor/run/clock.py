@@ -40,13 +40,16 @@ class ScaledClock:
     :meth:`hold` stops it for some real seconds: a simulating runner that fell behind its plan holds
     the clock it shares with the emulator (executor.run.lag), so simulated time does not pass while
     the runner cannot look at it. Time never goes back: a hold freezes it, then it runs on from there.
+    Only a ``shared`` clock is held: an emulator in another process keeps its own time, and a runner
+    holding a private copy of it would drift from it.
     """
 
-    def __init__(self, epoch: dt.datetime, speed: float = 1.0):
+    def __init__(self, epoch: dt.datetime, speed: float = 1.0, shared: bool = False):
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.epoch = epoch.astimezone(dt.timezone.utc)
         self.speed = speed
+        self.shared = shared  # the emulator's own clock, in this process (run --simulate)
         self._origin = time.monotonic()
         # (real seconds lost to ended holds, the current hold's start and end): one tuple, swapped
         # whole, so now() reads it without a lock

@@ -16,8 +16,9 @@ process), and a late turn holds it: the clock stands still for the real time the
 for them, instead of time passing unobserved. Why a hold rather than a lower speed: the speed is read
 once by the parts that convert real to simulated seconds (Retry-After, the gates' tolerance), a hold
 changes no rate, never moves time back, and only costs real time while the runner is actually late;
-each hold is bounded, so a runner that stays slow makes the simulation slower, never stuck. A clock
-without ``hold`` (real time, fake time) is left alone.
+each hold is bounded, so a runner that stays slow makes the simulation slower, never stuck. Only a
+clock shared with the emulator in process is held (``udroll run --simulate``); real time, fake time
+and a runner's copy of a separate emulator's clock are left alone.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class Lag:
             self.ctx.emit("on-time", message="runner caught up with its plan")
 
     def _hold(self, late: float) -> None:
-        hold = getattr(self.ctx.clock, "hold", None)
-        if callable(hold):
-            speed = float(getattr(self.ctx.clock, "speed", 1.0))
-            hold(min(MAX_HOLD_S, late / speed))
+        clock = self.ctx.clock
+        hold = getattr(clock, "hold", None)
+        if callable(hold) and getattr(clock, "shared", False):
+            hold(min(MAX_HOLD_S, late / float(getattr(clock, "speed", 1.0))))
