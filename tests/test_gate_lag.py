@@ -141,3 +141,28 @@ def test_a_round_the_runner_began_late_or_stalled_in_moves_the_deadline() -> Non
     assert late.deadline == on_time + twenty
     assert stalled.deadline == on_time + twenty - dt.timedelta(seconds=10)
     assert hung.deadline == on_time
+
+
+def test_a_stalled_runner_does_not_fail_a_waiting_baseline(tmp_path: Path) -> None:
+    """web-1's application is down until 38 min, so its step's baseline waits (timeout 10 min); at 5 min
+    web-2's step starts and its baseline probe stalls the runner for 30 min. The stall is not the
+    tier's time: web-1's baseline still waits, passes at 38 min, and the run completes."""
+    h = harness(tmp_path, parse_spec(spec({"web-1": 0, "web-2": 300}), "lag.yaml"))
+    web1, web2 = (next(vm.id for vm in h.fleet.vms if vm.name == n) for n in ("web-1", "web-2"))
+    scripted = h.backend.prober
+    stalled: list[bool] = []
+
+    def prober(work: dict[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
+        if web2 in work and web1 not in work and not stalled:
+            stalled.append(True)
+            h.clock.advance(STALL.total_seconds())
+        out = scripted(work)
+        if web1 in out and h.clock.now() < T0 + dt.timedelta(minutes=38):
+            out[web1] = [Probe("scripted", "web-1", False, "application down")]
+        return out
+
+    h.backend.prober = prober  # type: ignore[method-assign]
+    outcome = h.run()
+    assert stalled and outcome.state == "completed", (outcome, [s.error for s in h.journal.steps()])
+    web1_row = next(r for r in h.journal.vms() if r.vm == web1)
+    assert web1_row.triggered_at == T0 + dt.timedelta(minutes=38)
