@@ -7,16 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from executor_support import Hooked
 from test_baseline_race import spec
 
 from executor.run.clock import ScaledClock
-from executor.run.events import RecordingReporter
+from executor.run.events import Event, RecordingReporter
 from executor.run.gates import Check, Probe, Target, probe_all
 from executor.run.journal import Journal
 from executor.run.runner import RunConfig, Runner, RunOutcome
@@ -53,8 +54,16 @@ class Sim:
         return out
 
 
-def run_sim(tmp_path: Path, text: str, faults: str = "", workers: int = 16, stall: Any = None) -> Sim:
-    """The spec run in a simulation; ``stall(work)`` is called before each probe round."""
+def run_sim(
+    tmp_path: Path,
+    text: str,
+    faults: str = "",
+    workers: int = 16,
+    in_round: Any = None,
+    on_event: Callable[[Event], object] | None = None,
+) -> Sim:
+    """The spec run in a simulation; ``in_round(work, clock)`` is called in each probe round,
+    ``on_event(event)`` on each event."""
     loaded = parse_spec(text, "e2e.yaml")
     assert loaded.inventory is not None
     plan = build_plan(
@@ -66,11 +75,12 @@ def run_sim(tmp_path: Path, text: str, faults: str = "", workers: int = 16, stal
         journal = Journal.create(
             tmp_path / "j", {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
         )
-        reporter = RecordingReporter()
+        reporter = Hooked()
+        reporter.on_event = on_event
 
         def prober(work: dict[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
-            if stall is not None:
-                stall(work, sim.clock)
+            if in_round is not None:
+                in_round(work, sim.clock)
             return probe_all(work)
 
         config = RunConfig(control_interval=control_interval(SPEED), workers=workers)
@@ -122,24 +132,40 @@ def test_one_baseline_round_serves_the_steps_of_a_tier_starting_within_its_fresh
 
 
 def test_a_stalled_runner_holds_the_simulation_and_fails_no_healthy_vm(tmp_path: Path) -> None:
-    """One runner thread; web-2's baseline probe at 14 min hangs for one real second (600 simulated
-    seconds) while web-1 is in its 5 min health gate. The runner reports `behind`, holds the shared
+    """One runner thread, stalled for one real second (600 simulated seconds) when web-2's step starts
+    at 14 min, while web-1 is in its 5 min health gate. The runner reports `behind`, holds the shared
     clock (the emulator's) for the real time it lagged, and web-1's gate, healthy all along, does not
     fail (its next round came 10 min late, past its 10 min timeout, which the lag moved)."""
-    t0 = dt.datetime.fromisoformat("2026-11-23T21:00:00+00:00")
-    gating, stalled = [], []
+    gating, healthy, stalled = [], [], []
 
-    def stall(work: dict[str, Any], clock: Any) -> None:
-        now = clock.now()
-        if any(vm.endswith("/web-1") for vm in work) and now > t0 + dt.timedelta(minutes=5):
-            gating.append(now)
-        if gating and not stalled and all(vm.endswith("/web-2") for vm in work):
-            stalled.append(now)
+    def on_event(event: Event) -> None:
+        web1 = (event.vm or "").endswith("/web-1")
+        if event.kind == "vm-running" and web1:
+            gating.append(event.at)
+        elif event.kind == "vm-healthy" and web1:
+            healthy.append(event.at)
+        elif event.kind == "step-started" and gating and not healthy and not stalled:
+            stalled.append(event.at)
             time.sleep(1.0)
 
     text = spec({"web-1": 0, "web-2": 840}, healthy_for="5m")
-    result = run_sim(tmp_path, text, workers=1, stall=stall)
+    result = run_sim(tmp_path, text, workers=1, on_event=on_event)
     assert stalled and result.outcome.state == "completed", (result.outcome, result.vm("web-1").message)
-    assert [g for g in gating if g > stalled[0]], "web-1 was still in its gate after the stall"
+    assert healthy[0] > stalled[0] + dt.timedelta(minutes=9), "web-1 was in its gate during the stall"
     assert result.reporter.of("behind") and result.held > 0
     assert result.vm("web-1").state == "healthy"
+
+
+def test_a_probe_round_takes_no_simulated_time(tmp_path: Path) -> None:
+    """In a simulation the shared clock stands still while a round of probes runs: a round that takes
+    a tenth of a real second (a minute at 600x) starts and ends at the same simulated instant."""
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+
+    def in_round(work: dict[str, Any], clock: Any) -> None:
+        before = clock.now()
+        time.sleep(0.1)
+        spans.append((before, clock.now()))
+
+    result = run_sim(tmp_path, spec({"web-1": 0}), in_round=in_round)
+    assert result.outcome.state == "completed" and spans
+    assert all(after == before for before, after in spans)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from typing import Protocol
@@ -55,6 +56,8 @@ class ScaledClock:
         # whole, so now() reads it without a lock
         self._held: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self._lock = threading.Lock()
+        self._pauses = 0  # pause() without resume(): while any, the clock stands still
+        self._after = 0.0  # when a hold asked during a pause ends (monotonic real time)
 
     def _running(self, real: float) -> float:
         """Real seconds the clock has run (not held) by monotonic time ``real``."""
@@ -70,11 +73,35 @@ class ScaledClock:
         """Stand still until ``real_seconds`` from now (a longer hold in progress is kept)."""
         with self._lock:
             real = time.monotonic()
+            if self._pauses:
+                self._after = max(self._after, real + real_seconds)
+                return
             lost, start, until = self._held
             if real >= until:  # the last hold ended: fold it into the lost time
                 self._held = (lost + until - start, real, real + max(0.0, real_seconds))
             else:
                 self._held = (lost, start, max(until, real + real_seconds))
+
+    def pause(self) -> None:
+        """Stand still until as many :meth:`resume` calls (a probe round: executor.run.lag)."""
+        with self._lock:
+            self._pauses += 1
+            if self._pauses > 1:
+                return
+            real = time.monotonic()
+            lost, start, until = self._held
+            self._after = until
+            if real >= until:
+                self._held = (lost + until - start, real, math.inf)
+            else:
+                self._held = (lost, start, math.inf)
+
+    def resume(self) -> None:
+        with self._lock:
+            self._pauses -= 1
+            if self._pauses == 0:
+                lost, start, _ = self._held
+                self._held = (lost, start, max(time.monotonic(), self._after))
 
     @property
     def held(self) -> float:

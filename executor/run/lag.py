@@ -11,23 +11,26 @@ When behind, the runner says so: a ``behind`` event (journalled, in events.jsonl
 ``on-time`` event once no turn has been late for ``CAUGHT_UP_S``.
 
 In a simulation the clock is the emulator's (a :class:`executor.run.clock.ScaledClock` shared in
-process), and a late turn holds it: the clock stands still for the real time the lag amounts to
-(``lag / speed``, at most ``MAX_HOLD_S``), so the turns that are due run while simulated time waits
-for them, instead of time passing unobserved. Why a hold rather than a lower speed: the speed is read
-once by the parts that convert real to simulated seconds (Retry-After, the gates' tolerance), a hold
-changes no rate, never moves time back, and only costs real time while the runner is actually late;
-each hold is bounded, so a runner that stays slow makes the simulation slower, never stuck. Only a
-clock shared with the emulator in process is held (``udroll run --simulate``); real time, fake time
-and a runner's copy of a separate emulator's clock are left alone.
+process). A round of health probes pauses it while it runs (:meth:`Lag.instant_probes`: looking
+takes no simulated time, as it takes next to none in real life), and a late turn holds it: the clock
+stands still for the real time the lag amounts to (``lag / speed``, at most ``MAX_HOLD_S``), so the
+turns that are due run while simulated time waits for them, instead of time passing unobserved.
+Why a hold rather than a lower speed: the speed is read once by the parts that convert real to
+simulated seconds (Retry-After, the gates' tolerance), a hold changes no rate, never moves time
+back, and only costs real time while the runner is actually late; each hold is bounded (and a probe
+round ends on its own timeouts), so a runner that stays slow makes the simulation slower, never
+stuck. Only a clock shared with the emulator in process is held (``udroll run --simulate``); real
+time, fake time and a runner's copy of a separate emulator's clock are left alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Sequence
 
 from executor.run.context import RunContext
-from executor.run.gates import spoken
+from executor.run.gates import Check, Probe, Target, spoken
 
 BEHIND_S = 60.0  # clock seconds late before the runner is behind its plan
 CAUGHT_UP_S = 300.0  # clock seconds without a late turn before it is on time again
@@ -72,6 +75,24 @@ class Lag:
                 self.reported = 0.0
         if caught_up:
             self.ctx.emit("on-time", message="runner caught up with its plan")
+
+    def instant_probes(self) -> None:
+        """In a simulation, a round of probes takes no simulated time: the shared clock stands still
+        while it runs (600 HTTPS probes take a real second: 17 simulated minutes at 1000x, in which
+        the VMs' health would not change in real life; unobserved, it made gates late)."""
+        clock, prober = self.ctx.clock, self.ctx.prober
+        pause, resume = getattr(clock, "pause", None), getattr(clock, "resume", None)
+        if not (getattr(clock, "shared", False) and callable(pause) and callable(resume)):
+            return
+
+        def paused(work: dict[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
+            pause()
+            try:
+                return prober(work)
+            finally:
+                resume()
+
+        self.ctx.prober = paused
 
     def _hold(self, late: float) -> None:
         clock = self.ctx.clock

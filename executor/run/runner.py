@@ -78,6 +78,7 @@ class Runner:
         self.ctx.fits_now = lambda step, at: self.schedule.window_start(step, at) == at
         self.baselines = Baselines()
         self.lag = Lag(self.ctx)  # says when the runner falls behind its plan (and holds a simulation)
+        self.lag.instant_probes()
 
     def _worker(self, step: Step) -> Wake:
         return StepWorker(self.ctx, step, self.baselines).run()
