@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from executor_support import Harness, harness
@@ -15,6 +15,7 @@ from planner.load import parse_spec
 
 T0 = dt.datetime(2026, 11, 23, 21, 0, tzinfo=dt.timezone.utc)
 END = "2026-12-24T00:00:00Z"
+Work = dict[str, tuple[Target, Sequence[Check]]]
 
 
 def spec(opens: dict[str, int], timeout: str = "10m", healthy_for: str = "2m") -> str:
@@ -48,21 +49,32 @@ def tier(tmp_path: Path, opens: dict[str, int], timeout: str = "10m") -> Harness
     return harness(tmp_path, parse_spec(spec(opens, timeout), "race.yaml"))
 
 
+def down_until(
+    h: Harness, name: str, until: dt.datetime, before: Callable[[Work], object] | None = None
+) -> str:
+    """Make VM ``name``'s application fail its probes until ``until`` (``before(work)`` is called at
+    the start of each round); returns its id."""
+    vm = next(v.id for v in h.fleet.vms if v.name == name)
+    scripted = h.backend.prober
+
+    def prober(work: Work) -> dict[str, list[Probe]]:
+        if before is not None:
+            before(work)
+        out = scripted(work)
+        if vm in out and h.clock.now() < until:
+            out[vm] = [Probe("scripted", name, False, "application down")]
+        return out
+
+    h.backend.prober = prober  # type: ignore[method-assign]
+    return vm
+
+
 def test_a_step_starting_while_a_baseline_waits_is_not_counted_unhealthy(tmp_path: Path) -> None:
     """web-1's own application is down until 8 min, so its step's baseline waits; web-2's step starts
     at 5 min (its window opens) and takes web-2 down for its maintenance. When web-1 recovers, its
     baseline judges web-2 as in flight, not as "already unhealthy": both steps complete."""
     h = tier(tmp_path, {"web-1": 0, "web-2": 300})
-    web1 = next(vm.id for vm in h.fleet.vms if vm.name == "web-1")
-    scripted = h.backend.prober
-
-    def prober(work: dict[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
-        out = scripted(work)
-        if web1 in out and h.clock.now() < T0 + dt.timedelta(minutes=8):
-            out[web1] = [Probe("scripted", "web-1", False, "application down")]
-        return out
-
-    h.backend.prober = prober  # type: ignore[method-assign]
+    web1 = down_until(h, "web-1", T0 + dt.timedelta(minutes=8))
     outcome = h.run()
     assert outcome.state == "completed", (outcome, [s.error for s in h.journal.steps()])
     started = {h.plan.step(row.id).vms[0]: row.started_at for row in h.journal.steps()}
@@ -79,7 +91,7 @@ def test_steps_of_a_tier_starting_within_the_tolerance_share_one_probe_round(tmp
     scripted = h.backend.prober
     gating: set[str] = set()
 
-    def prober(work: dict[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
+    def prober(work: Work) -> dict[str, list[Probe]]:
         for vm in work:
             if vm not in gating:
                 baseline[vm] += 1
@@ -97,18 +109,8 @@ def test_an_unhealthy_verdict_comes_from_a_fresh_probe(tmp_path: Path) -> None:
     """A VM that failed a probe is probed again by the next baseline round (never judged from an old
     failure): web-2's step waits while web-1 is down and starts in the round after it recovers."""
     h = tier(tmp_path, {"web-1": 1800, "web-2": 0})
-    web1 = next(vm.id for vm in h.fleet.vms if vm.name == "web-1")
-    scripted = h.backend.prober
     calls: Counter[str] = Counter()
-
-    def prober(work: dict[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
-        out = scripted(work)
-        calls.update(list(work))
-        if web1 in out and h.clock.now() < T0 + dt.timedelta(minutes=2):
-            out[web1] = [Probe("scripted", "web-1", False, "application down")]
-        return out
-
-    h.backend.prober = prober  # type: ignore[method-assign]
+    web1 = down_until(h, "web-1", T0 + dt.timedelta(minutes=2), lambda work: calls.update(list(work)))
     assert h.run().state == "completed"
     web2 = next(r for r in h.journal.steps() if h.plan.step(r.id).vms[0] != web1)
     first_healthy = T0 + dt.timedelta(minutes=2)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from executor_support import Harness, harness
-from test_baseline_race import T0, spec
+from test_baseline_race import T0, Work, down_until, spec
 
 from executor.cli.status import render_status
 from executor.run.clock import FakeClock, ScaledClock
@@ -148,20 +148,14 @@ def test_a_stalled_runner_does_not_fail_a_waiting_baseline(tmp_path: Path) -> No
     web-2's step starts and its baseline probe stalls the runner for 30 min. The stall is not the
     tier's time: web-1's baseline still waits, passes at 38 min, and the run completes."""
     h = harness(tmp_path, parse_spec(spec({"web-1": 0, "web-2": 300}), "lag.yaml"))
-    web1, web2 = (next(vm.id for vm in h.fleet.vms if vm.name == n) for n in ("web-1", "web-2"))
-    scripted = h.backend.prober
     stalled: list[bool] = []
 
-    def prober(work: dict[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
-        if web2 in work and web1 not in work and not stalled:
+    def stall(work: Work) -> None:
+        if not stalled and all(vm.endswith("/web-2") for vm in work):
             stalled.append(True)
             h.clock.advance(STALL.total_seconds())
-        out = scripted(work)
-        if web1 in out and h.clock.now() < T0 + dt.timedelta(minutes=38):
-            out[web1] = [Probe("scripted", "web-1", False, "application down")]
-        return out
 
-    h.backend.prober = prober  # type: ignore[method-assign]
+    web1 = down_until(h, "web-1", T0 + dt.timedelta(minutes=38), stall)
     outcome = h.run()
     assert stalled and outcome.state == "completed", (outcome, [s.error for s in h.journal.steps()])
     web1_row = next(r for r in h.journal.vms() if r.vm == web1)
