@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from executor.run.backend import ComputeBackend
-from executor.run.clock import Clock
+from executor.run.clock import Clock, ScaledClock
 from executor.run.gates import Check
 from planner.fleet import VM, Fleet
 from planner.plan import Plan
@@ -74,7 +74,9 @@ def simulation(
     from executor.azure.connect import for_emulator
     from executor.emulator import Emulator
 
-    with Emulator(fleet, speed=speed, epoch=plan.start, faults=faults, log_path=log_path) as emu:
+    # one clock for the emulator and the runner, which holds it when it falls behind (executor.run.lag)
+    clock = ScaledClock(plan.start, speed, shared=True)
+    with Emulator(fleet, epoch=plan.start, faults=faults, log_path=log_path, clock=clock) as emu:
         backend = for_emulator(emu, clock=emu.clock)
         try:
             yield Simulation(

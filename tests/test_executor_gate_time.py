@@ -73,18 +73,21 @@ def test_the_tolerance_is_three_intervals_when_that_is_longer_than_a_minute() ->
 
 
 def test_the_verdict_names_the_gap_when_the_timeout_ends_the_gate() -> None:
-    """11 passing probes but a 3 min 20 s hole just before the timeout: the step fails saying so."""
+    """10 passing probes, then a 3 min 20 s hole (the runner lagged 190 s, which moves the deadline
+    from 300 s to 490 s) restarts the streak, which cannot last 240 s by then: the step fails saying so."""
     clock = FakeClock(T0)
     gate = HealthGate(HealthSettings(wait=0, timeout=300, healthy_for=240, interval=10, checks=()), T0)
     verdict = ""
     for at in (0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 290):
         clock.advance(at - (clock.now() - T0).total_seconds())
         verdict = probe_at(gate, clock)
-    assert verdict == "waiting"
-    clock.advance(10)
-    assert probe_at(gate, clock) == "failed"
+    assert verdict == "waiting" and gate.deadline == T0 + dt.timedelta(seconds=490)
+    while verdict == "waiting":
+        clock.advance((gate.next_probe - clock.now()).total_seconds())
+        verdict = probe_at(gate, clock)
+    assert verdict == "failed" and clock.now() == T0 + dt.timedelta(seconds=490)
     assert gate.why_failed() == (
-        "did not stay healthy for 4m within 5m: 12/12 probes passed, "
+        "did not stay healthy for 4m within 5m: 31/31 probes passed, "
         "but 3m20s without a probe restarted the streak"
     )
 
@@ -96,9 +99,13 @@ def test_the_timeout_counts_from_the_first_chance_to_observe() -> None:
     gate = HealthGate(SETTINGS, clock.now())
     clock.advance(60 + 1800)
     assert probe_at(gate, clock, ok=False) == "waiting"
-    assert gate.deadline == clock.now() + dt.timedelta(seconds=600 - 60)
-    clock.advance(600 - 60)
-    assert probe_at(gate, clock, ok=False) == "failed"
+    first = clock.now()
+    assert gate.deadline == first + dt.timedelta(seconds=600 - 60)
+    verdict = "waiting"
+    while verdict == "waiting":  # probing on time from then on: it fails when the timeout is up
+        clock.advance((gate.next_probe - clock.now()).total_seconds())
+        verdict = probe_at(gate, clock, ok=False)
+    assert verdict == "failed" and clock.now() == first + dt.timedelta(seconds=600 - 60)
     assert "never became healthy within 10m" in gate.why_failed()
 
 

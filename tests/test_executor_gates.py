@@ -180,7 +180,9 @@ def test_gate_restarts_the_streak_on_a_failure_and_fails_at_the_timeout() -> Non
         now = gate.next_probe
     assert verdict == "failed"
     assert gate.flaps > 0 and "did not stay healthy" in gate.why_failed()
-    never = HealthGate(SETTINGS, T0)
-    assert never.observe(T0 + dt.timedelta(seconds=60), BAD) == "waiting"
-    assert never.observe(T0 + dt.timedelta(seconds=600), BAD) == "failed"
+    never, verdict = HealthGate(SETTINGS, T0), "waiting"
+    while verdict == "waiting":  # probed on time: the timeout is up at T0 + 600 s
+        now = never.next_probe
+        verdict = never.observe(now, BAD)
+    assert verdict == "failed" and now == T0 + dt.timedelta(seconds=600)
     assert "never became healthy" in never.why_failed()

@@ -126,6 +126,8 @@ def render_data(
         f"as of {human_time(now, zone, seconds=True)}"
         + (" (simulated time)" if data["simulated_time"] else ""),
     ]
+    if data.get("behind"):
+        out.append(data["behind"])
     tiers: dict[str, list[str]] = {}
     for s in data["steps"]:
         tiers.setdefault(s["tier"], []).append(s["state"])

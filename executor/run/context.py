@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from executor.run.backend import BatchStatus, ComputeBackend, VMStatus
 from executor.run.clock import Clock, FakeClock
 from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
-from executor.run.gates import Check, Probe, Target, probe_all
+from executor.run.gates import Check, LastPass, Probe, Target, probe_all
 from executor.run.guard import GroupGuard, Hold, touched
 from executor.run.journal import EVENTS_NAME
 from executor.run.store import JournalStore
@@ -136,6 +136,7 @@ class RunContext:
         # whether a step still fits its windows if its VMs are triggered at a time (set by the runner)
         self.fits_now: Callable[[Step, dt.datetime], bool] = lambda step, at: True
         self.step_events: StepEvents | None = None  # set by the Runner when the spec has pre/post events
+        self.last_pass = LastPass()  # every probe round feeds it; baselines reuse its fresh passes
 
     def emit(
         self,
@@ -200,6 +201,7 @@ class RunContext:
             (vm, prefix + p.kind, p.target, p.ok, p.detail) for vm, probes in results.items() for p in probes
         ]
         self.journal.record_gates(now, step.id, rows)
+        self.last_pass.note(now, results)
         for vm, probes in results.items():
             if probes:
                 self.emit(

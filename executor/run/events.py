@@ -9,7 +9,8 @@
 Event kinds (``kind``): run-started, run-resumed, run-finished, run-paused, run-halted, step-waiting,
 run-waiting, step-started, step-ended, step-failed, step-skipped, vm-skipped, vm-intent, vm-triggered,
 vm-polled, vm-result, vm-retry, vm-running, vm-reconciled, gate, vm-healthy, vm-failed, hook,
-baseline, control, warning, azure-retry.
+baseline, control, warning, azure-retry, behind (the runner fell behind its plan), on-time
+(it caught up).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 A probe is one look and never reads the clock; :class:`HealthGate` decides from probe outcomes and
 times the runner gives it: no probe before ``wait`` has passed, healthy once probes have passed
-continuously for ``healthy_for``, failed when ``timeout`` (counted from when the runner could first
-observe) passes first. A failing probe restarts the streak, so a flapping VM never gets through; so
-does a gap without probes longer than max(3 × interval, 60 s): unobserved time never counts.
+continuously for ``healthy_for``, failed when ``timeout`` (counting only time the runner could
+observe: a round it starts late, being busy or stalled, moves the deadline by as much) passes first.
+A failing probe restarts the streak, so a flapping VM never gets through; so does a gap without
+probes longer than max(3 × interval, 60 s): unobserved time never counts.
 
 HTTP uses the standard library (http.client, keep-alive): TLS is verified unless a check sets
 ``verify: false``; ``ca_bundle`` names extra trusted roots (the emulator's test CA in simulation).
@@ -223,8 +224,12 @@ class HealthGate:
 
     Only observed time counts (DESIGN §11): a gap between two passing probes longer than
     ``max(3 × interval, 60 s)`` (the runner was busy, blocked or down) restarts the streak at the
-    later probe, and the timeout counts from when the runner could first observe: a first probe
-    later than ``wait`` after ``started`` moves the deadline by as much.
+    later probe, and the timeout counts only time the runner could observe: a round of probes that
+    starts later than the gate asked for (``next_probe``: the first after ``wait``, then every
+    ``interval``) moves the deadline by as much, and so does a round that takes longer than its
+    checks' ``probe_timeout`` (the runner's threads were starved or stalled; a probe that hangs up to
+    its timeout is the VM's own time), so a runner lagging behind its plan never fails a healthy VM
+    (issue 18).
 
     ``speed`` is the clock's (a simulation runs ``speed`` times faster than real time): a round of
     probes takes real time, so a fast simulation cannot look more often than every
@@ -237,6 +242,7 @@ class HealthGate:
         self.started = started
         self.speed = speed
         self.next_probe = started + dt.timedelta(seconds=settings.wait)
+        self.budget = probe_budget(settings)
         self.deadline = started + dt.timedelta(seconds=max(settings.timeout, settings.wait))
         self.streak_since: dt.datetime | None = None
         self.last_failure: str | None = None
@@ -250,12 +256,15 @@ class HealthGate:
     @property
     def tolerance(self) -> float:
         """The longest gap between two passing probes that keeps a streak going."""
-        return max(3.0 * self.settings.interval, 60.0, REAL_GAP_S * self.speed)
+        return tolerance(self.settings, self.speed)
 
-    def observe(self, now: dt.datetime, probes: Sequence[Probe]) -> str:
-        """Record one round of probes taken at ``now``: 'healthy', 'failed' or 'waiting'."""
-        if self.rounds == 0 and now > self.next_probe:  # the runner could not look before now
-            self.deadline += now - self.next_probe
+    def observe(self, now: dt.datetime, probes: Sequence[Probe], began: dt.datetime | None = None) -> str:
+        """Record one round of probes that began at ``began`` (default: ``now``) and ended at ``now``:
+        'healthy', 'failed' or 'waiting'."""
+        began = began or now
+        # time the runner could not look (it began late, or the round outlasted its probes' timeouts)
+        zero = dt.timedelta(0)
+        self.deadline += max(zero, began - self.next_probe) + max(zero, now - began - self.budget)
         self.rounds += 1
         if all(p.ok for p in probes):
             self.passed += 1
@@ -320,3 +329,37 @@ class HealthGate:
         if not self.rounds:
             return f"no health probe was made within {duration(timeout)}"
         return f"never became healthy within {duration(timeout)}: {self.seen()} (last: {self.last_failure})"
+
+
+def probe_budget(settings: HealthSettings) -> dt.timedelta:
+    """How long a round of probes may take on the VMs' account: the slowest check's probe timeout
+    (beyond it the runner was starved or stalled, and that time is not the VM's)."""
+    return dt.timedelta(seconds=max((c.probe_timeout for c in settings.checks), default=10))
+
+
+def tolerance(settings: HealthSettings, speed: float = 1.0) -> float:
+    """How long a passing probe stands for continuous observation: ``max(3 × interval, 60 s)``, and
+    in a fast simulation at least what a real half second of probing costs (see HealthGate)."""
+    return max(3.0 * settings.interval, 60.0, REAL_GAP_S * speed)
+
+
+class LastPass:
+    """When each VM last passed every check of a probe round (gate or baseline), shared by a run's
+    steps: a baseline takes a pass younger than the tolerance as the VM's state instead of probing it
+    again. A failed round forgets the VM, so an unhealthy verdict always comes from a fresh probe."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, dt.datetime] = {}
+        self._lock = threading.Lock()
+
+    def note(self, at: dt.datetime, results: Mapping[str, Sequence[Probe]]) -> None:
+        with self._lock:
+            for vm, probes in results.items():
+                if probes and all(p.ok for p in probes):
+                    self._at[vm] = at
+                else:
+                    self._at.pop(vm, None)
+
+    def fresh(self, vm: str, now: dt.datetime, within: float) -> bool:
+        at = self._at.get(vm)
+        return at is not None and (now - at).total_seconds() < within

@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from executor.run.approvals import Approvals
 from executor.run.backend import ComputeBackend
+from executor.run.baseline import Baselines
 from executor.run.clock import Clock
 from executor.run.context import (
     AzureUnavailable,
@@ -34,8 +35,9 @@ from executor.run.context import (
 from executor.run.events import Reporter
 from executor.run.gates import Check, close_connections
 from executor.run.guard import touched
+from executor.run.lag import Lag
 from executor.run.scheduling import HORIZON, Schedule, idle_until, operator_intervals
-from executor.run.step import Baselines, StepWorker
+from executor.run.step import StepWorker
 from executor.run.store import WAITING, JournalStore
 from executor.run.vm import Wake
 from planner.fleet import VM, Fleet
@@ -76,6 +78,8 @@ class Runner:
         self.schedule = Schedule(plan, spec, self.ctx.settings, self.ctx.fleet, capacity, intervals)
         self.ctx.fits_now = lambda step, at: self.schedule.window_start(step, at) == at
         self.baselines = Baselines()
+        self.lag = Lag(self.ctx)  # says when the runner falls behind its plan (and holds a simulation)
+        self.lag.instant_probes()
 
     def _worker(self, step: Step) -> Wake:
         return StepWorker(self.ctx, step, self.baselines).run()
@@ -89,6 +93,9 @@ class Runner:
                     return
                 self._waiting(step.id, self.approvals.waiting_reason(step), None)
                 continue
+            allowed = self.ctx.live.waiting.get(step.id, (None, None))[1]
+            if allowed is not None:
+                self.lag.started(allowed, f"step {step.id}'s start", step.id)
             self._start_step(step)
             workers[step.id] = (self._worker(step), self.ctx.clock.now())
 
@@ -180,11 +187,11 @@ class Runner:
             for step_id in [
                 s for s, (_, at) in workers.items() if at <= self.ctx.clock.now() and s not in busy
             ]:
-                gen = workers[step_id][0]
+                gen, due = workers[step_id]
                 if pool is not None:
-                    busy[step_id] = pool.submit(_turn, gen)
+                    busy[step_id] = pool.submit(self._turn, step_id, gen, due)
                     continue
-                wake = self._wake(step_id, functools.partial(_turn, gen))
+                wake = self._wake(step_id, functools.partial(self._turn, step_id, gen, due))
                 if wake is None:
                     del workers[step_id]
                 else:
@@ -440,6 +447,11 @@ class Runner:
             if until is not None and live.state.get(sid) == "waiting"
         ]
         return min(times) if times else None
+
+    def _turn(self, step_id: str, gen: Wake, due: dt.datetime) -> dt.datetime | None:
+        """A step's turn, due at ``due``: noted late or not (executor.run.lag), then run."""
+        self.lag.started(due, f"a turn of step {step_id}", step_id)
+        return _turn(gen)
 
 
 def _turn(gen: Wake) -> dt.datetime | None:

@@ -14,7 +14,7 @@ from executor.run.store import JournalStore
 from planner.errors import SpecError
 from planner.plan import Plan
 from planner.source import load_text
-from planner.timefmt import parse_instant, rfc3339, rfc3339_or_none
+from planner.timefmt import duration, parse_instant, rfc3339, rfc3339_or_none
 
 STOPPED = ("halted", "paused", "aborted", "completed")
 _WAITS_FOR = re.compile(r"step (\S+) \((\w+)\)")
@@ -64,6 +64,15 @@ def notify_warnings(journal: JournalStore) -> list[str]:
     ]
 
 
+def behind(journal: JournalStore) -> str | None:
+    """The runner's last word on its lag (executor.run.lag): 'runner is 12 min behind its plan', or
+    None when it is on time (or never said otherwise)."""
+    last = [row for row in journal.transitions() if row["kind"] in ("behind", "on-time")][-1:]
+    if not last or last[0]["kind"] != "behind":
+        return None
+    return f"runner is {duration(float((last[0]['data'] or {}).get('lag_s', 0)))} behind its plan"
+
+
 def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, Any]:
     """Per step what is done, running, or waiting for what and until when; failed VMs; the next ETA."""
     plan = Plan.from_dict(json.loads(journal.meta("plan") or "{}"))
@@ -102,6 +111,7 @@ def run_status(journal: JournalStore, clock: Clock | None = None) -> dict[str, A
         "next_step_eta": _iso(eta),
         "steps": _step_rows(steps, vms, waits_for),
         "warnings": notify_warnings(journal),
+        "behind": behind(journal) if active and journal.run_state == "running" else None,
         "pending_approvals": json.loads(journal.meta("pending_approvals") or "[]") if active else [],
         "failed_vms": [
             {"vm": v.vm, "step": v.step, "message": v.message, "reschedule": v.reschedule}

@@ -9,47 +9,13 @@ at; the runner's loop turns it when that time comes.
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
-from collections.abc import Sequence
-
+from executor.run.baseline import Baselines, wait_healthy
 from executor.run.context import RunContext, StepFailed
-from executor.run.gates import Check, Probe, Target
 from executor.run.hooks import run_hook
 from executor.run.journal import VMRow
 from executor.run.vm import StepVMs, Wake
 from planner.plan import Step
-from planner.spec import TierSettings
-from planner.timefmt import duration, plural, rfc3339
-
-
-class Baselines:
-    """Baseline probe rounds shared by the steps of a tier: steps starting together share a round that
-    is less than one probe interval old (ten groups starting at once probe the tier once, not ten times)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[dt.datetime, dict[str, list[Probe]]]] = {}
-        self._locks: dict[str, threading.Lock] = {}
-
-    def round(
-        self,
-        ctx: RunContext,
-        step: Step,
-        settings: TierSettings,
-        work: dict[str, tuple[Target, Sequence[Check]]],
-    ) -> dict[str, list[Probe]]:
-        with self._locks.setdefault(step.tier, threading.Lock()):
-            now = ctx.clock.now()
-            at, cached = self._cache.get(step.tier, (None, {}))
-            fresh = at is not None and (now - at).total_seconds() < max(1, settings.health.interval)
-            missing = {vm: t for vm, t in work.items() if not fresh or vm not in cached}
-            if not missing:
-                return {vm: cached[vm] for vm in work}
-            results = ctx.prober(missing)
-            ctx.record_probes(step, results, baseline=True)
-            merged = {**cached, **results} if fresh else dict(results)
-            self._cache[step.tier] = (at if fresh and at else now, merged)
-            return {vm: merged[vm] for vm in work}
+from planner.timefmt import rfc3339
 
 
 class StepWorker:
@@ -83,7 +49,7 @@ class StepWorker:
     def _phases(self) -> Wake:
         phase = self.ctx.journal.step(self.step.id).phase or "baseline"
         if phase == "baseline":
-            yield from self._baseline()
+            yield from wait_healthy(self.ctx, self.step, self.settings, self.baselines)
             phase = self._phase("before_step")
         if phase == "before_step":
             self._hook("before_step")
@@ -103,48 +69,6 @@ class StepWorker:
     def _phase(self, phase: str) -> str:
         self.ctx.journal.update_step(self.step.id, phase=phase)
         return phase
-
-    def _baseline(self) -> Wake:
-        """A tier that is already unhealthy is not made worse: wait for it, then fail the step."""
-        ctx, step, settings = self.ctx, self.step, self.settings
-        # VMs of the tier's other running steps are down by plan (and counted in its capacity)
-        busy = {
-            vm
-            for sid, st in ctx.live.state.items()
-            if st == "running" and sid != step.id
-            for vm in ctx.steps[sid].vms
-        }
-        tier_vms = [
-            vm
-            for s in ctx.plan.steps
-            if s.tier == step.tier
-            for vm in s.vms
-            if vm in ctx.fleet and vm not in busy
-        ]
-        work = {vm: t for vm, t in ctx.targets(step, tier_vms, settings).items() if t[1]}
-        if not work:
-            return
-        deadline = ctx.clock.now() + dt.timedelta(seconds=settings.health.timeout)
-        while True:
-            results = self.baselines.round(ctx, step, settings, work)
-            sick = {vm: ps for vm, ps in results.items() if not all(p.ok for p in ps)}
-            if not sick:
-                ctx.emit("baseline", step.id, message=f"tier {step.tier} healthy ({plural(len(work), 'VM')})")
-                return
-            what = "; ".join(
-                f"{ctx.name(vm)}: {next(p.detail for p in ps if not p.ok)}"
-                for vm, ps in list(sick.items())[:5]
-            )
-            if ctx.clock.now() >= deadline:
-                raise StepFailed(
-                    f"tier {step.tier} was already unhealthy before the step, and stayed so "
-                    f"for {duration(settings.health.timeout)}: {what}; nothing was triggered"
-                )
-            ctx.emit(
-                "baseline", step.id, message=f"tier {step.tier} unhealthy before the step, waiting: {what}"
-            )
-            ctx.journal.set_waiting(step.id, f"tier {step.tier} to be healthy", deadline)
-            yield min(deadline, ctx.clock.now() + dt.timedelta(seconds=max(1, settings.health.interval)))
 
     def _hook(self, which: str) -> None:
         ctx, step = self.ctx, self.step

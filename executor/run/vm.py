@@ -482,12 +482,13 @@ class StepVMs:
         return None
 
     def _probe(self, items: list[VMWork]) -> None:
+        began = self.ctx.clock.now()  # a round begun late (the runner lagged) moves the gates' deadlines
         results = self.ctx.prober(self.ctx.targets(self.step, [w.vm.id for w in items], self.settings))
         self.ctx.record_probes(self.step, results)
         now = self.ctx.clock.now()
         for w in items:
             assert w.gate is not None
-            verdict = w.gate.observe(now, results[w.vm.id])
+            verdict = w.gate.observe(now, results[w.vm.id], began)
             if verdict == "healthy":
                 w.state = "healthy"
                 self.ctx.journal.update_vm(w.vm.id, state="healthy", healthy_at=now)
