@@ -86,7 +86,7 @@ def test_a_runner_behind_its_plan_says_so(tmp_path: Path) -> None:
     assert "behind" in kinds
     events = (h.directory / "events.jsonl").read_text()
     assert '"kind": "behind"' in events
-    assert status and "runner is 29 min" in status[0] and "behind its plan" in status[0]
+    assert status and "runner is 29m45s" in status[0] and "behind its plan" in status[0]
 
 
 def test_a_runner_on_time_is_never_behind(tmp_path: Path) -> None:
