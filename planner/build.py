@@ -289,7 +289,7 @@ class _Instants(dict[int, dt.datetime]):
 
 def _step(d: Draft, at: _Instants) -> Step:
     assert d.start is not None
-    return Step(
+    return Step.made(
         id=d.id,
         tier=d.tier,
         group=d.group,
