@@ -106,11 +106,16 @@ def group_tier(
     chains: list[list[Draft]] = []
     for group in groups:
         by_domain: dict[Domain, list[VM]] = {}
+        kind = group.kind
         for vm in group.vms:
-            domain = _domain(group.kind, vm)
+            domain = vm.update_domain if kind == "set" else _domain(kind, vm)  # the common case inline
             if domain is None:
                 raise ValueError(f"{vm.id}: domain unknown; planner.grouping.undomained keeps such VMs out")
-            by_domain.setdefault(domain, []).append(vm)
+            found = by_domain.get(domain)
+            if found is None:
+                by_domain[domain] = [vm]
+            else:
+                found.append(vm)
         order = _walk(list(by_domain), group.kind, update_domain_order)
         chain: list[Draft] = []
         for domain in order:
@@ -137,12 +142,13 @@ def _groups(tier: str, vms: Sequence[VM]) -> list[_Group]:
     groups: dict[str, _Group] = {}
     for vm in sorted(vms, key=_by_id):
         kind, key, label = _group_of(tier, vm)
-        found = groups.get(key.lower())
+        lower = key.lower()
+        found = groups.get(lower)
         if found is None:
-            groups[key.lower()] = _Group(key, label, kind, vm.resource_group, [vm])
+            groups[lower] = _Group(key, label, kind, vm.resource_group, [vm])
         else:
             found.vms.append(vm)
-    ordered = sorted(groups.values(), key=lambda g: g.key.lower())
+    ordered = [groups[k] for k in sorted(groups)]  # by key, lower-case (the dict's own keys)
     counts: dict[str, int] = {}
     for g in ordered:
         counts[g.label.lower()] = counts.get(g.label.lower(), 0) + 1
@@ -229,7 +235,12 @@ def domain_sort_key(domain: Domain) -> tuple[int, int, str]:
 
 
 def _walk(domains: list[Domain], kind: str, order: Sequence[int] | None) -> list[Domain]:
-    rest = sorted(domains, key=domain_sort_key) if len(domains) > 1 else domains
+    if len(domains) < 2:
+        rest = domains
+    elif all(type(d) is int for d in domains):  # update or fault domains: domain_sort_key's order
+        rest = sorted(domains)
+    else:
+        rest = sorted(domains, key=domain_sort_key)
     if kind != "set" or not order:
         return rest
     first = [d for d in order if d in domains]

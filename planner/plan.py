@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from planner.timefmt import plural
@@ -37,6 +37,19 @@ class Step:
     @property
     def duration_s(self) -> int:
         return self.end_offset_s - self.start_offset_s
+
+    @classmethod
+    def made(cls, **given: Any) -> Step:
+        """A step from all its fields, without the frozen dataclass's ``object.__setattr__`` per
+        field (a sixth of the cost for the 60,000 steps of a 100,000-VM plan)."""
+        if given.keys() != _STEP_FIELDS:
+            raise TypeError(f"Step.made needs exactly {', '.join(sorted(_STEP_FIELDS))}")
+        step = object.__new__(cls)
+        step.__dict__.update(given)
+        return step
+
+
+_STEP_FIELDS = frozenset(f.name for f in fields(Step))
 
 
 @dataclass(frozen=True)
