@@ -190,7 +190,7 @@ def main() -> None:
         requests = emulator.requests()
     real = time.monotonic() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-    report(outcome, journal, plan, requests, HEALTH)
+    report(outcome, journal, plan, fleet, requests)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     who = "runner" if args.separate else "runner + emulator"
     print(
@@ -199,9 +199,7 @@ def main() -> None:
     )
 
 
-def report(
-    outcome: Any, journal: Any, plan: Any, requests: list[dict[str, Any]], health: dict[str, int]
-) -> None:
+def report(outcome: Any, journal: Any, plan: Any, fleet: Any, requests: list[dict[str, Any]]) -> None:
     arm = [r for r in requests if r["kind"] == "arm"]
     probes = [r for r in requests if r["kind"] == "health"]
     rows = journal.vms()
@@ -214,12 +212,13 @@ def report(
     print(f"ARM requests: {len(arm)} = {len(arm) / per:.2f} per maintained VM")
     for name, count in Counter(operation(r["method"], r["path"]) for r in arm).most_common():
         print(f"  {count:7d}  {count / per:5.2f}/VM  {name}")
+    print(standalone_reads(arm, {vm.id.lower() for vm in fleet.vms if not vm.scale_set}))
     throttled = sum(1 for r in arm if r["status"] == 429)
     print(f"429 answers: {throttled}; 5xx: {sum(1 for r in arm if r['status'] >= 500)}")
     ends = [r.ended_at for r in journal.steps() if r.ended_at]
     ratio = ((max(ends) - plan.start).total_seconds() / plan.makespan_s) if ends else float("nan")
     print(f"makespan: simulated / planned = {ratio:.4f} (planned {plan.makespan_s} s)")
-    gate_floor = (health["healthy_for"] + health["wait"]) / health["interval"] + 1
+    gate_floor = (HEALTH["healthy_for"] + HEALTH["wait"]) / HEALTH["interval"] + 1
     per_probe, budget = len(probes) / per, gate_floor + baseline_share(plan)
     print(
         f"health probes: {len(probes)} = {per_probe:.1f} per VM "
@@ -234,6 +233,32 @@ def report(
     }
     for what, ok in verdicts.items():
         print(f"  {'PASS' if ok else 'FAIL'}  {what}")
+
+
+def standalone_reads(arm: list[dict[str, Any]], standalone: set[str]) -> str:
+    """Instance views of standalone VMs (not scale set members) around their own trigger: after it
+    (the floor: one), the last before it (its own fresh read), and the earlier ones (the live guard's,
+    while another domain of its group was stepped)."""
+    triggered: dict[str, str] = {}
+    for r in arm:
+        if r["method"] == "POST" and r["status"] == 202 and r.get("vm"):
+            for vm in r.get("vms") or [r["vm"]]:
+                triggered.setdefault(vm.lower(), r["sim"])
+    reads: dict[str, list[str]] = {}
+    for r in arm:
+        view = r["method"] == "GET" and r["path"].split("?")[0].endswith("/instanceView")
+        if view and r.get("vm"):
+            reads.setdefault(r["vm"].lower(), []).append(r["sim"])
+    vms = [vm for vm in triggered if vm in standalone]
+    after = sum(sum(1 for t in reads.get(vm, []) if t > triggered[vm]) for vm in vms)
+    before = sum(sum(1 for t in reads.get(vm, []) if t < triggered[vm]) for vm in vms)
+    own = sum(1 for vm in vms if any(t < triggered[vm] for t in reads.get(vm, [])))
+    n = max(1, len(vms))
+    return (
+        f"  standalone VMs ({len(vms)}): instance views per VM after its trigger {after / n:.2f}, "
+        f"its own read before {own / n:.2f}, the guard's while other domains were stepped "
+        f"{(before - own) / n:.2f}"
+    )
 
 
 def baseline_share(plan: Any) -> float:

@@ -30,10 +30,13 @@ from planner.select import selection
 from planner.spec import Spec, TierSettings
 
 GUARD_LIST_MIN = 4  # without scale set lists: from this many VMs to read, the guard lists their groups
-# right before a trigger, a read this recent is the live state: as fresh as the step's own read
-# before its trigger may be (executor.run.vm.REUSE_S); another actor's trigger since shows in Azure
-# at once, and a window this short is all that separates any read from the trigger that follows it
+# Right before a trigger, a read this recent is the live state (another actor's trigger shows in Azure
+# at once; a window this short is all that separates any read from the trigger that follows it). In a
+# compressed simulation the runner's own real latency between a check and its trigger spans ``speed``
+# times more clock time: the window is then FRESH_REAL_S of real time, never more than FRESH_MAX_S.
 FRESH_S = 15.0
+FRESH_REAL_S = 0.5
+FRESH_MAX_S = 60.0
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -219,7 +222,7 @@ class RunContext:
 
         At a step's start, reads within the recheck interval serve; right before a trigger
         (``fresh_since``: when the turn began), reads of this turn (the step's own list of its scale
-        set) or of the last FRESH_S seconds (the check at the step's start, when its baseline passed at
+        set) or made within :meth:`fresh_s` (the check at the step's start, when its baseline passed at
         once). Only VMs whose state can still hold the step are read: not the run's own (the scheduler
         keeps their gaps), not those seen done by someone else a full gap ago."""
         guard = self.guard
@@ -228,12 +231,17 @@ class RunContext:
             return None
         now = self.clock.now()
         wanted = guard.to_read([vm for vm in others if vm not in self.ours], step, now)
-        max_age = None if fresh_since is None else max(FRESH_S, (now - fresh_since).total_seconds())
+        max_age = None if fresh_since is None else max(self.fresh_s(), (now - fresh_since).total_seconds())
         trouble = self._read_for_guard(guard.stale(wanted, now, max_age), now)
         if trouble is not None:
             return trouble
         names = {vm: self.name(vm) for vm in others}
         return guard.hold(step, self.ours, names, now)
+
+    def fresh_s(self) -> float:
+        """How old (clock seconds) a read may be and still count as made right before a trigger."""
+        speed = float(getattr(self.clock, "speed", 1.0))
+        return min(FRESH_MAX_S, max(FRESH_S, FRESH_REAL_S * speed))
 
     def _read_for_guard(self, stale: list[str], now: dt.datetime) -> Hold | None:
         """Read ``stale`` into the guard (lists of their scale sets first, the rest one by one); a VM

@@ -39,7 +39,6 @@ from planner.plan import Step
 Wake = Generator[dt.datetime, None, None]
 TERMINAL = ("healthy", "skipped", "failed")
 SETTLED = ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted")
-REUSE_S = 15.0  # a status read this recently (by the live guard) serves as the fresh read before a trigger
 
 
 class StepVMs:
@@ -177,8 +176,9 @@ class StepVMs:
         # in time and cheap, read the VMs one by one, side by side (a big list is slow to answer)
         first = [w for w in items if w.state in ("pending", "retry")]
         now = self.ctx.clock.now()
-        # a read the live guard made moments ago is fresh enough for the check before a trigger
-        statuses.update(self.ctx.guard.recent([w.vm.id for w in first], now, REUSE_S))
+        # a read the live guard made moments ago (its list of the step's scale set at the step's
+        # start) is fresh enough for the check before a trigger
+        statuses.update(self.ctx.guard.recent([w.vm.id for w in first], now, self.ctx.fresh_s()))
         # scale set members: one instance list per scale set (only the sets the step needs)
         if len(items) > 1 and isinstance(self.ctx.backend, BatchStatus):
             with contextlib.suppress(AzureError):  # else: one read per VM below
@@ -405,11 +405,13 @@ class StepVMs:
         self.ctx.journal.record_trigger(w.vm.id, self.step.id, op.token, at)
         w.state, w.token, w.backoff, w.op_done, w.retries = "triggered", op.token, 0.0, False, 0
         # one status read when the maintenance is expected to be done settles it (the operation is
-        # polled only if it does not); a VM that answered RetryLater before is looked at soon too,
-        # as Azure answers RetryLater quickly and the step's timeout must leave room to try again
-        w.needs_status, w.early = True, w.retried
+        # polled only if it does not). Azure answers RetryLater quickly: a VM that answered it before,
+        # or one whose RetryLater seen only then would leave no room to try again before the step's
+        # timeout, is looked at soon after its trigger too
         expected = self.settings.expected_duration
-        look = min(self.ctx.config.first_poll, expected) if w.retried else expected
+        retry_fits = dt.timedelta(seconds=2 * expected + self.ctx.config.retry_backoff)
+        w.needs_status, w.early = True, w.retried or at + retry_fits > self.ctx.step_deadline(self.step)
+        look = min(self.ctx.config.first_poll, expected) if w.early else expected
         w.due, w.expected_at = at + dt.timedelta(seconds=look), at + dt.timedelta(seconds=expected)
         self.ctx.emit("vm-triggered", self.step.id, w.vm.id, "perform-maintenance accepted")
 
