@@ -146,7 +146,8 @@ class AzureBackend:
         """Statuses of scale set members with one list per scale set (two or more members wanted):
         uniform instances from the instance list with ``$expand=instanceView``, flexible members from
         the VM list filtered to their scale set (the only documented way to expand a VM list).
-        Others are left to :meth:`status`; a listed VM without an instance view comes back unknown."""
+        Others are left to :meth:`status`; a listed VM without an instance view comes back unknown.
+        Every member a list showed is in the answer, wanted or not (the live guard reads the others)."""
         sets: dict[tuple[str, str, str], list[VM]] = {}
         for vm in vms:
             if vm.scale_set and vm.orchestration in ("Uniform", "Flexible"):
@@ -159,6 +160,7 @@ class AzureBackend:
             listed = (
                 self._uniform_views(members[0]) if kind == "Uniform" else self._flexible_views(members[0])
             )
+            found.update(listed)
             for vm in members:
                 found[vm.id.lower()] = listed.get(vm.id.lower()) or VMStatus.unknown(
                     vm.id, "not in its scale set's list"

@@ -83,5 +83,6 @@ class BatchStatus(Protocol):
     """A backend that reads the status of many scale set members with one list per scale set."""
 
     def statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
-        """Statuses by lower-case id of the ``vms`` a scale set list covers (others: ``status``)."""
+        """Statuses by lower-case id of the ``vms`` a scale set list covers (others: ``status``), and
+        of the other members the lists showed."""
         ...

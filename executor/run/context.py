@@ -30,7 +30,14 @@ from planner.plan import Plan, Step
 from planner.select import selection
 from planner.spec import Spec, TierSettings
 
-GUARD_LIST_MIN = 4  # from this many VMs of other domains to read, the guard lists their resource groups
+GUARD_LIST_MIN = 4  # without scale set lists: from this many VMs to read, the guard lists their groups
+# Right before a trigger, a read this recent is the live state (another actor's trigger shows in Azure
+# at once; a window this short is all that separates any read from the trigger that follows it). In a
+# compressed simulation the runner's own real latency between a check and its trigger spans ``speed``
+# times more clock time: the window is then FRESH_REAL_S of real time, never more than FRESH_MAX_S.
+FRESH_S = 15.0
+FRESH_REAL_S = 0.5
+FRESH_MAX_S = 60.0
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -42,7 +49,7 @@ class RunConfig:
     """Pacing of the runner; the defaults respect Azure's documented limits (DESIGN §9)."""
 
     confirm: str = "never"  # step | tier | never
-    first_poll: float = 60.0  # after a trigger: RetryLater comes back quickly
+    first_poll: float = 60.0  # after re-triggering a VM that answered RetryLater: it comes back quickly
     poll_interval: float = 60.0  # between later polls of one operation
     status_interval: float = 30.0  # between status reads while waiting for PowerState/running
     settle_s: float = 900.0  # after the operation ended: how long the VM may take to show it done
@@ -214,24 +221,43 @@ class RunContext:
                     baseline=baseline,
                 )
 
-    def group_hold(self, step: Step, fresh: bool = False) -> Hold | None:
-        """The live guard's verdict for a step: other domains of its group read (reusing a read within
-        the recheck interval, or none at all when ``fresh``: right before a trigger, where another
-        runner's trigger of a moment ago must show), a reason to wait or None."""
+    def group_hold(self, step: Step, fresh_since: dt.datetime | None = None) -> Hold | None:
+        """The live guard's verdict for a step: other domains of its group read, a reason to wait or None.
+
+        At a step's start, reads within the recheck interval serve; right before a trigger
+        (``fresh_since``: when the turn began), reads of this turn (the step's own list of its scale
+        set) or made within :meth:`fresh_s` (the check at the step's start, when its baseline passed at
+        once). Only VMs whose state can still hold the step are read: not the run's own (the scheduler
+        keeps their gaps), not those seen done by someone else a full gap ago."""
         guard = self.guard
         others = guard.others(step)
         if not others:
             return None
         now = self.clock.now()
-        stale = others if fresh else guard.stale(others, now)
-        unread = self._list_for_guard(stale, now) if len(stale) >= GUARD_LIST_MIN else stale
+        wanted = guard.to_read([vm for vm in others if vm not in self.ours], step, now)
+        max_age = None if fresh_since is None else max(self.fresh_s(), (now - fresh_since).total_seconds())
+        trouble = self._read_for_guard(guard.stale(wanted, now, max_age), now)
+        if trouble is not None:
+            return trouble
+        names = {vm: self.name(vm) for vm in others}
+        return guard.hold(step, self.ours, names, now)
+
+    def fresh_s(self) -> float:
+        """How old (clock seconds) a read may be and still count as made right before a trigger."""
+        speed = float(getattr(self.clock, "speed", 1.0))
+        return min(FRESH_MAX_S, max(FRESH_S, FRESH_REAL_S * speed))
+
+    def _read_for_guard(self, stale: list[str], now: dt.datetime) -> Hold | None:
+        """Read ``stale`` into the guard (lists of their scale sets first, the rest one by one); a VM
+        that cannot be read holds the step a minute."""
+        listing = isinstance(self.backend, BatchStatus) or len(stale) >= GUARD_LIST_MIN
+        unread = self._list_for_guard(stale, now) if stale and listing else stale
         read = functools.partial(answer_of, self.backend.status)  # sign-in trouble stops the run
         for vm, found in zip(unread, self.each(read, unread, "udroll-guard"), strict=True):
             if isinstance(found, AzureError):
                 return Hold(f"cannot read {self.name(vm)} of the same group: {found}", self.later(60))
-            guard.observe(found, now)
-        names = {vm: self.name(vm) for vm in others}
-        return guard.hold(step, self.ours, names, now)
+            self.guard.observe(found, now)
+        return None
 
     def _list_for_guard(self, vms: list[str], now: dt.datetime) -> list[str]:
         """One list per scale set holding ``vms`` (cheaper than a read each); the VMs it did not
@@ -247,4 +273,4 @@ class RunContext:
             return vms
         for status in listed:
             self.guard.observe(status, now)
-        return self.guard.stale(vms, now)
+        return self.guard.stale(vms, now, 0.0)

@@ -91,11 +91,30 @@ class GroupGuard:
         elif self._acted(vm, status) or vm in self.busy_seen:
             self.done_seen.setdefault(vm, self._earliest_end(vm, at))
 
-    def stale(self, vms: list[str], now: dt.datetime) -> list[str]:
-        """Which of ``vms`` were not read within the recheck interval."""
-        return [
-            vm for vm in vms if vm.lower() not in self.seen or now - self.seen[vm.lower()][0] >= self.recheck
-        ]
+    def stale(self, vms: list[str], now: dt.datetime, max_age_s: float | None = None) -> list[str]:
+        """Which of ``vms`` were not read within ``max_age_s`` (default: the recheck interval)."""
+        age = self.recheck if max_age_s is None else dt.timedelta(seconds=max_age_s)
+        return [vm for vm in vms if vm.lower() not in self.seen or now - self.seen[vm.lower()][0] > age]
+
+    def to_read(self, vms: list[str], step: Step, now: dt.datetime) -> list[str]:
+        """The VMs of ``vms`` whose state can still hold ``step``: not those last seen done by someone
+        else a full gap ago (a maintenance that completed does not run again; a hold from them is over)."""
+        gap = dt.timedelta(seconds=step.gap_after_s)
+        out = []
+        for vm in vms:
+            key = vm.lower()
+            done_at = self.done_seen.get(key)
+            last = self.seen.get(key)
+            settled = (
+                done_at is not None
+                and now >= done_at + gap
+                and last is not None
+                and not self._busy(key, last[1])
+                and self._acted(key, last[1])
+            )
+            if not settled:
+                out.append(vm)
+        return out
 
     def recent(self, vms: list[str], now: dt.datetime, max_age_s: float) -> dict[str, VMStatus]:
         """Statuses of ``vms`` read at most ``max_age_s`` ago, keyed by lower-case id."""

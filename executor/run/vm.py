@@ -8,10 +8,10 @@ health gate. A VM with an intent but no handle (a crash, or an ambiguous error, 
 reconciled from Azure's status before anything else: maintenance under way or done is followed,
 never triggered again.
 
-Requests (DESIGN §9 budget): a step's first status read is one list per resource group; after a
-trigger the runner looks at the VM's status once soon (a quick RetryLater) and once when the
-maintenance is expected to be done, and polls the operation from its handle only when the status
-does not settle it — about three requests per VM that behaves, never faster than its buckets refill.
+Requests (DESIGN §9 budget, README "calls"): one fresh status read before the trigger and one when
+the maintenance is expected to be done (a scale set's members: one list of the set for each), one
+perform-maintenance per VM (one per uniform scale set step), and the operation is polled from its
+handle only when the status does not settle it — three requests per standalone VM that behaves.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from planner.timefmt import duration, human_span, human_time, plural
 Wake = Generator[dt.datetime, None, None]
 TERMINAL = ("healthy", "skipped", "failed")
 SETTLED = ("RetryLater", "MaintenanceAborted", "MaintenanceCompleted")
-REUSE_S = 15.0  # a status read this recently (by the live guard) serves as the fresh read before a trigger
 
 
 class StepVMs:
@@ -60,7 +59,7 @@ class StepVMs:
             now = self.ctx.clock.now()
             due = [w for w in work.values() if w.state not in TERMINAL and w.due <= now]
             self._read_statuses([w for w in due if w.needs_status], deadline)
-            ready = self._unless_held([w for w in due if w.ready])
+            ready = self._unless_held([w for w in due if w.ready], now)
             if ready:
                 self._trigger(ready, deadline)
             polls: dict[str, list[VMWork]] = {}  # one look per operation (a scale set call has one)
@@ -114,13 +113,13 @@ class StepVMs:
                 )
         return work
 
-    def _unless_held(self, ready: list[VMWork]) -> list[VMWork]:
-        """The live guard right before a trigger: if another domain of the group is (or was just)
-        maintained by someone else, the ready VMs wait — or, once the step no longer fits its
-        window, are not triggered at all."""
+    def _unless_held(self, ready: list[VMWork], turn: dt.datetime) -> list[VMWork]:
+        """The live guard right before a trigger (reads of this turn, from ``turn``, serve): if another
+        domain of the group is (or was just) maintained by someone else, the ready VMs wait — or,
+        once the step no longer fits its window, are not triggered at all."""
         if not ready:
             return ready
-        hold = self.ctx.group_hold(self.step, fresh=True)
+        hold = self.ctx.group_hold(self.step, fresh_since=turn)
         if hold is None:
             if self.held:
                 self.ctx.journal.set_waiting(self.step.id, None, None)
@@ -182,8 +181,9 @@ class StepVMs:
         # in time and cheap, read the VMs one by one, side by side (a big list is slow to answer)
         first = [w for w in items if w.state in ("pending", "retry")]
         now = self.ctx.clock.now()
-        # a read the live guard made moments ago is fresh enough for the check before a trigger
-        statuses.update(self.ctx.guard.recent([w.vm.id for w in first], now, REUSE_S))
+        # a read the live guard made moments ago (its list of the step's scale set at the step's
+        # start) is fresh enough for the check before a trigger
+        statuses.update(self.ctx.guard.recent([w.vm.id for w in first], now, self.ctx.fresh_s()))
         # scale set members: one instance list per scale set (only the sets the step needs)
         if len(items) > 1 and isinstance(self.ctx.backend, BatchStatus):
             with contextlib.suppress(AzureError):  # else: one read per VM below
@@ -343,7 +343,7 @@ class StepVMs:
                 "maintained; `--retry-failed` tries again while its self-service window is open, "
                 "after which Azure maintains it in its scheduled window",
             )
-        w.state, w.due, w.needs_status = "retry", retry_at, True
+        w.state, w.due, w.needs_status, w.retried = "retry", retry_at, True, True
         self.ctx.journal.update_vm(w.vm.id, state="retry", retry_at=retry_at, result="RetryLater")
         self.ctx.emit(
             "vm-retry",
@@ -401,19 +401,23 @@ class StepVMs:
                     w.needs_status = True
                     self._azure_trouble(w, answer, deadline, "triggering perform-maintenance")
             else:
+                at = self.ctx.clock.now()  # one time for a call's VMs: their next looks go together
                 for w, op in zip(unit, answer, strict=True):
-                    self._triggered(w, op)
+                    self._triggered(w, op, at)
         return split
 
-    def _triggered(self, w: VMWork, op: Operation) -> None:
-        at = self.ctx.clock.now()
+    def _triggered(self, w: VMWork, op: Operation, at: dt.datetime) -> None:
         self.ctx.journal.record_trigger(w.vm.id, self.step.id, op.token, at)
         w.state, w.token, w.backoff, w.op_done, w.retries = "triggered", op.token, 0.0, False, 0
-        # an early look at the status catches a quick RetryLater; the operation itself is polled
-        # only if the status does not show it settled once it is expected to be done
-        w.needs_status, w.early = True, True
-        w.due = at + dt.timedelta(seconds=min(self.ctx.config.first_poll, self.settings.expected_duration))
-        w.expected_at = at + dt.timedelta(seconds=self.settings.expected_duration)
+        # one status read when the maintenance is expected to be done settles it (the operation is
+        # polled only if it does not). Azure answers RetryLater quickly: a VM that answered it before,
+        # or one whose RetryLater seen only then would leave no room to try again before the step's
+        # timeout, is looked at soon after its trigger too
+        expected = self.settings.expected_duration
+        retry_fits = dt.timedelta(seconds=2 * expected + self.ctx.config.retry_backoff)
+        w.needs_status, w.early = True, w.retried or at + retry_fits > self.ctx.step_deadline(self.step)
+        look = min(self.ctx.config.first_poll, expected) if w.early else expected
+        w.due, w.expected_at = at + dt.timedelta(seconds=look), at + dt.timedelta(seconds=expected)
         self.ctx.emit("vm-triggered", self.step.id, w.vm.id, "perform-maintenance accepted")
 
     def _poll(self, items: list[VMWork], deadline: dt.datetime) -> None:

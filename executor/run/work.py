@@ -30,7 +30,8 @@ class VMWork:
     backoff: float = 0.0
     retries: int = 0
     expected_at: dt.datetime | None = None  # when a started maintenance should be done
-    early: bool = False  # the next status read is the early look after a trigger
+    early: bool = False  # the next status read is an early look after a trigger (or on resume)
+    retried: bool = False  # it answered RetryLater in this run: look early after its next trigger
     ready: bool = False  # checked and eligible: to be triggered this turn
     op_status: str = ""  # the operation's terminal status, once polled
     op_ended: dt.datetime | None = None

@@ -1,0 +1,167 @@
+"""ARM requests per VM and per step on the floor (issue 18), judged from the emulator's request log of a
+small fleet run through the real SDK: one fresh read before a trigger and one after it (a VM's instance
+view, or one list of a uniform scale set per step), one perform-maintenance per VM or per uniform scale
+set step, no operation polls when the status settles it, and the live guard reading only the other
+domains' VMs that this run has not triggered yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+
+from executor.run.journal import Journal
+from executor.run.runner import RunConfig, Runner
+from executor.simulation import control_interval, simulation
+from planner.build import build_plan
+from planner.load import parse_spec
+
+pytestmark = pytest.mark.e2e
+
+WINDOW = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
+PENDING = f"{{customer_initiated_allowed: true, self_service_window: {WINDOW}}}"
+SPEC = """
+version: 1
+name: floor
+subscription: 11111111-2222-3333-4444-555555555555
+defaults:
+  recovery_gap: 31m
+  expected_duration: 10m
+  health: {wait: 1m, timeout: 20m, healthy_for: 2m, interval: 30s}
+window: {not_before: 2026-11-23T21:00:00Z}
+tiers:
+  - {name: db, select: {tags: {role: db}}, max_unavailable: 50%}
+  - {name: app, select: {tags: {role: app}}, max_unavailable: 34%}
+  - {name: web, select: {tags: {role: web}}, max_unavailable: 34%}
+inventory:
+""" + "".join(
+    [
+        f"  - {{name: db-{i}, resource_group: rg-a, availability_set: as-db, update_domain: {i % 2}, "
+        f"fault_domain: {i % 2}, tags: {{role: db}}, maintenance: {PENDING}}}\n"
+        for i in range(4)
+    ]
+    + [
+        f"  - {{name: app_{i}, resource_group: rg-a, scale_set: vmss-app, orchestration: Uniform, "
+        f"instance_id: '{i}', update_domain: {i % 3}, fault_domain: {i % 3}, tags: {{role: app}}, "
+        f"maintenance: {PENDING}}}\n"
+        for i in range(6)
+    ]
+    + [
+        f"  - {{name: web-{i}, resource_group: rg-a, zone: '{1 + i}', tags: {{role: web}}, "
+        f"maintenance: {PENDING}}}\n"
+        for i in range(3)
+    ]
+)
+SPEED = 300.0
+
+
+def _at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[dict[str, Any]]]:
+    loaded = parse_spec(SPEC, "floor.yaml")
+    assert loaded.inventory is not None
+    fleet, spec = loaded.inventory, loaded.spec
+    plan = build_plan(spec, fleet, spec.window.not_before or fleet.captured_at, optimize_s=0)
+    with simulation(fleet, plan, SPEED) as sim:
+        journal = Journal.create(
+            tmp_path_factory.mktemp("floor") / "j",
+            {"plan": plan.to_json()},
+            [(s.id, s.tier, list(s.vms)) for s in plan.steps],
+        )
+        runner = Runner(
+            journal,
+            plan,
+            spec,
+            fleet,
+            sim.backend,
+            sim.clock,
+            checks_for=sim.checks_for,
+            config=RunConfig(control_interval=control_interval(SPEED)),
+        )
+        outcome = runner.run()
+        emu: Any = sim.emulator
+        requests = [r for r in emu.requests() if r["kind"] == "arm"]
+    assert outcome.state == "completed", outcome
+    return plan, requests
+
+
+def _triggered_at(requests: list[dict[str, Any]]) -> dict[str, dt.datetime]:
+    """When each VM was triggered (a scale set call triggers its instances)."""
+    out: dict[str, dt.datetime] = {}
+    for r in requests:
+        if r["method"] == "POST" and "performMaintenance" in r["path"] and r["status"] == 202:
+            for vm in r.get("vms") or [r["vm"]]:
+                out.setdefault(vm.lower(), _at(r["sim"]))
+    return out
+
+
+def _views(requests: list[dict[str, Any]]) -> dict[str, list[dt.datetime]]:
+    """Each standalone VM's instance-view reads, in time order."""
+    out: dict[str, list[dt.datetime]] = defaultdict(list)
+    for r in requests:
+        if r["method"] == "GET" and r["path"].split("?")[0].endswith("/instanceView") and r["vm"]:
+            out[r["vm"].lower()].append(_at(r["sim"]))
+    return out
+
+
+def test_one_trigger_per_vm_one_per_scale_set_step_and_no_operation_polls(run: Any) -> None:
+    """Every VM triggered once; a uniform scale set step is one POST; no operation status is polled."""
+    plan, requests = run
+    posts = [r for r in requests if r["method"] == "POST"]
+    scale_set_steps = [s for s in plan.steps if s.tier == "app"]
+    assert len(posts) == 4 + 3 + len(scale_set_steps)
+    assert sorted(Counter(vm for r in posts for vm in r.get("vms") or [r["vm"]]).values()) == [1] * 13
+    assert not [r for r in requests if "/operations/" in r["path"].lower()]
+
+
+def test_a_standalone_vm_is_read_once_after_its_trigger(run: Any) -> None:
+    """No early look: after its trigger a VM's status is read once, when the maintenance is due."""
+    _, requests = run
+    triggered, views = _triggered_at(requests), _views(requests)
+    after = {
+        vm: sum(1 for t in views[vm] if t > at)
+        for vm, at in triggered.items()
+        if "/virtualmachines/" in vm and "scalesets" not in vm
+    }
+    assert len(after) == 7
+    assert set(after.values()) == {1}, after
+
+
+def test_the_guard_reads_only_what_this_run_has_not_triggered(run: Any) -> None:
+    """A VM of a group's first domain is read twice in the whole run (before and after its trigger):
+    later steps' guards leave the run's own VMs alone. A later domain's VM is read at most twice more
+    per earlier step of its group (at that step's start and right before its trigger)."""
+    plan, requests = run
+    views = _views(requests)
+    for group in ("db", "web"):
+        steps = sorted((s for s in plan.steps if s.tier == group), key=lambda s: s.start)
+        for index, step in enumerate(steps):
+            for vm in step.vms:
+                assert 2 <= len(views[vm.lower()]) <= 2 + 2 * index, (vm, views[vm.lower()])
+        assert all(len(views[vm.lower()]) == 2 for vm in steps[0].vms)
+
+
+def test_a_uniform_scale_set_step_lists_its_set_at_most_three_times(run: Any) -> None:
+    """Per uniform scale set step: the guard's list at its start, one list that is both its fresh read and
+    the guard's right before the trigger, and one after: never a list per instance or an early look."""
+    plan, requests = run
+    lists = [
+        r
+        for r in requests
+        if r["method"] == "GET"
+        and "/virtualMachineScaleSets/vmss-app/virtualMachines" in r["path"]
+        and "instanceView" in r["path"]
+        and r["path"].split("?")[0].endswith("/virtualMachines")
+    ]
+    steps = [s for s in plan.steps if s.tier == "app"]
+    assert not [
+        r
+        for r in requests
+        if r["path"].split("?")[0].lower().endswith("/instanceview") and "scalesets" in r["path"].lower()
+    ]
+    assert len(lists) <= 3 * len(steps), len(lists)
