@@ -345,13 +345,8 @@ class StepVMs:
             )
         w.state, w.due, w.needs_status, w.retried = "retry", retry_at, True, True
         self.ctx.journal.update_vm(w.vm.id, state="retry", retry_at=retry_at, result="RetryLater")
-        self.ctx.emit(
-            "vm-retry",
-            self.step.id,
-            w.vm.id,
-            f"RetryLater: trying again in {duration(wait)}",
-            attempt=row.attempts,
-        )
+        again = f"RetryLater: trying again in {duration(wait)}"
+        self.ctx.emit("vm-retry", self.step.id, w.vm.id, again, attempt=row.attempts)
         return None
 
     def _trigger(self, items: list[VMWork], deadline: dt.datetime) -> None:
