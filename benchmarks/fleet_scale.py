@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from rollout import operation  # noqa: E402  (the README's names of the calls)
 
-from executor.run.journal import Journal  # noqa: E402
+from executor.rollout import plan_journal  # noqa: E402
 from executor.run.runner import RunConfig, Runner  # noqa: E402
 from executor.simulation import control_interval, emulator_checks, simulation  # noqa: E402
 from planner.build import build_plan  # noqa: E402
@@ -172,9 +172,7 @@ def main() -> None:
     )
     with serving as sim:
         emulator: Any = sim.emulator
-        journal = Journal.create(
-            directory, {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
-        )
+        journal = plan_journal(directory, plan)
         runner = Runner(
             journal,
             plan,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from executor.run.journal import Journal
+from executor.rollout import plan_journal
 from executor.run.runner import RunConfig, Runner
 from executor.simulation import control_interval, simulation
 from planner.build import build_plan
@@ -132,9 +132,7 @@ def main() -> None:
         sim.backend.list_vms()  # `udroll discover` of the whole subscription, counted apart
         seen = sim.emulator.requests()  # type: ignore[attr-defined]
         discovery = len([r for r in seen if r["kind"] == "arm"])
-        journal = Journal.create(
-            directory, {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
-        )
+        journal = plan_journal(directory, plan)
         runner = Runner(
             journal,
             plan,

@@ -198,6 +198,16 @@ def store_exists(location: str | Path) -> bool:
     return Journal.exists(location)
 
 
+def plan_steps(plan: Plan) -> list[tuple[str, str, list[str]]]:
+    """The ``(step, tier, vms)`` rows a new journal starts from."""
+    return [(s.id, s.tier, list(s.vms)) for s in plan.steps]
+
+
+def plan_journal(directory: str | Path, plan: Plan) -> Journal:
+    """A bare local journal of ``plan`` (no spec or fleet): for harnesses driving a Runner themselves."""
+    return Journal.create(Path(directory), {"plan": plan.to_json()}, plan_steps(plan))
+
+
 def create_store(
     location: str | Path, meta: dict[str, str], steps: list[tuple[str, str, list[str]]]
 ) -> JournalStore:
@@ -246,7 +256,7 @@ def create_run(
         meta["emulator"] = str(Path(emulator).resolve())
     if subscription:
         meta["subscription"] = subscription
-    return create_store(directory, meta, [(s.id, s.tier, list(s.vms)) for s in plan.steps])
+    return create_store(directory, meta, plan_steps(plan))
 
 
 def open_journal(directory: str | Path) -> JournalStore:
@@ -284,75 +294,36 @@ def execute(
     still pending when the run ends get ``notify_drain`` seconds (wall time) to finish."""
     workdir = _workdir(journal, loaded)
     held = lock_groups(journal, plan, clock)  # refused (exit 2) before anything is started
+    notifications = None
     try:
-        return _execute(
-            journal,
-            plan,
-            loaded,
-            fleet,
-            backend,
-            clock,
-            reporter,
-            confirm,
-            confirm_mode,
-            checks_for,
-            retry_failed,
-            control_interval,
-            prober,
-            notify_drain,
-            until_idle,
-            workdir,
-        )
-    finally:
-        held.release()
-
-
-def _execute(
-    journal: JournalStore,
-    plan: Plan,
-    loaded: LoadedSpec,
-    fleet: Fleet,
-    backend: ComputeBackend,
-    clock: Clock,
-    reporter: Reporter | None,
-    confirm: Callable[[str], bool] | None,
-    confirm_mode: str,
-    checks_for: ChecksFor | None,
-    retry_failed: bool,
-    control_interval: float,
-    prober: Prober | None,
-    notify_drain: float,
-    until_idle: bool,
-    workdir: str,
-) -> RunOutcome:
-    notifications = notify.start(loaded.spec, plan, fleet, journal, clock, loaded.file, workdir)
-    if notifications is not None:
-        reporter = FanOut(reporter or NullReporter(), notifications.notifier)
-    runner = Runner(
-        journal,
-        plan,
-        loaded.spec,
-        fleet,
-        backend,
-        clock,
-        reporter,
-        confirm=confirm if confirm_mode != "never" else None,
-        checks_for=checks_for,
-        config=RunConfig(
+        notifications = notify.start(loaded.spec, plan, fleet, journal, clock, loaded.file, workdir)
+        if notifications is not None:
+            reporter = FanOut(reporter or NullReporter(), notifications.notifier)
+        config = RunConfig(
             confirm=confirm_mode,
             retry_failed=retry_failed,
             control_interval=control_interval,
             workdir=workdir,
             until_idle=until_idle,
-        ),
-        prober=prober,
-        step_events=notifications.gate if notifications else None,
-    )
-    try:
-        return runner.run()
+        )
+        return Runner(
+            journal,
+            plan,
+            loaded.spec,
+            fleet,
+            backend,
+            clock,
+            reporter,
+            confirm=confirm if confirm_mode != "never" else None,
+            checks_for=checks_for,
+            config=config,
+            prober=prober,
+            step_events=notifications.gate if notifications else None,
+        ).run()
     finally:
         if notifications is not None:
             notifications.close(notify_drain)
+        held.release()
 
 
 class _NoLocks:

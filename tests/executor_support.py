@@ -13,6 +13,7 @@ import click
 from click.testing import CliRunner
 
 from executor.cli.main import cli
+from executor.rollout import plan_journal
 from executor.run.clock import FakeClock
 from executor.run.events import Event, RecordingReporter
 from executor.run.journal import Journal
@@ -158,9 +159,7 @@ def harness(
     by_id = {vm_id(loaded, ref) if refs else ref: s for ref, s in (scripts or {}).items()}
     backend = ScriptedBackend(fleet, clock, duration=duration, scripts=by_id, outages=outages)
     directory = tmp_path / "journal"
-    journal = Journal.create(
-        directory, {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
-    )
+    journal = plan_journal(directory, plan)
     return Harness(loaded.spec, fleet, plan, clock, backend, journal, Hooked(), directory)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from executor_support import fakes, harness, invoke
 
+from executor.rollout import plan_journal
 from executor.run.events import Event, RecordingReporter
 from executor.run.journal import Journal
 from executor.run.runner import RunConfig, Runner
@@ -113,9 +114,7 @@ def test_a_question_left_open_for_a_whole_step_does_not_stop_supervision(tmp_pat
 
     speed = 600.0
     with simulation(fleet, plan, speed) as sim:
-        journal = Journal.create(
-            tmp_path / "j", {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
-        )
+        journal = plan_journal(tmp_path / "j", plan)
         runner = Runner(
             journal,
             plan,

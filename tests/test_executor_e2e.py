@@ -17,6 +17,7 @@ import pytest
 from executor_support import E2E_SPEC as SPEC
 from executor_support import invoke, rule_violations
 
+from executor.rollout import plan_journal
 from executor.run.events import RecordingReporter
 from executor.run.journal import Journal
 from executor.run.runner import RunConfig, Runner, RunOutcome
@@ -70,9 +71,7 @@ def simulate(
         faults_path = tmp_path / "faults.yaml"
         faults_path.write_text("version: 1\n" + faults)
     with simulation(fleet, plan, speed, faults_path) as sim:
-        journal = Journal.create(
-            tmp_path / "j", {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
-        )
+        journal = plan_journal(tmp_path / "j", plan)
         reporter = RecordingReporter()
         runner = Runner(
             journal,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from executor.azure.connect import for_emulator
+from executor.rollout import plan_journal
 from executor.run.events import Event, RecordingReporter
 from executor.run.journal import Journal
 from executor.run.runner import RunConfig, Runner, RunOutcome
@@ -146,9 +147,7 @@ def test_a_skipped_step_keeps_its_gap_against_the_emulator(tmp_path: Path) -> No
     faults = tmp_path / "faults.yaml"
     faults.write_text("version: 1\nvms: {rg-db/db-0: {health: flapping, flap_period: 1m}}\n")
     with simulation(fleet, plan, SPEED, faults) as sim:
-        journal = Journal.create(
-            tmp_path / "j", {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
-        )
+        journal = plan_journal(tmp_path / "j", plan)
 
         def run() -> RunOutcome:
             return Runner(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from executor.run.journal import Journal
+from executor.rollout import plan_journal
 from executor.run.runner import RunConfig, Runner
 from executor.simulation import control_interval, simulation
 from planner.build import build_plan
@@ -68,11 +68,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[dict[str, A
     fleet, spec = loaded.inventory, loaded.spec
     plan = build_plan(spec, fleet, spec.window.not_before or fleet.captured_at, optimize_s=0)
     with simulation(fleet, plan, SPEED) as sim:
-        journal = Journal.create(
-            tmp_path_factory.mktemp("floor") / "j",
-            {"plan": plan.to_json()},
-            [(s.id, s.tier, list(s.vms)) for s in plan.steps],
-        )
+        journal = plan_journal(tmp_path_factory.mktemp("floor") / "j", plan)
         runner = Runner(
             journal,
             plan,

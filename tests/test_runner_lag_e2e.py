@@ -16,6 +16,7 @@ import pytest
 from executor_support import Hooked
 from test_baseline_race import spec
 
+from executor.rollout import plan_journal
 from executor.run.clock import ScaledClock
 from executor.run.events import Event, RecordingReporter
 from executor.run.gates import Check, Probe, Target, probe_all
@@ -72,9 +73,7 @@ def run_sim(
     faults_path = tmp_path / "faults.yaml"
     faults_path.write_text("version: 1\n" + faults)
     with simulation(loaded.inventory, plan, SPEED, faults_path) as sim:
-        journal = Journal.create(
-            tmp_path / "j", {"plan": plan.to_json()}, [(s.id, s.tier, list(s.vms)) for s in plan.steps]
-        )
+        journal = plan_journal(tmp_path / "j", plan)
         reporter = Hooked()
         reporter.on_event = on_event
 
