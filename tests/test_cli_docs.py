@@ -36,3 +36,26 @@ def test_bash_completion_script_and_completions_work() -> None:
     env.update(_UDROLL_COMPLETE="bash_complete", COMP_WORDS="udroll sta", COMP_CWORD="1")
     answer = subprocess.run(udroll, env=env, capture_output=True, text=True, timeout=60).stdout
     assert "plain,status" in answer.splitlines()
+
+
+def test_an_unwritable_out_is_a_clear_error(tmp_path: Path) -> None:
+    """`udroll docs --out` into a missing directory says which file cannot be written (exit 2), no traceback."""
+    target = tmp_path / "missing" / "cli.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from executor.cli.main import main; main(sys.argv[1:])",
+            "docs",
+            "--out",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"cannot write {target}" in done.stderr and "Traceback" not in done.stderr
+    assert "udroll hit a bug" not in done.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +12,7 @@ from executor.azure.connect import AzureOptions, azure_options, backend_from, co
 from executor.azure.discovery import snapshot
 from executor.azure.fleet_view import render_csv, render_json, render_table, scale_set_rows, vm_rows
 from executor.azure.pacing import interactive
+from executor.cli.common import emit_text
 from executor.cli.display import display_zone, text_width, tz_option, wide_option
 from planner.errors import InputError
 from planner.fleet import VM, Fleet
@@ -98,13 +98,7 @@ def discover(
     vms, now = _live_vms(obj, azure, resource_groups, tags)
     fleet = snapshot(vms, now)
     text = fleet.to_json()
-    if out:
-        try:
-            Path(out).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write {out}: {exc.strerror}") from None
-    else:
-        click.echo(text, nl=False)
+    emit_text(text, out or None)
     groups = len({vm.resource_group.lower() for vm in fleet.vms})
     where = f" to {out}" if out else ""
     click.echo(

@@ -105,3 +105,14 @@ def refuse_without_tty(obj: Any, confirm: str, yes: bool) -> None:
             f"this run asks for confirmation (--confirm {confirm}) but standard input is not a terminal: "
             "pass --yes to confirm everything up front, or --confirm never"
         )
+
+
+def emit_text(text: str, out: str | None) -> None:
+    """``text`` into the file ``--out`` names (a located error when it cannot be written), else stdout."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror or exc}") from None

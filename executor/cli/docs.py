@@ -3,9 +3,9 @@ that it cannot drift from them (tests/test_cli_docs.py checks the committed file
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
+
+from executor.cli.common import emit_text
 
 WIDTH = 100
 INTRO = """# udroll command reference
@@ -57,7 +57,4 @@ def docs(ctx: click.Context, out_path: str | None) -> None:
       udroll docs --out docs/cli.md
     """
     text = reference(ctx.find_root().command)
-    if out_path:
-        Path(out_path).write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=False)
+    emit_text(text, out_path or None)

@@ -7,16 +7,16 @@ import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from executor.azure.connect import AzureOptions, azure_options
+from executor.cli.common import emit_text
 from executor.cli.display import display_zone, text_width, tz_option, wide_option
 from executor.run.clock import Clock, SystemClock
 from planner.build import DEFAULT_OPTIMIZE_S, build_plan
-from planner.errors import InputError, UnschedulableError
+from planner.errors import UnschedulableError
 from planner.fleet import Fleet, load_fleet
 from planner.gcpause import gc_paused
 from planner.load import LoadedSpec, load_spec
@@ -158,13 +158,8 @@ def _plan_and_write(
         wide=shown[1],
     )
     text = RENDERERS[fmt](preview)
-    if out_path is None:
-        click.echo(text, nl=False)
-    else:
-        try:
-            Path(out_path).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write {out_path}: {exc.strerror}") from None
+    emit_text(text, out_path)
+    if out_path is not None:
         click.echo(f"wrote {fmt} preview of {plural(len(result.steps), 'step')} to {out_path}", err=True)
     return len(result.unschedulable)
 

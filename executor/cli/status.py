@@ -7,19 +7,17 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from executor import rollout
-from executor.cli.common import SIMULATION_ENDED, dep, journal_option
+from executor.cli.common import SIMULATION_ENDED, dep, emit_text, journal_option
 from executor.cli.display import display_zone, text_width, tz_option, wide_option
 from executor.report.text import RENDERERS as REPORTS
 from executor.report.text import build_report
 from executor.run.clock import Clock
 from executor.run.store import WAITING, JournalStore
-from planner.errors import InputError
 from planner.render.fit import Column, fitted_text
 from planner.timefmt import countdown, human_time, parse_instant, parse_instant_or_none, plural
 
@@ -215,10 +213,4 @@ def report(journal_dir: str, fmt: str, out_path: str | None, tz: str | None) -> 
         text = REPORTS[fmt](data, display_zone(tz, data["timezone"]))
     finally:
         journal.close()
-    if out_path is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        Path(out_path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {out_path}: {exc.strerror}") from None
+    emit_text(text, out_path)
