@@ -69,8 +69,8 @@ class ScaledClock:
         self._sleepers = 0  # threads in sleep(): while any, pauses do not stop the clock
         self._after = 0.0  # when the latest hold ends (monotonic real time)
         self._standing = standing
-        if standing:
-            self.pause()
+        if standing:  # paused from the epoch on
+            self._pauses, self._held = 1, (0.0, self._origin, math.inf)
 
     def _running(self, real: float) -> float:
         """Real seconds the clock has run (not stood still) by monotonic time ``real``."""
