@@ -43,8 +43,10 @@ class ScaledClock:
 
     - :meth:`pause` / :meth:`resume` (counted): stand still while any pause is on — the simulating
       runner pauses it while it works (its loop, a step's turn, a round of probes: executor.run.lag);
-    - :meth:`sleep` lets it run: whoever sleeps on it waits for simulated time, so it runs while any
-      thread sleeps on it, pauses or not (a turn waiting out a throttle never stalls the simulation);
+    - :meth:`sleep` on a paused clock moves it to the sleeper's wake-up at once, as a discrete-event
+      simulation would (a turn waiting out a throttle, or a read it waits on, never stalls it; and
+      letting it run meanwhile gave the clock whatever real time the sleeper took to wake up — under
+      load, minutes of simulated time per wait);
     - :meth:`hold`: stand still for some real seconds (a runner that fell behind its plan);
     - ``standing``: stand still from the start until :meth:`start` (the runner's first wait), so
       setting up a run or asking the operator to confirm it takes no simulated time.
@@ -66,7 +68,6 @@ class ScaledClock:
         self._held: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self._lock = threading.Lock()
         self._pauses = 0  # pause() without resume()
-        self._sleepers = 0  # threads in sleep(): while any, pauses do not stop the clock
         self._after = 0.0  # when the latest hold ends (monotonic real time)
         self._standing = standing
         if standing:  # paused from the epoch on
@@ -83,10 +84,10 @@ class ScaledClock:
         return self.epoch + dt.timedelta(seconds=self._running(time.monotonic()) * self.speed)
 
     def _settle(self) -> None:
-        """After a change of pauses or sleepers (under the lock): stand still or run on."""
+        """After a change of pauses (under the lock): stand still or run on."""
         real = time.monotonic()
         lost, start, until = self._held
-        if self._pauses > 0 and self._sleepers == 0:
+        if self._pauses > 0:
             if until == math.inf:
                 return
             if real >= until:  # running: a new stand-still from now
@@ -110,7 +111,7 @@ class ScaledClock:
                 self._held = (lost, start, max(until, self._after))
 
     def pause(self) -> None:
-        """Stand still until as many :meth:`resume` calls (unless someone sleeps on the clock)."""
+        """Stand still until as many :meth:`resume` calls."""
         with self._lock:
             self._pauses += 1
             self._settle()
@@ -136,21 +137,26 @@ class ScaledClock:
         return lost + min(until, time.monotonic()) - start if until > start else lost
 
     def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of simulated time; the clock runs meanwhile, pauses or not (a hold still
-        makes it longer in real time)."""
+        """Wait ``seconds`` of simulated time (a hold makes it longer in real time; a pause, none)."""
         if seconds <= 0:
             return
+        target = self.now() + dt.timedelta(seconds=seconds)
+        while (left := (target - self.now()).total_seconds()) > 0:
+            if self._leap(target):
+                return
+            time.sleep(max(left / self.speed, 0.001))
+
+    def _leap(self, target: dt.datetime) -> bool:
+        """While paused, move the clock to ``target`` at once; False when it runs (or a hold is on,
+        which is waited out)."""
         with self._lock:
-            self._sleepers += 1
-            self._settle()
-        try:
-            target = self.now() + dt.timedelta(seconds=seconds)
-            while (left := (target - self.now()).total_seconds()) > 0:
-                time.sleep(max(left / self.speed, 0.001))
-        finally:
-            with self._lock:
-                self._sleepers -= 1
-                self._settle()
+            lost, start, until = self._held
+            if until != math.inf:
+                return False
+            ahead = (target - self.now()).total_seconds() / self.speed
+            if ahead > 0:  # less time lost to standing still: the clock reads ``target``
+                self._held = (lost - ahead, start, until)
+            return True
 
     def real_seconds(self, simulated: float) -> float:
         return simulated / self.speed
