@@ -24,7 +24,6 @@ import json
 import random
 import re
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +108,7 @@ class Pacer:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
         self.waited_s = 0.0
-        self.waits: Counter[str] = Counter()  # clock seconds waited, by the bucket that was short
+        self.waits: dict[str, float] = {}  # clock seconds waited, by the bucket that was short
         self._policies: dict[str, set[str]] = {}  # request kind -> Compute policy windows it counts in
 
     def _bucket(self, name: str, key: str, limit: Limit) -> TokenBucket:
@@ -174,7 +173,7 @@ class Pacer:
         wait, name = max(waits)
         if wait > 0:
             self.waited_s += wait
-            self.waits[name] += wait
+            self.waits[name] = self.waits.get(name, 0.0) + wait
             self.clock.sleep(wait)
 
     def observe(self, method: str, url_path: str, body: bytes | None, headers: Any) -> None:
