@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
@@ -254,9 +256,13 @@ def _share_maintenance(data: Any) -> None:
     if not isinstance(vms, list):
         return
     done: dict[str, Maintenance | None] = {}
+    last: _Last | None = None
     for item in vms:
         raw = item.get("maintenance") if type(item) is dict else None
         if type(raw) is not dict:
+            continue
+        if last is not None and last.same(raw):  # the common case: a wave, VM after VM
+            item["maintenance"] = last.model
             continue
         # repr, not ==: true == 1 == 1.0, but only true is a boolean (repr tells JSON values apart)
         key = repr(raw)
@@ -268,6 +274,39 @@ def _share_maintenance(data: Any) -> None:
                 found = done[key] = None
         if found is not None:
             item["maintenance"] = found
+            last = _Last.of(raw, found)
+
+
+class _Last(NamedTuple):
+    """The status seen last, compared by == and the types of its values (repr costs twice as much)."""
+
+    raw: dict[str, Any]
+    model: Maintenance
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]
+    types: list[type]
+
+    @staticmethod
+    def of(raw: dict[str, Any], model: Maintenance) -> _Last | None:
+        """None when a number is nested in a list or object: == alone cannot tell 1 from true there."""
+        if not raw or not all(_flat(v) for v in raw.values()):
+            return None
+        keys = list(raw)
+        values = operator.itemgetter(*keys, keys[0])  # the first key twice: a tuple even for one key
+        return _Last(raw, model, values, list(map(type, values(raw))))
+
+    def same(self, raw: dict[str, Any]) -> bool:
+        # == holds values equal (1 == true too); their types, taken in this status's key order, tell
+        # them apart: a status equal in both validates to the same model
+        return raw == self.raw and list(map(type, self.values(raw))) == self.types
+
+
+def _flat(value: Any) -> bool:
+    """A JSON value with no number (nor boolean) inside a list or object, at any depth."""
+    if type(value) is dict:
+        value = list(value.values())
+    if type(value) is list:
+        return all(v is None or type(v) is str or (type(v) in (list, dict) and _flat(v)) for v in value)
+    return True
 
 
 _UNSEEN: Any = object()
