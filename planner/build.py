@@ -133,7 +133,8 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
         unschedulable=tuple(Unschedulable(v, reasons[v]) for v in sorted(reasons)),
         warnings=tuple(lint(spec, pending, origin)),
         relaxed=relaxed_dependencies(
-            final.tiers, {t: sum(vm.id in reasons for vm in vms) for t, vms in by_tier.items()}
+            final.tiers,
+            {t: sum(vm.id in reasons for vm in vms) if reasons else 0 for t, vms in by_tier.items()},
         ),
         optimality=evidence.optimality,
     )
@@ -261,7 +262,7 @@ def _tiers(
         )
         drafts += [d for chain in chains for d in chain]
         tiers.append(TierInput(name, own.depends_on, capacity, own.recovery_gap, chains))
-    for seq, draft in enumerate(sorted(drafts, key=lambda d: d.id)):
+    for seq, draft in enumerate(sorted(drafts, key=_ID)):
         draft.seq = seq
     return tiers
 

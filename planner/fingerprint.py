@@ -12,6 +12,8 @@ from planner.fleet import VM, Fleet, Maintenance
 from planner.spec import Spec
 from planner.values import format_timestamp
 
+_ID = operator.attrgetter("id")
+
 
 def fingerprint(spec: Spec, fleet: Fleet) -> str:
     """``sha256:<hex>`` of one canonical JSON document (sorted keys, no spaces) holding the spec's
@@ -25,7 +27,7 @@ def fingerprint(spec: Spec, fleet: Fleet) -> str:
     vm_fields = sorted(VM.model_fields)
     m_fields = sorted(Maintenance.model_fields)
     plain = _Plain(vm_fields, m_fields)
-    rows = [plain.row(vm) for vm in sorted(fleet.vms, key=lambda vm: vm.id)]
+    rows = [plain.row(vm) for vm in sorted(fleet.vms, key=_ID)]
     dumped = spec.model_dump(mode="json")
     for key in ("notify", "maintenance_events"):  # keys added later: left out when unset, so a plan
         if not dumped.get(key):  # made before they existed still matches its spec

@@ -225,7 +225,7 @@ def _encodes(data: Any) -> bool:
 def _id_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     """Ids that are not ARM ids, and VMs listed twice (at the second entry), on the raw data."""
     vms = data.get("vms") if isinstance(data, dict) else None
-    if not isinstance(vms, list):
+    if not isinstance(vms, list) or _all_well_formed(vms):
         return []
     problems: list[tuple[tuple[Any, ...], str]] = []
     seen: dict[str, int] = {}
@@ -243,6 +243,17 @@ def _id_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
         else:
             seen[key] = i
     return problems
+
+
+def _all_well_formed(vms: list[Any]) -> bool:
+    """Every item has a well-formed id and none is listed twice: the common case, checked in C
+    (map, set) at a third of the cost of _id_problems' loop, which finds what is wrong otherwise."""
+    if set(map(type, vms)) != {dict}:
+        return False
+    ids = [item.get("id") for item in vms]
+    if set(map(type, ids)) != {str} or not all(map(_ARM_VM_ID.match, ids)):
+        return False
+    return len(set(map(str.lower, ids))) == len(ids)
 
 
 def _share_maintenance(data: Any) -> None:
