@@ -138,3 +138,28 @@ def test_inventory_items_use_the_same_model_and_get_arm_ids() -> None:
         "/providers/Microsoft.Compute/virtualMachines/db-0"
     )
     assert ids["rg-shop-app/vmss-app/2"].endswith("/virtualMachineScaleSets/vmss-app/virtualMachines/2")
+
+
+def test_a_status_repeated_in_another_key_order_or_type_is_told_apart() -> None:
+    """Copies of a status are shared whatever their key order, and a copy that differs only in a
+    value's type (1 for true) is still refused at its own line, also after a reordered copy."""
+    status = VM["maintenance"]
+    assert isinstance(status, dict)
+    reordered = dict(reversed(list(status.items())))
+    vms = [dict(VM, id=str(VM["id"]).replace("db-0", f"db-{i}"), name=f"db-{i}") for i in range(4)]
+    vms[1]["maintenance"], vms[2]["maintenance"] = reordered, status
+    fleet = parse_fleet(snapshot(*vms[:3]), "fleet.json")
+    assert fleet.vms[0].maintenance == fleet.vms[1].maintenance == fleet.vms[2].maintenance
+    vms[3]["maintenance"] = dict(reordered, customer_initiated_allowed=1)
+    text = snapshot(*vms)
+    with pytest.raises(SpecError) as info:
+        parse_fleet(text, "fleet.json")
+    (problem,) = info.value.problems
+    assert problem.message.startswith("vms[3].maintenance.customer_initiated_allowed")
+
+
+def test_ids_that_differ_only_in_case_are_one_vm_listed_twice() -> None:
+    """ARM ids ignore case: the second spelling is refused as a VM listed twice, at its entry."""
+    upper = dict(VM, id=str(VM["id"]).upper())
+    with pytest.raises(SpecError, match=r"vms\[1\]\.id|listed twice \(first as vms\[0\]\)"):
+        parse_fleet(snapshot(VM, upper), "fleet.json")
