@@ -10,12 +10,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
     model_validator,
 )
 
@@ -65,14 +64,15 @@ class Maintenance(StrictModel):
         return self.last_result != "MaintenanceCompleted"
 
 
-def _shared(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+def _shared(value: Any, info: ValidationInfo) -> Any:
     """A status of a snapshot being read (its Statuses in the context) validated once for all its
-    copies; any other value validated as it is."""
+    copies: the model in its place. Anything else (and a status that is not valid, to say why) is
+    validated as it is."""
     statuses = info.context.get("statuses") if isinstance(info.context, dict) else None
     if statuses is None or type(value) is not dict:
-        return handler(value)
+        return value
     found = statuses.model(value)
-    return handler(value) if found is None else found  # not valid: validated again, to say why
+    return value if found is None else found
 
 
 class VM(StrictModel):
@@ -92,7 +92,7 @@ class VM(StrictModel):
     tags: dict[str, str] = Field(default_factory=dict)
     power_state: PowerState = "running"
     ephemeral_os_disk: Bool = False
-    maintenance: Annotated[Maintenance | None, WrapValidator(_shared)] = None
+    maintenance: Annotated[Maintenance | None, BeforeValidator(_shared)] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> VM:

@@ -30,7 +30,9 @@ class Statuses(Generic[M]):
     def model(self, raw: dict[str, Any]) -> M | None:
         """The model of ``raw``, or None when it is not valid (validating it in its place says why)."""
         last = self.last
-        if last is not None and last.same(raw):  # the common case: a wave, VM after VM
+        # the common case, a wave, VM after VM: == holds values equal (1 == true too), and their
+        # types, taken in the last status's key order, tell them apart
+        if last is not None and raw == last.raw and list(map(type, last.values(raw))) == last.types:
             return last.model
         key = repr(raw)
         found = self.done.get(key, _UNSEEN)
@@ -61,11 +63,6 @@ class _Last(Generic[M]):
         keys = list(raw)
         values = operator.itemgetter(*keys, keys[0])  # the first key twice: a tuple even for one key
         return _Last(raw, model, values, list(map(type, values(raw))))
-
-    def same(self, raw: dict[str, Any]) -> bool:
-        # == holds values equal (1 == true too); their types, taken in this status's key order, tell
-        # them apart: a status equal in both validates to the same model
-        return raw == self.raw and list(map(type, self.values(raw))) == self.types
 
 
 def _flat(value: Any) -> bool:
