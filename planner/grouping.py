@@ -80,6 +80,8 @@ def undomained(vms: Sequence[VM]) -> dict[str, str]:
     }
     out = {}
     for vm in vms:
+        if vm.update_domain is not None and not vm.scale_set:
+            continue  # known: an availability set member with its domain, or a standalone VM
         kind = _kind(vm)
         if kind == "set" and vm.update_domain is None:
             out[vm.id] = f"update domain unknown: {_FIX}"

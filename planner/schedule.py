@@ -290,7 +290,11 @@ class Scheduler:
         live = [t for t in self.order if self.available[t] and self.usage[t] < self.tiers[t].capacity]
         available = self.available
         while live:
-            tier = min(live, key=lambda t: available[t][0]) if len(live) > 1 else live[0]
+            # the tier whose waiting step ranks first (a loop: min's key would be a call per tier)
+            tier = live[0]
+            for other in live[1:]:
+                if available[other][0] < available[tier][0]:
+                    tier = other
             queue = available[tier]
             rank = heapq.heappop(queue)
             draft = self.by_rank[rank]
