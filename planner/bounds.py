@@ -132,12 +132,15 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
             blocked = False
             for d in chain:
                 stops = blocked  # a VM of this step does not fit: the walk stops after it
+                last, fit = None, True
                 for vm in d.vms:
                     w = windows[vm.id]
-                    key = (d.duration, w.lo, w.hi)
-                    fit = fits.get(key)
-                    if fit is None:
-                        fit = fits[key] = spans.earliest(0, d.duration, w.lo, w.hi) is not None
+                    if w is not last:  # a step's VMs mostly share one window object
+                        key = (d.duration, w.lo, w.hi)
+                        found = fits.get(key)
+                        if found is None:
+                            found = fits[key] = spans.earliest(0, d.duration, w.lo, w.hi) is not None
+                        last, fit = w, found
                     if blocked or not fit:
                         out.add(vm.id)
                         stops = True

@@ -28,6 +28,8 @@ last in each tier it depends on ("A's last step" of R4; through tiers with nothi
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 from dataclasses import replace
 
 from planner import optimize
@@ -48,6 +50,8 @@ from planner.values import format_timestamp
 from planner.windows import allowed_intervals, to_offsets
 
 UTC = dt.timezone.utc
+_ID = operator.attrgetter("id")
+_START_SEQ = operator.attrgetter("start", "seq")
 _DAY = 86400
 _MAX_HORIZON_S = 3660 * _DAY
 # the solver's budget when none is given, in its deterministic seconds (about a second each here)
@@ -86,8 +90,7 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
 
     tiers = _tiers(spec, order, by_tier, candidates)
     cutoff = spec.window.cutoff
-    seen: dict[tuple[dt.datetime, dt.datetime], VMWindow] = {}  # a wave shares its windows
-    windows = {vm.id: _vm_window(vm, origin, cutoff, seen) for c in candidates.values() for vm in c}
+    windows = _vm_windows(candidates, origin, cutoff)
     # far enough that no step can reach it: the window only closes where it really closes; but
     # never further than ten years, so that a self-service window ending in 9000 neither overflows
     # nor makes the operator window be walked day by day for millennia
@@ -114,7 +117,7 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
     placed = final.placed()
     link(final.tiers)
     at = _Instants(origin)
-    steps = tuple(_step(d, at) for d in sorted(placed, key=lambda d: (d.start, d.seq)))
+    steps = tuple([_step(d, at) for d in sorted(placed, key=_START_SEQ)])
     reasons = dict(refused)
     vm_by_id = {vm.id: vm for vm in fleet.vms} if final.unplaced else {}
     for vm_key, (kind, draft, blocker) in final.unplaced.items():
@@ -130,7 +133,8 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
         unschedulable=tuple(Unschedulable(v, reasons[v]) for v in sorted(reasons)),
         warnings=tuple(lint(spec, pending, origin)),
         relaxed=relaxed_dependencies(
-            final.tiers, {t: sum(vm.id in reasons for vm in vms) for t, vms in by_tier.items()}
+            final.tiers,
+            {t: sum(vm.id in reasons for vm in vms) if reasons else 0 for t, vms in by_tier.items()},
         ),
         optimality=evidence.optimality,
     )
@@ -222,7 +226,8 @@ def _whole_second(value: dt.datetime) -> dt.datetime:
 
 
 def _reject_claimed_twice(spec: Spec, by_tier: dict[str, list[VM]], source: str) -> None:
-    if sum(len(vms) for vms in by_tier.values()) == len({vm.id for vms in by_tier.values() for vm in vms}):
+    ids = map(_ID, itertools.chain.from_iterable(by_tier.values()))
+    if sum(len(vms) for vms in by_tier.values()) == len(set(ids)):
         return  # the common case, checked without building claimed_twice's map
     found = overlaps(spec, by_tier)
     if found:
@@ -257,9 +262,24 @@ def _tiers(
         )
         drafts += [d for chain in chains for d in chain]
         tiers.append(TierInput(name, own.depends_on, capacity, own.recovery_gap, chains))
-    for seq, draft in enumerate(sorted(drafts, key=lambda d: d.id)):
+    for seq, draft in enumerate(sorted(drafts, key=_ID)):
         draft.seq = seq
     return tiers
+
+
+def _vm_windows(candidates: dict[str, list[VM]], origin: dt.datetime, cutoff: int) -> dict[str, VMWindow]:
+    """VM id -> its self-service window as offsets. A wave of VMs shares its windows, and a loaded
+    snapshot shares its maintenance models: each is converted once."""
+    windows: dict[str, VMWindow] = {}
+    by_model: dict[int, VMWindow] = {}  # id(maintenance) -> its window (the models outlive this)
+    seen: dict[tuple[dt.datetime, dt.datetime], VMWindow] = {}
+    for vms in candidates.values():
+        for vm in vms:
+            found = by_model.get(id(vm.maintenance))
+            if found is None:
+                found = by_model[id(vm.maintenance)] = _vm_window(vm, origin, cutoff, seen)
+            windows[vm.id] = found
+    return windows
 
 
 def _vm_window(
@@ -294,7 +314,7 @@ def _step(d: Draft, at: _Instants) -> Step:
         tier=d.tier,
         group=d.group,
         domain=d.domain,
-        vms=tuple([vm.id for vm in d.vms]),
+        vms=tuple(map(_ID, d.vms)),
         after=d.after,
         start=at[d.start],
         end=at[d.end],

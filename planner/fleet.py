@@ -6,13 +6,22 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from planner.errors import Problem, SpecError
 from planner.gcpause import gc_paused
 from planner.source import Located, load_text, position, read_input
+from planner.statuses import Statuses
 from planner.validation import problems_from
 from planner.values import Bool, Int, Timestamp
 
@@ -55,6 +64,17 @@ class Maintenance(StrictModel):
         return self.last_result != "MaintenanceCompleted"
 
 
+def _shared(value: Any, info: ValidationInfo) -> Any:
+    """A status of a snapshot being read (its Statuses in the context) validated once for all its
+    copies: the model in its place. Anything else (and a status that is not valid, to say why) is
+    validated as it is."""
+    statuses = info.context.get("statuses") if isinstance(info.context, dict) else None
+    if statuses is None or type(value) is not dict:
+        return value
+    found = statuses.model(value)
+    return value if found is None else found
+
+
 class VM(StrictModel):
     """One virtual machine or scale set instance and what maintenance it awaits."""
 
@@ -72,7 +92,7 @@ class VM(StrictModel):
     tags: dict[str, str] = Field(default_factory=dict)
     power_state: PowerState = "running"
     ephemeral_os_disk: Bool = False
-    maintenance: Maintenance | None = None
+    maintenance: Annotated[Maintenance | None, BeforeValidator(_shared)] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> VM:
@@ -168,6 +188,9 @@ def parse_fleet(text: str, file: str) -> Fleet:
 
 
 def _parse_fleet(text: str, file: str) -> Fleet:
+    valid = _valid_snapshot(text)
+    if valid is not None:
+        return valid
     data = _json(text, file)
     problems = _id_problems(data)
     if problems:
@@ -180,6 +203,19 @@ def _parse_fleet(text: str, file: str) -> Fleet:
         # positions are only needed on this path, so the slow located parse happens only here
         located = load_text(text, file)
         raise SpecError(problems_from(exc, located, Fleet)) from None
+
+
+def _valid_snapshot(text: str) -> Fleet | None:
+    """The fleet of a valid snapshot, read in one pass by pydantic-core: a third less time than
+    json.loads and validating its objects. None if anything is wrong: the path that finds and
+    locates every problem reads it then. (pydantic-core reads JSON as the json module does here; a
+    lone surrogate and a number of 4,300 digits, where they differ, it refuses.)"""
+    context = {"ids_checked": True, "statuses": Statuses(Maintenance.model_validate)}
+    try:
+        fleet = Fleet.model_validate_json(text, context=context)
+    except ValidationError:
+        return None
+    return fleet if _well_formed([vm.id for vm in fleet.vms]) else None
 
 
 def _json(text: str, file: str) -> Any:
@@ -223,7 +259,7 @@ def _encodes(data: Any) -> bool:
 def _id_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     """Ids that are not ARM ids, and VMs listed twice (at the second entry), on the raw data."""
     vms = data.get("vms") if isinstance(data, dict) else None
-    if not isinstance(vms, list):
+    if not isinstance(vms, list) or _all_well_formed(vms):
         return []
     problems: list[tuple[tuple[Any, ...], str]] = []
     seen: dict[str, int] = {}
@@ -243,6 +279,19 @@ def _id_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     return problems
 
 
+def _all_well_formed(vms: list[Any]) -> bool:
+    """Every item has a well-formed id and none is listed twice (see _well_formed)."""
+    return set(map(type, vms)) <= {dict} and _well_formed([item.get("id") for item in vms])
+
+
+def _well_formed(ids: list[Any]) -> bool:
+    """All are well-formed ids and none is listed twice: the common case, checked in C (map, set)
+    at a third of the cost of _id_problems' loop, which finds what is wrong otherwise."""
+    if not set(map(type, ids)) <= {str} or not all(map(_ARM_VM_ID.match, ids)):
+        return False
+    return len(set(map(str.lower, ids))) == len(ids)
+
+
 def _share_maintenance(data: Any) -> None:
     """Validate each distinct maintenance status once and put the model in place of its copies.
 
@@ -253,24 +302,13 @@ def _share_maintenance(data: Any) -> None:
     vms = data.get("vms") if isinstance(data, dict) else None
     if not isinstance(vms, list):
         return
-    done: dict[str, Maintenance | None] = {}
+    statuses = Statuses(Maintenance.model_validate)
     for item in vms:
         raw = item.get("maintenance") if type(item) is dict else None
-        if type(raw) is not dict:
-            continue
-        # repr, not ==: true == 1 == 1.0, but only true is a boolean (repr tells JSON values apart)
-        key = repr(raw)
-        found = done.get(key, _UNSEEN)
-        if found is _UNSEEN:
-            try:
-                found = done[key] = Maintenance.model_validate(raw)
-            except ValidationError:
-                found = done[key] = None
-        if found is not None:
-            item["maintenance"] = found
-
-
-_UNSEEN: Any = object()
+        if type(raw) is dict:
+            found = statuses.model(raw)
+            if found is not None:
+                item["maintenance"] = found
 
 
 def fleet_now(vms: tuple[VM, ...], captured_at: dt.datetime) -> Fleet:

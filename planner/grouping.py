@@ -25,7 +25,6 @@ two groups of one tier would share a label (same name in two resource groups), t
 
 from __future__ import annotations
 
-import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,6 @@ from planner.fleet import VM
 
 Domain = int | str
 _DIGITS = re.compile(r"(\d+)")
-_by_id = operator.attrgetter("id")
 _FIX = "rediscover, or give it in the inventory"
 
 
@@ -70,7 +68,8 @@ class _Group:
     label: str
     kind: str  # "set" (update domains), "flexible", "zonal", "standalone"
     rg: str
-    vms: list[VM]
+    vms: list[VM]  # in no particular order: group_tier sorts what it walks
+    first: str  # the least id of its VMs
 
 
 def undomained(vms: Sequence[VM]) -> dict[str, str]:
@@ -81,6 +80,8 @@ def undomained(vms: Sequence[VM]) -> dict[str, str]:
     }
     out = {}
     for vm in vms:
+        if vm.update_domain is not None and not vm.scale_set:
+            continue  # known: an availability set member with its domain, or a standalone VM
         kind = _kind(vm)
         if kind == "set" and vm.update_domain is None:
             out[vm.id] = f"update domain unknown: {_FIX}"
@@ -140,14 +141,22 @@ def group_tier(
 
 def _groups(tier: str, vms: Sequence[VM]) -> list[_Group]:
     groups: dict[str, _Group] = {}
-    for vm in sorted(vms, key=_by_id):
+    for vm in vms:  # not sorted by id (a tenth of grouping's time): only the group's name needs that
         kind, key, label = _group_of(tier, vm)
         lower = key.lower()
         found = groups.get(lower)
         if found is None:
-            groups[lower] = _Group(key, label, kind, vm.resource_group, [vm])
+            groups[lower] = _Group(key, label, kind, vm.resource_group, [vm], vm.id)
         else:
             found.vms.append(vm)
+            if vm.id < found.first:  # a group is named as its VM with the least id names it
+                found.key, found.label, found.kind, found.rg, found.first = (
+                    key,
+                    label,
+                    kind,
+                    vm.resource_group,
+                    vm.id,
+                )
     ordered = [groups[k] for k in sorted(groups)]  # by key, lower-case (the dict's own keys)
     counts: dict[str, int] = {}
     for g in ordered:

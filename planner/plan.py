@@ -173,7 +173,8 @@ class Plan:
         the steps are written by :func:`_steps_json` (the stdlib's indenting encoder is pure Python
         and took seconds for 100,000 steps)."""
         text = json.dumps(self._dict(_STEPS_MARK), indent=2, ensure_ascii=False)
-        return text.replace(json.dumps(_STEPS_MARK), _steps_json(self.steps), 1) + "\n"
+        before, after = text.split(json.dumps(_STEPS_MARK), 1)
+        return "".join((before, _steps_json(self.steps), after, "\n"))  # one copy of a big text
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> Plan:
@@ -243,30 +244,31 @@ def _steps_json(steps: tuple[Step, ...]) -> str:
         return found
 
     # tiers, groups, domains and `after` lists repeat from step to step: each is written once (a key
-    # is a str, an int or a tuple of str, and equal keys are written alike)
+    # is a str, an int or a tuple of them, and equal keys are written alike)
     shared: dict[Any, str] = {}
 
-    def once(value: Any, write: Any) -> str:
-        found = shared.get(value)
-        if found is None:
-            found = shared[value] = write(value)
-        return found
-
-    def domain_json(domain: int | str) -> str:
-        return str(domain) if isinstance(domain, int) else q(domain)
+    def where(s: Step) -> str:
+        return (
+            f'      "tier": {q(s.tier)},\n'
+            f'      "group": {q(s.group)},\n'
+            f'      "domain": {str(s.domain) if isinstance(s.domain, int) else q(s.domain)},\n'
+        )
 
     out = []
     for s in steps:
+        # dict.get first: one lookup per step in the common case (a written text is never empty)
+        place = shared.get((s.tier, s.group, s.domain)) or shared.setdefault(
+            (s.tier, s.group, s.domain), where(s)
+        )
+        after = shared.get(s.after) or shared.setdefault(s.after, strings(s.after))
         out.append(
             "{\n"
             f'      "id": {q(s.id)},\n'
-            f'      "tier": {once(s.tier, q)},\n'
-            f'      "group": {once(s.group, q)},\n'
-            f'      "domain": {once(s.domain, domain_json)},\n'
+            f"{place}"
             f'      "vms": {strings(s.vms)},\n'
-            f'      "after": {once(s.after, strings)},\n'
-            f'      "start": {stamp(s.start)},\n'
-            f'      "end": {stamp(s.end)},\n'
+            f'      "after": {after},\n'
+            f'      "start": {stamps.get(s.start) or stamp(s.start)},\n'
+            f'      "end": {stamps.get(s.end) or stamp(s.end)},\n'
             f'      "start_offset_s": {s.start_offset_s},\n'
             f'      "end_offset_s": {s.end_offset_s},\n'
             f'      "gap_after_s": {s.gap_after_s}\n'

@@ -157,7 +157,7 @@ class Scheduler:
         # (per tier) ranks.
         drafts = [d for t in tiers for c in t.chains for d in c]
         for d in drafts:
-            d.lo, d.hi = self._bounds([vm.id for vm in d.vms])
+            d.lo, d.hi = self._bounds(d.vms)
         if order == "deadline":
             latest = _latest_starts(tiers)
             self.by_rank = sorted(drafts, key=lambda d: (latest[id(d)], -tails[d.id], d.seq))
@@ -175,11 +175,11 @@ class Scheduler:
 
     # --- bounds of a draft ------------------------------------------------------------------------
 
-    def _bounds(self, vms: Sequence[str]) -> tuple[int, int]:
+    def _bounds(self, vms: Sequence[VM]) -> tuple[int, int]:
         lo, hi = -_FAR, _FAR
         windows = self.windows
         for vm in vms:
-            w = windows[vm]
+            w = windows[vm.id]
             if w.lo > lo:
                 lo = w.lo
             if w.hi < hi:
@@ -202,7 +202,7 @@ class Scheduler:
                 kind = "window" if max(ready, w.lo) + draft.duration <= w.hi else "deadline"
                 self.unplaced[vm.id] = (kind, draft, "")
             if keep:
-                draft.lo, draft.hi = self._bounds([vm.id for vm in keep])
+                draft.lo, draft.hi = self._bounds(keep)
                 start = self.spans.earliest(ready, draft.duration, draft.lo, draft.hi)
                 if start is None:
                     for vm in keep:
@@ -282,7 +282,7 @@ class Scheduler:
 
     def _start_available(self, now: int) -> None:
         self._soon, self._memo = None, {}
-        still_open: dict[tuple[int, int, int], bool] = {}
+        fits: dict[tuple[int, int, int], int | None] = {}  # many waiting steps share their windows
         limit = self.max_parallel
         if limit is not None and len(self.running) >= limit:
             return
@@ -290,17 +290,23 @@ class Scheduler:
         live = [t for t in self.order if self.available[t] and self.usage[t] < self.tiers[t].capacity]
         available = self.available
         while live:
-            tier = min(live, key=lambda t: available[t][0]) if len(live) > 1 else live[0]
+            # the tier whose waiting step ranks first (a loop: min's key would be a call per tier)
+            tier = live[0]
+            for other in live[1:]:
+                if available[other][0] < available[tier][0]:
+                    tier = other
             queue = available[tier]
             rank = heapq.heappop(queue)
             draft = self.by_rank[rank]
             capacity = self.tiers[tier].capacity
-            key = (draft.duration, draft.lo, draft.hi)  # many waiting steps share their windows
-            open_now = still_open.get(key)
-            if open_now is None:
-                open_now = still_open[key] = self.spans.earliest(now, *key) == now
-            if not open_now:
-                self._place(draft, now)  # the window closed while it waited: next opening
+            key = (draft.duration, draft.lo, draft.hi)
+            fit = fits.get(key, -1)  # -1: not known yet (a fit is never before now)
+            if fit == -1:
+                fit = fits[key] = self.spans.earliest(now, *key)
+            if fit is not None and fit != now:  # the window closed while it waited: next opening
+                heapq.heappush(self.pending, fit * self.radix + rank)  # what _place would do
+            elif fit is None:
+                self._place(draft, now)  # drops the VMs that no longer fit
             elif self.usage[tier] + len(draft.vms) > capacity or (
                 self.look_ahead and self._inverts(draft, rank, now)
             ):

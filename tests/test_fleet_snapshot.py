@@ -5,9 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from planner.errors import SpecError
-from planner.fleet import Fleet, load_fleet, parse_fleet
+from planner.fleet import (
+    Fleet,
+    _id_problems,
+    _json,
+    _share_maintenance,
+    _valid_snapshot,
+    load_fleet,
+    parse_fleet,
+)
 from planner.load import load_spec
 
 VM = {
@@ -138,3 +147,65 @@ def test_inventory_items_use_the_same_model_and_get_arm_ids() -> None:
         "/providers/Microsoft.Compute/virtualMachines/db-0"
     )
     assert ids["rg-shop-app/vmss-app/2"].endswith("/virtualMachineScaleSets/vmss-app/virtualMachines/2")
+
+
+def test_a_status_repeated_in_another_key_order_or_type_is_told_apart() -> None:
+    """Copies of a status are shared whatever their key order, and a copy that differs only in a
+    value's type (1 for true) is still refused at its own line, also after a reordered copy."""
+    status = VM["maintenance"]
+    assert isinstance(status, dict)
+    reordered = dict(reversed(list(status.items())))
+    vms = [dict(VM, id=str(VM["id"]).replace("db-0", f"db-{i}"), name=f"db-{i}") for i in range(4)]
+    vms[1]["maintenance"], vms[2]["maintenance"] = reordered, status
+    fleet = parse_fleet(snapshot(*vms[:3]), "fleet.json")
+    assert fleet.vms[0].maintenance == fleet.vms[1].maintenance == fleet.vms[2].maintenance
+    vms[3]["maintenance"] = dict(reordered, customer_initiated_allowed=1)
+    text = snapshot(*vms)
+    with pytest.raises(SpecError) as info:
+        parse_fleet(text, "fleet.json")
+    (problem,) = info.value.problems
+    assert problem.message.startswith("vms[3].maintenance.customer_initiated_allowed")
+
+
+def test_ids_that_differ_only_in_case_are_one_vm_listed_twice() -> None:
+    """ARM ids ignore case: the second spelling is refused as a VM listed twice, at its entry."""
+    upper = dict(VM, id=str(VM["id"]).upper())
+    with pytest.raises(SpecError, match=r"vms\[1\]\.id|listed twice \(first as vms\[0\]\)"):
+        parse_fleet(snapshot(VM, upper), "fleet.json")
+
+
+BASE = snapshot(VM)
+VARIANTS = {
+    "as written": BASE,
+    "a key given twice": BASE.replace('"name": "db-0"', '"name": "db-x", "name": "db-0"'),
+    "a huge update domain": BASE.replace('"update_domain": 0', '"update_domain": ' + "9" * 100),
+    "a float update domain": BASE.replace('"update_domain": 0', '"update_domain": 0.0'),
+    "NaN": BASE.replace('"update_domain": 0', '"update_domain": NaN'),
+    "an escaped surrogate pair": BASE.replace('"role": "db"', '"role": "\\ud83d\\ude00"'),
+    "a lone surrogate": BASE.replace('"role": "db"', '"role": "\\ud83d"'),
+    "CRLF line ends": BASE.replace("\n", "\r\n"),
+    "1 for true": BASE.replace('"customer_initiated_allowed": true', '"customer_initiated_allowed": 1'),
+    "another format": BASE.replace("udroll/fleet@1", "udroll/fleet@2"),
+    "a list": "[]",
+    "no VMs": snapshot(),
+    "the same VM twice": snapshot(VM, VM),
+    "a bad id": BASE.replace("/subscriptions/S/", "/subs/S/"),
+}
+
+
+@pytest.mark.parametrize("text", VARIANTS.values(), ids=VARIANTS.keys())
+def test_the_one_pass_read_of_a_snapshot_agrees_with_the_located_read(text: str) -> None:
+    """pydantic-core's one-pass read of a snapshot gives the fleet the located read (json.loads,
+    then validation) gives, or declines, and then the located read reports the problems."""
+    fast = _valid_snapshot(text)
+    try:
+        data = _json(text, "fleet.json")
+        assert not _id_problems(data)
+        _share_maintenance(data)
+        slow: Fleet | None = Fleet.model_validate(data, context={"ids_checked": True})
+    except (SpecError, ValidationError, AssertionError):
+        slow = None
+    assert fast is None or fast == slow
+    if fast is None and slow is None:
+        with pytest.raises(SpecError):
+            parse_fleet(text, "fleet.json")

@@ -100,6 +100,16 @@ def test_each_kind_of_group_is_walked_by_its_domain() -> None:
     }
 
 
+def test_a_set_spelled_two_ways_is_named_as_its_vm_with_the_least_id_spells_it() -> None:
+    """ARM names ignore case: one group, named by its VM with the least id, in either fleet order."""
+    s = spec({"name": "a", "select": {"resource_group": "rg"}, "max_unavailable": "100%"})
+    later = vm("b-1", availability_set="AS-X", update_domain=0)
+    least = vm("a-1", availability_set="as-x", update_domain=1)
+    for vms in ((later, least), (least, later)):
+        plan = plan_of(s, *vms)
+        assert [(s.id, s.group) for s in plan.steps] == [("a/as-x/ud0", "rg/as-x"), ("a/as-x/ud1", "rg/as-x")]
+
+
 def test_update_domain_order_puts_unlisted_domains_after_in_ascending_order() -> None:
     """`update_domain_order: [3, 1]` walks 3, 1, then 0, 2."""
     s = spec({"name": "db", "select": {"resource_group": "rg"}, "update_domain_order": [3, 1]})
