@@ -58,6 +58,12 @@ class TokenBucket:
             self._tokens -= count
             return 0.0 if self._tokens >= 0 else -self._tokens / self.per_second
 
+    def level(self) -> float:
+        """The tokens held now (negative while reserved ones are awaited)."""
+        with self._lock:
+            elapsed = max(0.0, (self._clock.now() - self._at).total_seconds())
+            return min(self.capacity, self._tokens + elapsed * self.per_second)
+
     def widen(self, capacity: float, per_second: float) -> None:
         """Learn a larger capacity (Azure reported more left than we thought there could be)."""
         with self._lock:
@@ -118,6 +124,12 @@ class Pacer:
                     limit.capacity, limit.per_second, self.clock
                 )
             return bucket
+
+    def left(self, policy: str) -> float | None:
+        """What a Compute policy window (``HighCostGet3Min``) holds now, as last learnt from Azure's
+        answers and spent since; None until an answer named it."""
+        bucket = self._buckets.get(("policy", policy))
+        return None if bucket is None else bucket.level()
 
     def draws(self, method: str, path: str, body: bytes | None = None) -> list[tuple[TokenBucket, float]]:
         """The buckets (and token counts) one request draws on."""

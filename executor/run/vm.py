@@ -191,7 +191,8 @@ class StepVMs:
                     self.ctx.backend.statuses([w.vm for w in items if w.vm.id.lower() not in statuses])
                 )
         missing = [w.vm.id for w in items if w.vm.id.lower() not in statuses]
-        statuses.update(self._read_each(missing))
+        statuses.update(self.ctx.swept(missing, now, 0.0))  # many at once: one sweep, if cheaper
+        statuses.update(self._read_each([vm for vm in missing if vm.lower() not in statuses]))
         for found in statuses.values():
             if isinstance(found, VMStatus):
                 self.ctx.guard.observe(found, now)  # the live guard reuses every read
