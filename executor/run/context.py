@@ -234,7 +234,8 @@ class RunContext:
         (``fresh_since``: when the turn began), reads of this turn (the step's own list of its scale
         set) or made within :meth:`fresh_s` (the check at the step's start, when its baseline passed at
         once). Only VMs whose state can still hold the step are read: not the run's own (the scheduler
-        keeps their gaps), not those seen done by someone else a full gap ago."""
+        keeps their gaps), not those seen done by someone else a full gap ago — by their scale sets'
+        lists, one sweep of the subscription (:meth:`swept`) when cheaper, else one by one."""
         guard = self.guard
         others = guard.others(step)
         if not others:
