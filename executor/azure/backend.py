@@ -47,7 +47,7 @@ from executor.azure.ids import VMRef, parse_vm_id
 from executor.azure.tokens import check_token
 from executor.run.backend import Operation, OperationResult, VMStatus
 from executor.run.clock import Clock, SystemClock
-from planner.errors import AzureError, InputError
+from planner.errors import AuthorizationError, AzureError, InputError
 from planner.fleet import VM
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ class AzureBackend:
         self.warnings: list[str] = []  # VMs discovery left out, and why
         self._sweeps: list[tuple[float, int]] = []  # (clock timestamp, pages) of the recent sweeps
         self._sweep_pages = 0  # pages the last sweep took (0: none yet)
+        self._sweep_refused = False  # a role assigned on resource groups only may not list them all
         self._sweep_lock = threading.Lock()
 
     def close(self) -> None:
@@ -158,6 +159,8 @@ class AzureBackend:
         the last 3 or 30 minutes spent their share of the HighCostGet budget (SWEEP_BUDGET), or
         Azure's answers say less than twice that is left."""
         pages = self._sweep_pages or max(1, estimate)
+        if self._sweep_refused:
+            return None
         if self.policy is not None:
             left = [self.policy.pacer.left(window) for window in SWEEP_POLICIES]
             if any(n is not None and n < 2 * pages for n in left):
@@ -182,6 +185,9 @@ class AzureBackend:
                     for m in page:
                         found[str(m.id).lower()] = status_from(str(m.id), m.instance_view)
             self._sweep_pages = pages  # a sweep cut short does not say what a whole one costs
+        except AuthorizationError:
+            self._sweep_refused = True  # read VM by VM from now on
+            raise
         finally:
             with self._sweep_lock:
                 self._sweeps.append((at, pages))
