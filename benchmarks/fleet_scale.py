@@ -186,9 +186,13 @@ def main() -> None:
         outcome = runner.run()
         time.sleep(0.5 if args.separate else 0)  # the child's log is line-buffered
         requests = emulator.requests()
+        policy = getattr(sim.backend, "policy", None)
+        waits = dict(policy.pacer.waits) if policy is not None else {}
     real = time.monotonic() - started
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     report(outcome, journal, plan, fleet, requests)
+    paced = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in sorted(waits.items())) or "none"
+    print(f"client-side pacing waits (simulated time, summed over requests): {paced}")
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     who = "runner" if args.separate else "runner + emulator"
     print(

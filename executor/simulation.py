@@ -74,8 +74,9 @@ def simulation(
     from executor.azure.connect import for_emulator
     from executor.emulator import Emulator
 
-    # one clock for the emulator and the runner, which holds it when it falls behind (executor.run.lag)
-    clock = ScaledClock(plan.start, speed, shared=True)
+    # one clock for the emulator and the runner, standing still while the runner works and until it
+    # first waits (executor.run.lag)
+    clock = ScaledClock(plan.start, speed, shared=True, standing=True)
     with Emulator(fleet, epoch=plan.start, faults=faults, log_path=log_path, clock=clock) as emu:
         backend = for_emulator(emu, clock=emu.clock)
         try:

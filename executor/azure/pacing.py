@@ -114,6 +114,7 @@ class Pacer:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
         self.waited_s = 0.0
+        self.waits: dict[str, float] = {}  # clock seconds waited, by the bucket that was short
         self._policies: dict[str, set[str]] = {}  # request kind -> Compute policy windows it counts in
 
     def _bucket(self, name: str, key: str, limit: Limit) -> TokenBucket:
@@ -180,9 +181,11 @@ class Pacer:
 
     def acquire(self, method: str, url_path: str, body: bytes | None = None) -> None:
         """Block (on the clock) until the request may be sent without being throttled."""
-        wait = max(bucket.reserve(count) for bucket, count in self.draws(method, url_path, body))
+        waits = [(bucket.reserve(count), name) for name, bucket, count in self._draws(method, url_path, body)]
+        wait, name = max(waits)
         if wait > 0:
             self.waited_s += wait
+            self.waits[name] = self.waits.get(name, 0.0) + wait
             self.clock.sleep(wait)
 
     def observe(self, method: str, url_path: str, body: bytes | None, headers: Any) -> None:

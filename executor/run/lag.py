@@ -11,10 +11,15 @@ When behind, the runner says so: a ``behind`` event (journalled, in events.jsonl
 ``on-time`` event once no turn has been late for ``CAUGHT_UP_S``.
 
 In a simulation the clock is the emulator's (a :class:`executor.run.clock.ScaledClock` shared in
-process). A round of health probes pauses it while it runs (:meth:`Lag.instant_probes`: looking
-takes no simulated time, as it takes next to none in real life), and a late turn holds it: the clock
-stands still for the real time the lag amounts to (``lag / speed``, at most ``MAX_HOLD_S``), so the
-turns that are due run while simulated time waits for them, instead of time passing unobserved.
+process), and the runner's own work takes no simulated time, as it takes next to none in real life
+next to a maintenance's minutes: the clock stands still while the runner's loop works (from its wake-up
+to its next wait, :meth:`Lag.busy`), while any step's turn runs (its Azure calls, guard reads and
+baseline), and while a round of health probes runs (:meth:`Lag.instant_probes`); it runs while the
+runner waits for the next due time, and while anyone sleeps on it (a throttle's wait). A
+compressed simulation then keeps its plan however slow the machine (at 3000x one real second is 50
+simulated minutes: time passing while the runner worked made 5,000 VMs end 7x later than planned).
+A late turn (a clock the runner cannot stop) also holds it: the clock stands still for the real time
+the lag amounts to (``lag / speed``, at most ``MAX_HOLD_S``).
 Why a hold rather than a lower speed: the speed is read once by the parts that convert real to
 simulated seconds (Retry-After, the gates' tolerance), a hold changes no rate, never moves time
 back, and only costs real time while the runner is actually late; each hold is bounded (and a probe
@@ -25,9 +30,10 @@ time, fake time and a runner's copy of a separate emulator's clock are left alon
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from executor.run.context import RunContext
 from executor.run.gates import Check, Probe, Target
@@ -77,14 +83,43 @@ class Lag:
         if caught_up:
             self.ctx.emit("on-time", message="runner caught up with its plan")
 
+    def _stoppable(self) -> tuple[Callable[[], None], Callable[[], None]] | None:
+        """The clock's pause and resume when it is a simulation's (shared with the emulator)."""
+        clock = self.ctx.clock
+        pause, resume = getattr(clock, "pause", None), getattr(clock, "resume", None)
+        if getattr(clock, "shared", False) and callable(pause) and callable(resume):
+            return pause, resume
+        return None
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """The runner works: in a simulation, the clock stands still meanwhile."""
+        stoppable = self._stoppable()
+        if stoppable is None:
+            yield
+            return
+        pause, resume = stoppable
+        pause()
+        try:
+            yield
+        finally:
+            resume()
+
+    def waiting(self) -> None:
+        """The runner waits for the first time: a simulation's clock that stood still while the run
+        was set up (and confirmed) starts."""
+        start = getattr(self.ctx.clock, "start", None)
+        if self._stoppable() is not None and callable(start):
+            start()
+
     def instant_probes(self) -> None:
         """In a simulation, a round of probes takes no simulated time: the shared clock stands still
         while it runs (600 HTTPS probes take a real second: 17 simulated minutes at 1000x, in which
         the VMs' health would not change in real life; unobserved, it made gates late)."""
-        clock, prober = self.ctx.clock, self.ctx.prober
-        pause, resume = getattr(clock, "pause", None), getattr(clock, "resume", None)
-        if not (getattr(clock, "shared", False) and callable(pause) and callable(resume)):
+        prober, stoppable = self.ctx.prober, self._stoppable()
+        if stoppable is None:
             return
+        pause, resume = stoppable
 
         def paused(work: dict[str, tuple[Target, Sequence[Check]]]) -> dict[str, list[Probe]]:
             pause()

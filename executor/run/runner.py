@@ -167,56 +167,75 @@ class Runner:
         self, workers: dict[str, tuple[Wake, dt.datetime]], pool: ThreadPoolExecutor | None
     ) -> RunOutcome:
         busy: dict[str, Future[dt.datetime | None]] = {}  # step -> its turn in flight (threaded)
-        next_control = self.ctx.clock.now()
+        self.next_control = self.ctx.clock.now()
         while True:
-            now = self.ctx.clock.now()
-            if now >= next_control:
-                self._handle_controls()
-                next_control = now + dt.timedelta(seconds=self.ctx.config.control_interval)
-            self._check_failures()
-            if not self.ctx.halting and not self.ctx.pausing:
-                self._start_what_may(now, workers)
-            for step_id, future in list(busy.items()):
-                if future.done():
-                    del busy[step_id]
-                    wake = self._wake(step_id, future.result)  # sign-in trouble or a bug stops the run
-                    if wake is None:
-                        del workers[step_id]
-                    else:
-                        workers[step_id] = (workers[step_id][0], wake)
-            for step_id in [
-                s for s, (_, at) in workers.items() if at <= self.ctx.clock.now() and s not in busy
-            ]:
-                gen, due = workers[step_id]
-                if pool is not None:
-                    busy[step_id] = pool.submit(self._turn, step_id, gen, due)
-                    continue
-                wake = self._wake(step_id, functools.partial(self._turn, step_id, gen, due))
-                if wake is None:
-                    del workers[step_id]
-                else:
-                    workers[step_id] = (gen, wake)
-            if not workers:
-                outcome = self._finished()
-                if outcome:
-                    return outcome
-            wakes = [at for s, (_, at) in workers.items() if s not in busy]
-            if not self.ctx.halting and not self.ctx.pausing:
-                ready = self._next_ready_time()
-                if ready is not None:
-                    wakes.append(ready)
-                    if self.ctx.config.until_idle and not workers and not busy:
-                        idle = self._idle(ready)
-                        if idle:
-                            return idle
-            wakes.append(next_control)
-            sleep = (min(wakes) - self.ctx.clock.now()).total_seconds()
+            with self.lag.busy():  # in a simulation, the runner's own work takes no simulated time
+                self._pass(workers, busy, pool)
+                if not workers:
+                    outcome = self._finished()
+                    if outcome:
+                        return outcome
+                wake = self._next_wake(workers, busy)
+                if isinstance(wake, RunOutcome):
+                    return wake
+                sleep = (wake - self.ctx.clock.now()).total_seconds()
+            self.lag.waiting()
             if busy:
                 # wake for whichever comes first: a turn ending or the next due time
                 real = sleep / float(getattr(self.ctx.clock, "speed", 1.0))
                 wait(list(busy.values()), timeout=max(0.0, real), return_when=FIRST_COMPLETED)
             elif sleep > 0:
                 self.ctx.clock.sleep(sleep)
+
+    def _pass(
+        self,
+        workers: dict[str, tuple[Wake, dt.datetime]],
+        busy: dict[str, Future[dt.datetime | None]],
+        pool: ThreadPoolExecutor | None,
+    ) -> None:
+        """One look: controls, failures, steps to start, turns ended, turns due."""
+        now = self.ctx.clock.now()
+        if now >= self.next_control:
+            self._handle_controls()
+            self.next_control = now + dt.timedelta(seconds=self.ctx.config.control_interval)
+        self._check_failures()
+        if not self.ctx.halting and not self.ctx.pausing:
+            self._start_what_may(now, workers)
+        for step_id, future in list(busy.items()):
+            if future.done():
+                del busy[step_id]
+                wake = self._wake(step_id, future.result)  # sign-in trouble or a bug stops the run
+                if wake is None:
+                    del workers[step_id]
+                else:
+                    workers[step_id] = (workers[step_id][0], wake)
+        for step_id in [s for s, (_, at) in workers.items() if at <= self.ctx.clock.now() and s not in busy]:
+            gen, due = workers[step_id]
+            if pool is not None:
+                busy[step_id] = pool.submit(self._turn, step_id, gen, due)
+                continue
+            wake = self._wake(step_id, functools.partial(self._turn, step_id, gen, due))
+            if wake is None:
+                del workers[step_id]
+            else:
+                workers[step_id] = (gen, wake)
+
+    def _next_wake(
+        self, workers: dict[str, tuple[Wake, dt.datetime]], busy: dict[str, Future[dt.datetime | None]]
+    ) -> dt.datetime | RunOutcome:
+        """When to look again: the next due turn, step start or control read (or how an
+        ``--until-idle`` run ends when nothing is left to do now)."""
+        wakes = [at for s, (_, at) in workers.items() if s not in busy]
+        if not self.ctx.halting and not self.ctx.pausing:
+            ready = self._next_ready_time()
+            if ready is not None:
+                wakes.append(ready)
+                if self.ctx.config.until_idle and not workers and not busy:
+                    idle = self._idle(ready)
+                    if idle:
+                        return idle
+        wakes.append(self.next_control)
+        return min(wakes)
 
     def _load_state(self) -> None:
         retry = self.ctx.config.retry_failed
@@ -450,9 +469,11 @@ class Runner:
         return min(times) if times else None
 
     def _turn(self, step_id: str, gen: Wake, due: dt.datetime) -> dt.datetime | None:
-        """A step's turn, due at ``due``: noted late or not (executor.run.lag), then run."""
+        """A step's turn, due at ``due``: noted late or not (executor.run.lag), then run (in a
+        simulation the clock stands still meanwhile)."""
         self.lag.started(due, f"a turn of step {step_id}", step_id)
-        return _turn(gen)
+        with self.lag.busy():
+            return _turn(gen)
 
 
 def _turn(gen: Wake) -> dt.datetime | None:
