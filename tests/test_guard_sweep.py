@@ -152,11 +152,12 @@ def test_no_sweep_while_azure_says_the_list_budget_is_nearly_spent(
     """Another client spent the subscription's HighCostGet window: once an answer says less than twice
     a sweep's pages are left, no sweep is spent (the guard reads VM by VM meanwhile)."""
     vms = [make_vm(name=f"vm-{i}", resource_group="rg-a", update_domain=0, fault_domain=0) for i in range(5)]
-    emu = make_emulator(Fleet(captured_at=EPOCH, vms=tuple(vms)), epoch=EPOCH, speed=1.0)
+    clock = FakeClock(EPOCH)  # no refill meanwhile, however slow the machine
+    emu = make_emulator(Fleet(captured_at=EPOCH, vms=tuple(vms)), epoch=EPOCH, clock=clock)
     other = compute_client(emu)
     for _ in range(158):  # someone else's lists, in the same 3 minutes
         list(other.virtual_machines.list("rg-a"))
-    backend = for_emulator(emu)
+    backend = for_emulator(emu, clock=clock)
     assert backend.sweep_cost(1) == 1  # nothing learnt yet
     assert len(backend.sweep()) == 5  # its answer: one HighCostGet left
     assert backend.sweep_cost(1) is None
