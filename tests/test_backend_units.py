@@ -211,3 +211,21 @@ def test_remaining_headers_lower_the_buckets() -> None:
     assert short.reserve() > 0  # a higher count from Azure does not refill ours
     listed = [bucket for bucket, _ in pacer.draws("GET", f"{S}/virtualMachines")]
     assert short not in listed and long not in listed  # a list is another kind: not in LowCostGet
+
+
+def test_what_azure_says_is_left_does_not_count_requests_still_in_flight() -> None:
+    """Five perform-maintenance calls in flight; the first answer says 4 UpdateVM calls are left: the
+    four others still on their way take them, so a sixth call waits for the refill."""
+    clock = FakeClock(EPOCH)
+    pacer = Pacer(clock)
+    paths = [f"{S}/virtualMachines/db-{i}/performMaintenance" for i in range(6)]
+    headers = {"x-ms-ratelimit-remaining-resource": "Microsoft.Compute/UpdateVM3Min;239"}
+    pacer.observe("POST", paths[0], None, headers)  # an earlier call taught the policy
+    for path in paths[:5]:
+        pacer.acquire("POST", path)
+    pacer.answered("POST", paths[0])
+    pacer.observe(
+        "POST", paths[0], None, {"x-ms-ratelimit-remaining-resource": "Microsoft.Compute/UpdateVM3Min;4"}
+    )
+    policy = [bucket for bucket, _ in pacer.draws("POST", paths[5]) if bucket.capacity == 240]
+    assert len(policy) == 1 and policy[0].reserve() > 0

@@ -14,6 +14,7 @@ AuthenticationError, 403 -> AuthorizationError naming the missing permission.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -46,11 +47,18 @@ from executor.azure.ids import VMRef, parse_vm_id
 from executor.azure.tokens import check_token
 from executor.run.backend import Operation, OperationResult, VMStatus
 from executor.run.clock import Clock, SystemClock
-from planner.errors import AzureError, InputError
+from planner.errors import AuthorizationError, AzureError, InputError
 from planner.fleet import VM
 
 if TYPE_CHECKING:
     from executor.azure.pacing import PacedRetryPolicy
+
+# Sweeps (list_all statusOnly) spend at most half of Compute's HighCostGet windows, 160 requests per 3
+# minutes and 800 per 30 (docs: "Troubleshooting throttling errors in Azure"), and at most half of what
+# Azure says is left in them: the rest stays for the scale set lists, discovery and whoever else
+# shares the subscription
+SWEEP_BUDGET = ((180.0, 80), (1800.0, 400))  # (window in seconds, pages)
+SWEEP_POLICIES = ("HighCostGet3Min", "HighCostGet30Min")
 
 
 class _LookedOnce(Exception):
@@ -99,6 +107,10 @@ class AzureBackend:
         )
         self.endpoint = endpoint
         self.warnings: list[str] = []  # VMs discovery left out, and why
+        self._sweeps: list[tuple[float, int]] = []  # (clock timestamp, pages) of the recent sweeps
+        self._sweep_pages = 0  # pages the last sweep took (0: none yet)
+        self._sweep_refused = False  # a role assigned on resource groups only may not list them all
+        self._sweep_lock = threading.Lock()
 
     def close(self) -> None:
         self.client.close()
@@ -141,6 +153,45 @@ class AzureBackend:
             with azure_errors(f"read the instance view of {_short(ref)}", READ_INSTANCE_VIEW):
                 view = self.client.virtual_machines.instance_view(ref.resource_group, ref.name)
         return status_from(vm, view)
+
+    def sweep_cost(self, estimate: int) -> int | None:
+        """Pages a sweep costs (the last one's count, else ``estimate``), or None while the sweeps of
+        the last 3 or 30 minutes spent their share of the HighCostGet budget (SWEEP_BUDGET), or
+        Azure's answers say less than twice that is left."""
+        pages = self._sweep_pages or max(1, estimate)
+        if self._sweep_refused:
+            return None
+        if self.policy is not None:
+            left = [self.policy.pacer.left(window) for window in SWEEP_POLICIES]
+            if any(n is not None and n < 2 * pages for n in left):
+                return None
+        now = self.clock.now().timestamp()
+        with self._sweep_lock:
+            self._sweeps = [(at, n) for at, n in self._sweeps if now - at < SWEEP_BUDGET[-1][0]]
+            for span, budget in SWEEP_BUDGET:
+                if sum(n for at, n in self._sweeps if now - at < span) + pages > budget:
+                    return None
+        return pages
+
+    def sweep(self) -> dict[str, VMStatus]:
+        """Every VM resource's run-time status from ``list_all(status_only="true")`` (documented: "run
+        time status of all Virtual Machines in the subscription"), one request per page."""
+        at, pages, found = self.clock.now().timestamp(), 0, {}
+        what = "list the run-time status of the subscription's VMs"
+        try:
+            with azure_errors(what, READ_VMS, gone=AzureError):
+                for page in self.client.virtual_machines.list_all(status_only="true").by_page():
+                    pages += 1
+                    for m in page:
+                        found[str(m.id).lower()] = status_from(str(m.id), m.instance_view)
+            self._sweep_pages = pages  # a sweep cut short does not say what a whole one costs
+        except AuthorizationError:
+            self._sweep_refused = True  # read VM by VM from now on
+            raise
+        finally:
+            with self._sweep_lock:
+                self._sweeps.append((at, pages))
+        return found
 
     def statuses(self, vms: list[VM]) -> dict[str, VMStatus]:
         """Statuses of scale set members with one list per scale set (two or more members wanted):

@@ -58,6 +58,12 @@ class TokenBucket:
             self._tokens -= count
             return 0.0 if self._tokens >= 0 else -self._tokens / self.per_second
 
+    def level(self) -> float:
+        """The tokens held now (negative while reserved ones are awaited)."""
+        with self._lock:
+            elapsed = max(0.0, (self._clock.now() - self._at).total_seconds())
+            return min(self.capacity, self._tokens + elapsed * self.per_second)
+
     def widen(self, capacity: float, per_second: float) -> None:
         """Learn a larger capacity (Azure reported more left than we thought there could be)."""
         with self._lock:
@@ -110,6 +116,7 @@ class Pacer:
         self.waited_s = 0.0
         self.waits: dict[str, float] = {}  # clock seconds waited, by the bucket that was short
         self._policies: dict[str, set[str]] = {}  # request kind -> Compute policy windows it counts in
+        self._in_flight: dict[str, int] = {}  # request kind -> sent, not yet answered
 
     def _bucket(self, name: str, key: str, limit: Limit) -> TokenBucket:
         with self._lock:
@@ -119,6 +126,12 @@ class Pacer:
                     limit.capacity, limit.per_second, self.clock
                 )
             return bucket
+
+    def left(self, policy: str) -> float | None:
+        """What a Compute policy window (``HighCostGet3Min``) holds now, as last learnt from Azure's
+        answers and spent since; None until an answer named it."""
+        bucket = self._buckets.get(("policy", policy))
+        return None if bucket is None else bucket.level()
 
     def draws(self, method: str, path: str, body: bytes | None = None) -> list[tuple[TokenBucket, float]]:
         """The buckets (and token counts) one request draws on."""
@@ -175,6 +188,15 @@ class Pacer:
             self.waited_s += wait
             self.waits[name] = self.waits.get(name, 0.0) + wait
             self.clock.sleep(wait)
+        kind = request_kind(method, url_path)
+        with self._lock:
+            self._in_flight[kind] = self._in_flight.get(kind, 0) + 1
+
+    def answered(self, method: str, url_path: str) -> None:
+        """A request :meth:`acquire` let go has its answer (or failed): no longer in flight."""
+        kind = request_kind(method, url_path)
+        with self._lock:
+            self._in_flight[kind] = max(0, self._in_flight.get(kind, 0) - 1)
 
     def observe(self, method: str, url_path: str, body: bytes | None, headers: Any) -> None:
         """Learn from ``x-ms-ratelimit-remaining-*`` what Azure has left (other clients share the
@@ -194,6 +216,8 @@ class Pacer:
         if not policies:
             return
         kind = request_kind(method, url_path)
+        with self._lock:  # sent after this one reached Azure, maybe: not in what its answer says is left
+            in_flight = self._in_flight.get(kind, 0)
         for name, (left, window_s) in policies.items():
             # capacity: at least what is left plus the request just counted; the refill rate assumes
             # at least POLICY_FLOOR a window, so one first seen nearly empty does not stall us for long
@@ -201,7 +225,7 @@ class Pacer:
             rate = max(capacity, POLICY_FLOOR) / window_s
             bucket = self._bucket("policy", name, Limit(capacity, rate))
             bucket.widen(capacity, rate)
-            bucket.clamp(left)
+            bucket.clamp(left - in_flight)
         with self._lock:
             self._policies.setdefault(kind, set()).update(policies)
 
@@ -370,6 +394,8 @@ class PacedRetryPolicy(HTTPPolicy):  # type: ignore[type-arg]
         except (ServiceRequestError, ServiceResponseError):
             self.stats.count(connection_errors=1)
             raise
+        finally:
+            self.pacer.answered(http.method, path)
         self.pacer.observe(http.method, path, body, response.http_response.headers)
         status = response.http_response.status_code
         if status == 429:

@@ -86,3 +86,18 @@ class BatchStatus(Protocol):
         """Statuses by lower-case id of the ``vms`` a scale set list covers (others: ``status``), and
         of the other members the lists showed."""
         ...
+
+
+@runtime_checkable
+class StatusSweep(Protocol):
+    """A backend that reads the run-time status of every VM resource of the subscription with one paged
+    list (uniform scale set instances are not VM resources: they are not in it)."""
+
+    def sweep_cost(self, estimate: int) -> int | None:
+        """Requests (pages) a sweep costs — ``estimate`` until a first sweep counted them — or None when
+        the subscription's budget for lists cannot spare one now."""
+        ...
+
+    def sweep(self) -> dict[str, VMStatus]:
+        """Statuses by lower-case id of every VM resource of the subscription (unknown without a view)."""
+        ...

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
+import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from executor.run.backend import BatchStatus, ComputeBackend, VMStatus
+from executor.run.backend import BatchStatus, ComputeBackend, StatusSweep, VMStatus
 from executor.run.clock import Clock, FakeClock
 from executor.run.events import Event, FanOut, JsonLinesReporter, NullReporter, Reporter
 from executor.run.gates import Check, LastPass, Probe, Target, probe_all
@@ -144,6 +146,10 @@ class RunContext:
         self.fits_now: Callable[[Step, dt.datetime], bool] = lambda step, at: True
         self.step_events: StepEvents | None = None  # set by the Runner when the spec has pre/post events
         self.last_pass = LastPass()  # every probe round feeds it; baselines reuse its fresh passes
+        # a sweep lists every VM resource of the subscription, about 100 a page (until one counted them)
+        swept = sum(1 for vm in fleet.vms if vm.orchestration != "Uniform")
+        self.sweep_estimate = math.ceil(swept / 100)
+        self._sweep_lock = threading.Lock()  # one sweep at a time
 
     def emit(
         self,
@@ -228,7 +234,8 @@ class RunContext:
         (``fresh_since``: when the turn began), reads of this turn (the step's own list of its scale
         set) or made within :meth:`fresh_s` (the check at the step's start, when its baseline passed at
         once). Only VMs whose state can still hold the step are read: not the run's own (the scheduler
-        keeps their gaps), not those seen done by someone else a full gap ago."""
+        keeps their gaps), not those seen done by someone else a full gap ago — by their scale sets'
+        lists, one sweep of the subscription (:meth:`swept`) when cheaper, else one by one."""
         guard = self.guard
         others = guard.others(step)
         if not others:
@@ -236,7 +243,7 @@ class RunContext:
         now = self.clock.now()
         wanted = guard.to_read([vm for vm in others if vm not in self.ours], step, now)
         max_age = None if fresh_since is None else max(self.fresh_s(), (now - fresh_since).total_seconds())
-        trouble = self._read_for_guard(guard.stale(wanted, now, max_age), now)
+        trouble = self._read_for_guard(guard.stale(wanted, now, max_age), now, max_age)
         if trouble is not None:
             return trouble
         names = {vm: self.name(vm) for vm in others}
@@ -247,11 +254,53 @@ class RunContext:
         speed = float(getattr(self.clock, "speed", 1.0))
         return min(FRESH_MAX_S, max(FRESH_S, FRESH_REAL_S * speed))
 
-    def _read_for_guard(self, stale: list[str], now: dt.datetime) -> Hold | None:
-        """Read ``stale`` into the guard (lists of their scale sets first, the rest one by one); a VM
-        that cannot be read holds the step a minute."""
+    def sweep_for_steps(self, steps: Sequence[Step]) -> None:
+        """Steps about to start together: when their guards' reads and their VMs' reads before a
+        trigger outnumber a sweep's pages, one sweep serves them all (each check finds them fresh)."""
+        if not steps or not isinstance(self.backend, StatusSweep):
+            return
+        now = self.clock.now()
+        wanted: dict[str, None] = {}  # in order, once each
+        for step in steps:
+            others = [vm for vm in self.guard.others(step) if vm not in self.ours]
+            wanted.update(dict.fromkeys(self.guard.to_read(others, step, now)))
+            wanted.update(dict.fromkeys(vm for vm in step.vms if vm not in self.ours))
+        self.swept(list(wanted), now)
+
+    def swept(self, vms: list[str], now: dt.datetime, max_age_s: float | None = None) -> dict[str, VMStatus]:
+        """The statuses of ``vms`` read within ``max_age_s`` of ``now`` (default: the recheck interval),
+        by lower-case id, after one sweep of the subscription's run-time statuses if those not read
+        outnumber the pages it costs and its budget allows (every status it brings goes to the guard).
+        Uniform scale set instances are not in a sweep (their set's list reads them)."""
+        backend = self.backend
+        if not isinstance(backend, StatusSweep) or not vms:
+            return {}
+        covered = [vm for vm in vms if vm not in self.fleet or self.fleet[vm].orchestration != "Uniform"]
+        if len(covered) > (backend.sweep_cost(self.sweep_estimate) or len(covered)):
+            with self._sweep_lock:  # a caller that waited for another's sweep finds its VMs fresh
+                stale = self.guard.stale(covered, now, max_age_s)
+                if len(stale) > (backend.sweep_cost(self.sweep_estimate) or len(stale)):
+                    self._sweep(backend)
+        age = self.guard.recheck.total_seconds() if max_age_s is None else max_age_s
+        return self.guard.recent(covered, now, age)
+
+    def _sweep(self, backend: StatusSweep) -> None:
+        at = self.clock.now()
+        try:
+            found = backend.sweep()
+        except AzureError:  # the VMs are read one by one instead
+            return
+        for status in found.values():
+            self.guard.observe(status, at)
+
+    def _read_for_guard(self, stale: list[str], now: dt.datetime, max_age_s: float | None) -> Hold | None:
+        """Read ``stale`` into the guard (lists of their scale sets first, then one sweep of the
+        subscription if cheaper, the rest one by one); a VM that cannot be read holds the step a minute."""
         listing = isinstance(self.backend, BatchStatus) or len(stale) >= GUARD_LIST_MIN
         unread = self._list_for_guard(stale, now) if stale and listing else stale
+        if unread and isinstance(self.backend, StatusSweep):
+            self.swept(unread, now, max_age_s)
+            unread = self.guard.stale(unread, now, max_age_s)
         read = functools.partial(answer_of, self.backend.status)  # sign-in trouble stops the run
         for vm, found in zip(unread, self.each(read, unread, "udroll-guard"), strict=True):
             if isinstance(found, AzureError):

@@ -83,8 +83,10 @@ class GroupGuard:
         when the VM was last seen under maintenance or first seen done."""
         if not status.known:  # no instance view: nothing to judge by (read again next time)
             return
-        vm = status.vm.lower()
-        self.seen[vm] = (at, status)  # Azure may spell an id in another case
+        vm = status.vm.lower()  # Azure may spell an id in another case
+        if vm in self.seen and self.seen[vm][0] > at:
+            return  # a sweep begun before a newer read ended after it: the newer read stands
+        self.seen[vm] = (at, status)
         if self._busy(vm, status):
             self.busy_seen[vm] = at
             self.done_seen.pop(vm, None)

@@ -448,6 +448,7 @@ class Runner:
         for step_id, why in decision.waiting.items():
             self._waiting(step_id, why.reason, why.until)
         start = []
+        self.ctx.sweep_for_steps(decision.start)  # one sweep may serve them all
         for step in decision.start:
             hold = self.ctx.group_hold(step)  # the live guard: someone else on the group?
             if hold is None:

@@ -8,10 +8,10 @@ health gate. A VM with an intent but no handle (a crash, or an ambiguous error, 
 reconciled from Azure's status before anything else: maintenance under way or done is followed,
 never triggered again.
 
-Requests (DESIGN §9 budget, README "calls"): one fresh status read before the trigger and one when
-the maintenance is expected to be done (a scale set's members: one list of the set for each), one
-perform-maintenance per VM (one per uniform scale set step), and the operation is polled from its
-handle only when the status does not settle it — three requests per standalone VM that behaves.
+Requests (README "calls"): one fresh status read before the trigger and one when the maintenance is
+due (a scale set's members: a list of the set; many VMs: a sweep of the subscription, shared with the
+live guard), one perform-maintenance per VM (one per uniform scale set step), and the operation is
+polled from its handle only when the status does not settle it — three per standalone VM at most.
 """
 
 from __future__ import annotations
@@ -191,7 +191,8 @@ class StepVMs:
                     self.ctx.backend.statuses([w.vm for w in items if w.vm.id.lower() not in statuses])
                 )
         missing = [w.vm.id for w in items if w.vm.id.lower() not in statuses]
-        statuses.update(self._read_each(missing))
+        statuses.update(self.ctx.swept(missing, now, 0.0))  # many at once: one sweep, if cheaper
+        statuses.update(self._read_each([vm for vm in missing if vm.lower() not in statuses]))
         for found in statuses.values():
             if isinstance(found, VMStatus):
                 self.ctx.guard.observe(found, now)  # the live guard reuses every read
