@@ -161,3 +161,22 @@ def test_no_sweep_while_azure_says_the_list_budget_is_nearly_spent(
     assert backend.sweep_cost(1) == 1  # nothing learnt yet
     assert len(backend.sweep()) == 5  # its answer: one HighCostGet left
     assert backend.sweep_cost(1) is None
+
+
+def test_a_vm_swept_without_its_maintenance_block_is_unknown_not_nothing_pending(
+    make_emulator: Callable[..., Any],
+) -> None:
+    """statusOnly is documented as "run time status" only: a VM a sweep shows without
+    maintenanceRedeployStatus comes back unknown (the runner reads it on its own), never as a VM with
+    nothing pending; VMs shown with their block are known."""
+    pending = [
+        make_vm(
+            name=f"p-{i}", resource_group="rg-a", update_domain=0, fault_domain=0, maintenance=PENDING_VIEW
+        )
+        for i in range(3)
+    ]
+    bare = [make_vm(name=f"b-{i}", resource_group="rg-a", update_domain=0, fault_domain=0) for i in range(2)]
+    emu = make_emulator(Fleet(captured_at=EPOCH, vms=tuple(pending + bare)), epoch=EPOCH)
+    found = for_emulator(emu, clock=FakeClock(EPOCH)).sweep()
+    assert all(found[vm.id.lower()].known and found[vm.id.lower()].maintenance for vm in pending)
+    assert all(not found[vm.id.lower()].known for vm in bare)

@@ -183,7 +183,7 @@ class AzureBackend:
                 for page in self.client.virtual_machines.list_all(status_only="true").by_page():
                     pages += 1
                     for m in page:
-                        found[str(m.id).lower()] = status_from(str(m.id), m.instance_view)
+                        found[str(m.id).lower()] = _swept(str(m.id), m.instance_view)
             self._sweep_pages = pages  # a sweep cut short does not say what a whole one costs
         except AuthorizationError:
             self._sweep_refused = True  # read VM by VM from now on
@@ -357,6 +357,15 @@ def status_from(vm: str, view: Any) -> VMStatus:
     except UnknownValue as exc:
         return VMStatus.unknown(vm, str(exc))
     return VMStatus(vm=vm, power_state=power_state_from(view.statuses), maintenance=maintenance)
+
+
+def _swept(vm: str, view: Any) -> VMStatus:
+    """A sweep's status of a VM. statusOnly is documented only as "run time status": a VM shown without
+    its maintenance block comes back unknown (read on its own when wanted), never taken for one with
+    nothing pending — which would skip it, or hold its group as maintained by someone else."""
+    if view is not None and view.maintenance_redeploy_status is None:
+        return VMStatus.unknown(vm, "swept without its maintenance status")
+    return status_from(vm, view)
 
 
 def _short(ref: VMRef) -> str:
