@@ -19,6 +19,7 @@ from executor.run.events import Event, RecordingReporter
 from executor.run.journal import Journal
 from executor.run.runner import RunConfig, Runner, RunOutcome
 from executor.run.scripted import ScriptedBackend, VMScript
+from executor.simulation import Simulation, control_interval, simulation
 from planner.build import build_plan
 from planner.errors import UdrollError
 from planner.fleet import Fleet
@@ -37,6 +38,7 @@ SHOP = ROOT / "plans" / "three-tier-shop.yaml"
 
 # a small two-tier rollout (4 VMs, 4 steps, about 2.5 simulated hours) for runs against the emulator
 WINDOW = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
+PENDING = f"{{customer_initiated_allowed: true, self_service_window: {WINDOW}}}"  # an inventory's
 E2E_SPEC = f"""
 version: 1
 name: e2e
@@ -237,3 +239,36 @@ def invoke(args: list[str], obj: dict[str, Any] | None = None, input: str | None
     if isinstance(exc, click.Abort):
         return 130, result.output
     raise exc
+
+
+def run_simulated(
+    loaded: LoadedSpec,
+    directory: Path,
+    speed: float,
+    reporter: RecordingReporter | None = None,
+    before: Callable[[Simulation], object] | None = None,
+) -> tuple[Plan, RunOutcome, list[dict[str, Any]]]:
+    """The spec's inventory planned (greedy) and run as ``udroll run --simulate`` runs it: the real SDK
+    against the in-process emulator at ``speed``; ``before(sim)`` acts on Azure first (someone
+    else's maintenance). Returns the plan, how the run ended and the emulator's ARM request log."""
+    assert loaded.inventory is not None
+    fleet, spec = loaded.inventory, loaded.spec
+    plan = build_plan(spec, fleet, spec.window.not_before or fleet.captured_at, optimize_s=0)
+    with simulation(fleet, plan, speed) as sim:
+        if before is not None:
+            before(sim)
+        runner = Runner(
+            plan_journal(directory, plan),
+            plan,
+            spec,
+            fleet,
+            sim.backend,
+            sim.clock,
+            reporter=reporter,
+            checks_for=sim.checks_for,
+            config=RunConfig(control_interval=control_interval(speed)),
+        )
+        outcome = runner.run()
+        emu: Any = sim.emulator
+        requests = [r for r in emu.requests() if r["kind"] == "arm"]
+    return plan, outcome, requests

@@ -12,21 +12,17 @@ from typing import Any
 import pytest
 from backend_support import EPOCH, make_vm
 from backend_support import PENDING as PENDING_VIEW
+from executor_support import PENDING, run_simulated
 
 from executor.azure.connect import for_emulator
-from executor.rollout import plan_journal
 from executor.run.clock import FakeClock
 from executor.run.events import RecordingReporter
-from executor.run.runner import RunConfig, Runner
-from executor.simulation import control_interval, simulation
-from planner.build import build_plan
+from executor.simulation import Simulation
 from planner.fleet import Fleet
 from planner.load import parse_spec
 
 pytestmark = pytest.mark.e2e
 
-WINDOW = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
-PENDING = f"{{customer_initiated_allowed: true, self_service_window: {WINDOW}}}"
 SPEC = """
 version: 1
 name: sweep
@@ -55,28 +51,16 @@ def _at(text: str) -> dt.datetime:
 def held(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[dict[str, Any]], RecordingReporter]:
     """db-2 (update domain 2) is being maintained by someone else when the run starts."""
     loaded = parse_spec(SPEC, "sweep.yaml")
-    assert loaded.inventory is not None
-    fleet, spec = loaded.inventory, loaded.spec
-    plan = build_plan(spec, fleet, spec.window.not_before or fleet.captured_at, optimize_s=0)
     reporter = RecordingReporter()
-    with simulation(fleet, plan, SPEED) as sim:
-        other = next(vm.id for vm in fleet.vms if vm.name == "db-2")
+
+    def someone_else(sim: Simulation) -> None:
+        assert loaded.inventory is not None
+        other = next(vm.id for vm in loaded.inventory.vms if vm.name == "db-2")
         sim.backend.start_maintenance(other)  # someone else, through the same documented call
-        journal = plan_journal(tmp_path_factory.mktemp("sweep") / "j", plan)
-        runner = Runner(
-            journal,
-            plan,
-            spec,
-            fleet,
-            sim.backend,
-            sim.clock,
-            reporter=reporter,
-            checks_for=sim.checks_for,
-            config=RunConfig(control_interval=control_interval(SPEED)),
-        )
-        outcome = runner.run()
-        emu: Any = sim.emulator
-        requests = [r for r in emu.requests() if r["kind"] == "arm"]
+
+    plan, outcome, requests = run_simulated(
+        loaded, tmp_path_factory.mktemp("sweep") / "j", SPEED, reporter, someone_else
+    )
     assert outcome.state == "completed", outcome
     return plan, requests, reporter
 

@@ -12,17 +12,12 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
+from executor_support import PENDING, run_simulated
 
-from executor.rollout import plan_journal
-from executor.run.runner import RunConfig, Runner
-from executor.simulation import control_interval, simulation
-from planner.build import build_plan
 from planner.load import parse_spec
 
 pytestmark = pytest.mark.e2e
 
-WINDOW = '["2026-11-20T00:00:00Z", "2026-12-24T00:00:00Z"]'
-PENDING = f"{{customer_initiated_allowed: true, self_service_window: {WINDOW}}}"
 SPEC = """
 version: 1
 name: floor
@@ -65,24 +60,7 @@ def _at(text: str) -> dt.datetime:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[dict[str, Any]]]:
     loaded = parse_spec(SPEC, "floor.yaml")
-    assert loaded.inventory is not None
-    fleet, spec = loaded.inventory, loaded.spec
-    plan = build_plan(spec, fleet, spec.window.not_before or fleet.captured_at, optimize_s=0)
-    with simulation(fleet, plan, SPEED) as sim:
-        journal = plan_journal(tmp_path_factory.mktemp("floor") / "j", plan)
-        runner = Runner(
-            journal,
-            plan,
-            spec,
-            fleet,
-            sim.backend,
-            sim.clock,
-            checks_for=sim.checks_for,
-            config=RunConfig(control_interval=control_interval(SPEED)),
-        )
-        outcome = runner.run()
-        emu: Any = sim.emulator
-        requests = [r for r in emu.requests() if r["kind"] == "arm"]
+    plan, outcome, requests = run_simulated(loaded, tmp_path_factory.mktemp("floor") / "j", SPEED)
     assert outcome.state == "completed", outcome
     return plan, requests
 
