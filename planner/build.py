@@ -52,6 +52,7 @@ from planner.windows import allowed_intervals, to_offsets
 UTC = dt.timezone.utc
 _ID = operator.attrgetter("id")
 _START_SEQ = operator.attrgetter("start", "seq")
+_NOTHING = object()  # "no model seen yet" (None is a VM's maintenance when nothing is pending)
 _DAY = 86400
 _MAX_HORIZON_S = 3660 * _DAY
 # the solver's budget when none is given, in its deterministic seconds (about a second each here)
@@ -151,19 +152,22 @@ def _sort_out(
     candidates: dict[str, list[VM]] = {}
     statuses: dict[int, str] = {}  # id(maintenance) -> its verdict (a snapshot shares its statuses)
     for tier in order:
-        pending[tier], candidates[tier] = [], []
+        own_pending, own_candidates = pending[tier], candidates[tier] = [], []
+        last: object = _NOTHING
+        status = ""
         for vm in by_tier[tier]:
             m = vm.maintenance
-            status = statuses.get(id(m))
-            if status is None:
-                status = statuses[id(m)] = _status(m, read_at)
+            if m is not last:  # runs of VMs share one model: its verdict is looked up once a run
+                last = m
+                found = statuses.get(id(m))
+                status = statuses[id(m)] = _status(m, read_at) if found is None else found
             if status == "candidate":
-                pending[tier].append(vm)
-                candidates[tier].append(vm)
+                own_pending.append(vm)
+                own_candidates.append(vm)
             elif status.startswith("skip: "):
                 skipped.append(Skipped(vm.id, status[6:]))
             else:
-                pending[tier].append(vm)
+                own_pending.append(vm)
                 refused[vm.id] = status + _azure_later(vm)
         unknown = undomained(candidates[tier])
         if unknown:
@@ -273,11 +277,15 @@ def _vm_windows(candidates: dict[str, list[VM]], origin: dt.datetime, cutoff: in
     windows: dict[str, VMWindow] = {}
     by_model: dict[int, VMWindow] = {}  # id(maintenance) -> its window (the models outlive this)
     seen: dict[tuple[dt.datetime, dt.datetime], VMWindow] = {}
+    last: object = _NOTHING
+    found = VMWindow(lo=0, hi=0)  # replaced at the first VM (last is no model)
     for vms in candidates.values():
         for vm in vms:
-            found = by_model.get(id(vm.maintenance))
-            if found is None:
-                found = by_model[id(vm.maintenance)] = _vm_window(vm, origin, cutoff, seen)
+            if vm.maintenance is not last:  # runs of VMs share one model: looked up once a run
+                last = vm.maintenance
+                if id(last) not in by_model:
+                    by_model[id(last)] = _vm_window(vm, origin, cutoff, seen)
+                found = by_model[id(last)]
             windows[vm.id] = found
     return windows
 
@@ -308,7 +316,9 @@ class _Instants(dict[int, dt.datetime]):
 
 
 def _step(d: Draft, at: _Instants) -> Step:
-    assert d.start is not None
+    start = d.start
+    assert start is not None
+    end = start + d.duration  # Draft.end without the property's call
     return Step.made(
         id=d.id,
         tier=d.tier,
@@ -316,10 +326,10 @@ def _step(d: Draft, at: _Instants) -> Step:
         domain=d.domain,
         vms=tuple(map(_ID, d.vms)),
         after=d.after,
-        start=at[d.start],
-        end=at[d.end],
-        start_offset_s=d.start,
-        end_offset_s=d.end,
+        start=at[start],
+        end=at[end],
+        start_offset_s=start,
+        end_offset_s=end,
         gap_after_s=d.gap,
     )
 

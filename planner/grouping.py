@@ -178,7 +178,7 @@ def natural_name(vm: VM) -> tuple[tuple[str | int, ...], str]:
     """Sort key of a VM by name with numbers compared as numbers: web-2 before web-10 (the id
     breaks ties such as vm-01 and vm-1, so the order never depends on the fleet's order)."""
     name = vm.instance_id if vm.orchestration == "Uniform" and vm.instance_id else vm.name
-    parts: list[str | int] = list(_DIGITS.split(name.lower()))  # text, digits, text, ..., text
+    parts: list[str | int] = _DIGITS.split(name.lower())  # type: ignore[assignment]  # text, digits, ...
     parts[1::2] = map(int, parts[1::2])  # type: ignore[arg-type]
     return tuple(parts), vm.id
 
