@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from planner.grouping import Draft
@@ -25,6 +26,8 @@ from planner.schedule import Spans, TierInput, VMWindow
 
 if TYPE_CHECKING:
     from planner.optimize import Solved
+
+_ID = attrgetter("id")
 
 
 @dataclass
@@ -138,20 +141,21 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
         for chain in t.chains:
             blocked = False
             for d in chain:
-                stops = blocked  # a VM of this step does not fit: the walk stops after it
+                ids = list(map(_ID, d.vms))
+                if blocked:  # an earlier step holds a VM that does not fit: the walk stops there
+                    out.update(ids)
+                    continue
                 last, fit = None, True
-                for vm in d.vms:
-                    w = windows[vm.id]
+                for vm_id, w in zip(ids, map(windows.__getitem__, ids), strict=True):  # look-ups in C
                     if w is not last:  # a step's VMs mostly share one window object
                         key = (d.duration, w.lo, w.hi)
                         found = fits.get(key)
                         if found is None:
                             found = fits[key] = spans.earliest(0, d.duration, w.lo, w.hi) is not None
                         last, fit = w, found
-                    if blocked or not fit:
-                        out.add(vm.id)
-                        stops = True
-                blocked = stops
+                    if not fit:
+                        out.add(vm_id)
+                        blocked = True  # from the next step on
     return out
 
 
@@ -191,13 +195,17 @@ def link(tiers: Sequence[TierInput]) -> None:
         deps = t.depends_on
         waits = passes[deps[0]] if len(deps) == 1 else tuple(sorted({s for d in deps for s in passes[d]}))
         last: Draft | None = None
+        last_end = 0
         for chain in t.chains:
-            for i, d in enumerate(chain):
+            before = waits
+            for d in chain:
                 if d.start is None or not d.vms:
                     break
-                d.after = waits if i == 0 else (chain[i - 1].id,)
-                if last is None or (-d.end, d.id) < (-last.end, last.id):
-                    last = d
+                d.after = before
+                before = (d.id,)
+                end = d.start + d.duration  # Draft.end without the property's call: every step
+                if last is None or end > last_end or (end == last_end and d.id < last.id):
+                    last, last_end = d, end
         passes[t.name] = (last.id,) if last is not None else waits
 
 

@@ -118,7 +118,7 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
     placed = final.placed()
     link(final.tiers)
     at = _Instants(origin)
-    steps = tuple([_step(d, at) for d in sorted(placed, key=_START_SEQ)])
+    steps = _steps(placed, at)
     reasons = dict(refused)
     vm_by_id = {vm.id: vm for vm in fleet.vms} if final.unplaced else {}
     for vm_key, (kind, draft, blocker) in final.unplaced.items():
@@ -315,23 +315,31 @@ class _Instants(dict[int, dt.datetime]):
         return value
 
 
-def _step(d: Draft, at: _Instants) -> Step:
-    start = d.start
-    assert start is not None
-    end = start + d.duration  # Draft.end without the property's call
-    return Step.made(
-        id=d.id,
-        tier=d.tier,
-        group=d.group,
-        domain=d.domain,
-        vms=tuple(map(_ID, d.vms)),
-        after=d.after,
-        start=at[start],
-        end=at[end],
-        start_offset_s=start,
-        end_offset_s=end,
-        gap_after_s=d.gap,
-    )
+def _steps(placed: list[Draft], at: _Instants) -> tuple[Step, ...]:
+    """The planned drafts as steps, by start (one loop, no call per step but Step.made's: a plan
+    of 100,000 VMs has 60,000 steps)."""
+    made = Step.made
+    out = []
+    for d in sorted(placed, key=_START_SEQ):
+        start = d.start
+        assert start is not None
+        end = start + d.duration  # Draft.end without the property's call
+        out.append(
+            made(
+                id=d.id,
+                tier=d.tier,
+                group=d.group,
+                domain=d.domain,
+                vms=tuple(map(_ID, d.vms)),
+                after=d.after,
+                start=at[start],
+                end=at[end],
+                start_offset_s=start,
+                end_offset_s=end,
+                gap_after_s=d.gap,
+            )
+        )
+    return tuple(out)
 
 
 def _azure_later(vm: VM) -> str:
