@@ -153,6 +153,7 @@ class Scheduler:
         self.to_finish: deque[str] = deque()  # tiers whose every step is placed or dropped
         self.ready_at: dict[str, int] = {}
         self.usage = dict.fromkeys(self.order, 0)
+        self.capacities = {t.name: t.capacity for t in tiers}
         self.running: list[tuple[int, int, str, int]] = []
         # Queues hold plain ints, which heaps compare fastest: a draft's rank is its place in the
         # priority order, fixed up front; `pending` holds start * len(drafts) + rank, `available`
@@ -295,27 +296,31 @@ class Scheduler:
         if limit is not None and len(self.running) >= limit:
             return
         deferred: dict[str, list[int]] = {}
-        live = [t for t in self.order if self.available[t] and self.usage[t] < self.tiers[t].capacity]
-        available = self.available
+        # locals: this loop runs for every waiting step at every instant, and when the operator
+        # window closes it moves each of them to `pending` (50,000 times for 100,000 VMs)
+        available, usage, capacities, by_rank = self.available, self.usage, self.capacities, self.by_rank
+        pending, radix, earliest = self.pending, self.radix, self.spans.earliest
+        live = [t for t in self.order if available[t] and usage[t] < capacities[t]]
         while live:
             # the tier whose waiting step ranks first (a loop: min's key would be a call per tier)
             tier = live[0]
-            for other in live[1:]:
-                if available[other][0] < available[tier][0]:
-                    tier = other
+            if len(live) > 1:
+                for other in live[1:]:
+                    if available[other][0] < available[tier][0]:
+                        tier = other
             queue = available[tier]
             rank = heapq.heappop(queue)
-            draft = self.by_rank[rank]
-            capacity = self.tiers[tier].capacity
+            draft = by_rank[rank]
+            capacity = capacities[tier]
             key = (draft.duration, draft.lo, draft.hi)
             fit = fits.get(key, -1)  # -1: not known yet (a fit is never before now)
             if fit == -1:
-                fit = fits[key] = self.spans.earliest(now, *key)
+                fit = fits[key] = earliest(now, *key)
             if fit is not None and fit != now:  # the window closed while it waited: next opening
-                heapq.heappush(self.pending, fit * self.radix + rank)  # what _place would do
+                heapq.heappush(pending, fit * radix + rank)  # what _place would do
             elif fit is None:
                 self._place(draft, now)  # drops the VMs that no longer fit
-            elif self.usage[tier] + len(draft.vms) > capacity or (
+            elif usage[tier] + len(draft.vms) > capacity or (
                 self.look_ahead and self._inverts(draft, rank, now)
             ):
                 held = deferred.setdefault(tier, [])
@@ -325,14 +330,15 @@ class Scheduler:
                     continue
             else:
                 self._start(draft, now)
-                self._settle()
+                if self.to_finish:  # _settle's own test, without its call at each start
+                    self._settle()
                 if limit is not None and len(self.running) >= limit:
                     break
-            if not queue or self.usage[tier] >= capacity:
+            if not queue or usage[tier] >= capacity:
                 live.remove(tier)
         for tier, held in deferred.items():
             for item in held:
-                heapq.heappush(self.available[tier], item)
+                heapq.heappush(available[tier], item)
 
     def run(self) -> None:
         for tier in self.order:
@@ -340,14 +346,17 @@ class Scheduler:
                 self._release(tier)
         self._settle()
         now = 0
+        # locals (the lists are never replaced): a step passes here once or twice per night
+        pending, available, radix = self.pending, self.available, self.radix
+        tier_of = [d.tier for d in self.by_rank]
         while True:
             while self.running and self.running[0][0] <= now:
                 _, _, tier, size = heapq.heappop(self.running)
                 self.usage[tier] -= size
-            limit = (now + 1) * self.radix
-            while self.pending and self.pending[0] < limit:
-                rank = heapq.heappop(self.pending) % self.radix
-                heapq.heappush(self.available[self.by_rank[rank].tier], rank)
+            limit = (now + 1) * radix
+            while pending and pending[0] < limit:
+                rank = heapq.heappop(pending) % radix
+                heapq.heappush(available[tier_of[rank]], rank)
             self._start_available(now)
             self._settle()
             nxt = [
