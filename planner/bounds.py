@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from planner.grouping import Draft
@@ -26,8 +25,6 @@ from planner.schedule import Spans, TierInput, VMWindow
 
 if TYPE_CHECKING:
     from planner.optimize import Solved
-
-_ID = attrgetter("id")
 
 
 @dataclass
@@ -141,21 +138,20 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
         for chain in t.chains:
             blocked = False
             for d in chain:
-                ids = list(map(_ID, d.vms))
-                if blocked:  # an earlier step holds a VM that does not fit: the walk stops there
-                    out.update(ids)
-                    continue
+                stops = blocked  # a VM of this step does not fit: the walk stops after it
                 last, fit = None, True
-                for vm_id, w in zip(ids, map(windows.__getitem__, ids), strict=True):  # look-ups in C
+                for vm in d.vms:
+                    w = windows[vm.id]
                     if w is not last:  # a step's VMs mostly share one window object
                         key = (d.duration, w.lo, w.hi)
                         found = fits.get(key)
                         if found is None:
                             found = fits[key] = spans.earliest(0, d.duration, w.lo, w.hi) is not None
                         last, fit = w, found
-                    if not fit:
-                        out.add(vm_id)
-                        blocked = True  # from the next step on
+                    if blocked or not fit:
+                        out.add(vm.id)
+                        stops = True
+                blocked = stops
     return out
 
 

@@ -33,7 +33,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from operator import attrgetter
 
 from planner.fleet import VM
 from planner.grouping import Draft
@@ -44,7 +43,6 @@ _SCAN_LIMIT = 64
 # how many waiting or running steps one look-ahead check visits at most (bounds the work)
 _LOOK_LIMIT = 128
 _FAR = 1 << 62
-_ID = attrgetter("id")
 
 
 @dataclass
@@ -180,15 +178,13 @@ class Scheduler:
 
     def _bounds(self, vms: Sequence[VM]) -> tuple[int, int]:
         lo, hi = -_FAR, _FAR
-        last = None
-        # the look-ups in C (map), and the comparisons once per run of VMs sharing a window
-        for w in map(self.windows.__getitem__, map(_ID, vms)):
-            if w is not last:
-                last = w
-                if w.lo > lo:
-                    lo = w.lo
-                if w.hi < hi:
-                    hi = w.hi
+        windows = self.windows
+        for vm in vms:
+            w = windows[vm.id]
+            if w.lo > lo:
+                lo = w.lo
+            if w.hi < hi:
+                hi = w.hi
         return lo, hi
 
     # --- placing ----------------------------------------------------------------------------------
