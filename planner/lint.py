@@ -64,11 +64,15 @@ def _single_domain(tier: str, vms: Sequence[VM]) -> list[Warning]:
 
 
 def _scheduled_window_started(every: Sequence[VM], start: dt.datetime) -> list[Warning]:
-    started = [
-        vm
-        for vm in every
-        if vm.maintenance and vm.maintenance.scheduled_window and vm.maintenance.scheduled_window[0] <= start
-    ]
+    began: dict[int, bool] = {}  # id(maintenance) -> its window started (a snapshot shares models)
+    started = []
+    for vm in every:
+        m = vm.maintenance
+        hit = began.get(id(m))
+        if hit is None:
+            hit = began[id(m)] = bool(m and m.scheduled_window and m.scheduled_window[0] <= start)
+        if hit:
+            started.append(vm)
     if not started:
         return []
     first = min(
