@@ -64,13 +64,14 @@ def _single_domain(tier: str, vms: Sequence[VM]) -> list[Warning]:
 
 
 def _scheduled_window_started(every: Sequence[VM], start: dt.datetime) -> list[Warning]:
-    began: dict[int, bool] = {}  # id(maintenance) -> its window started (a snapshot shares models)
     started = []
+    last: object = started  # no model yet
+    hit = False
     for vm in every:
         m = vm.maintenance
-        hit = began.get(id(m))
-        if hit is None:
-            hit = began[id(m)] = bool(m and m.scheduled_window and m.scheduled_window[0] <= start)
+        if m is not last:  # runs of VMs share one model (a snapshot shares them): checked once a run
+            last = m
+            hit = bool(m and m.scheduled_window and m.scheduled_window[0] <= start)
         if hit:
             started.append(vm)
     if not started:
