@@ -64,7 +64,7 @@ def _single_domain(tier: str, vms: Sequence[VM]) -> list[Warning]:
 
 
 def _scheduled_window_started(every: Sequence[VM], start: dt.datetime) -> list[Warning]:
-    started = []
+    started: list[VM] = []
     last: object = started  # no model yet
     hit = False
     for vm in every:
