@@ -122,16 +122,16 @@ def group_tier(
         prefix = f"{tier}/{group.label}"
         for domain in order:
             members = by_domain[domain]
-            if len(members) > 1:
+            size = len(members)
+            if size > 1:
                 members.sort(key=natural_name)
-            if len(members) <= capacity:  # the common case: the domain is one step
-                parts = [members]
-            else:
-                parts = [members[i : i + capacity] for i in range(0, len(members), capacity)]
             base = prefix if kind == "standalone" else f"{prefix}/{_label(kind, domain)}"
-            for n, part in enumerate(parts, 1):
-                step_id = base if len(parts) == 1 else f"{base}/{n}"
-                chain.append(Draft(step_id, tier, group.key, domain, part, duration, gap))
+            if size <= capacity:  # the common case: the domain is one step
+                chain.append(Draft(base, tier, group.key, domain, members, duration, gap))
+                continue
+            for n, i in enumerate(range(0, size, capacity), 1):
+                part = members[i : i + capacity]
+                chain.append(Draft(f"{base}/{n}", tier, group.key, domain, part, duration, gap))
         for before, after in pairwise(chain):
             before.next = after
         chains.append(chain)
