@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from planner.grouping import Draft
 from planner.plan import Optimality, Relaxed
-from planner.schedule import Spans, TierInput, VMWindow
+from planner.schedule import _FAR, Spans, TierInput, VMWindow
 
 if TYPE_CHECKING:
     from planner.optimize import Solved
@@ -129,9 +129,16 @@ def load_bound(tiers: Sequence[TierInput], limit: int | None) -> tuple[int, str]
     return best, what
 
 
-def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWindow]) -> set[str]:
+def hopeless(
+    tiers: Sequence[TierInput],
+    spans: Spans,
+    windows: dict[str, VMWindow],
+    bounds: dict[int, tuple[int, int]] | None = None,
+) -> set[str]:
     """VMs no plan can cover: they do not fit alone anywhere in their self-service window, or an
-    earlier step of their group holds such a VM (the group's walk stops there)."""
+    earlier step of their group holds such a VM (the group's walk stops there). ``bounds``, when
+    given, gets each draft's (lo, hi) by ``seq``, as the Scheduler sets them: this walk looks up
+    every VM's window already."""
     out: set[str] = set()
     fits: dict[tuple[int, int, int], bool] = {}  # a wave of VMs shares its window
     for t in tiers:
@@ -140,6 +147,7 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
             for d in chain:
                 stops = blocked  # a VM of this step does not fit: the walk stops after it
                 last, fit = None, True
+                lo, hi = -_FAR, _FAR
                 for vm in d.vms:
                     w = windows[vm.id]
                     if w is not last:  # a step's VMs mostly share one window object
@@ -148,10 +156,16 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
                         if found is None:
                             found = fits[key] = spans.earliest(0, d.duration, w.lo, w.hi) is not None
                         last, fit = w, found
+                        if w.lo > lo:  # comparisons rather than max(): once per step
+                            lo = w.lo
+                        if w.hi < hi:
+                            hi = w.hi
                     if blocked or not fit:
                         out.add(vm.id)
                         stops = True
                 blocked = stops
+                if bounds is not None:
+                    bounds[d.seq] = (lo, hi)
     return out
 
 

@@ -101,8 +101,9 @@ def _build(spec: Spec, fleet: Fleet, start: dt.datetime, source: str, budget: fl
     spans = Spans([(a, b - cutoff) for a, b in allowed])
     limit = spec.limits.max_parallel_steps
 
-    lost = hopeless(tiers, spans, windows)
-    best = _greedy(tiers, spans, windows, limit, lost, keep=budget > 0)
+    bounds: dict[int, tuple[int, int]] = {}  # each draft's common window, by seq
+    lost = hopeless(tiers, spans, windows, bounds)
+    best = _greedy(tiers, spans, windows, limit, lost, bounds, keep=budget > 0)
     evidence = proof(best, tiers, spans, windows, None, budget, lost, limit=limit)
     final = best
     if budget > 0 and not evidence.optimal:
@@ -198,6 +199,7 @@ def _greedy(
     windows: dict[str, VMWindow],
     limit: int | None,
     lost: set[str],
+    bounds: dict[int, tuple[int, int]],
     keep: bool,
 ) -> Outcome:
     """The best greedy schedule: the longest-path order with look-ahead, and when that leaves VMs
@@ -211,7 +213,9 @@ def _greedy(
     passes = _GREEDY_PASSES if len(priority) <= _PASSES_MAX_STEPS else _GREEDY_PASSES[:1]
     for n, (order, look_ahead) in enumerate(passes, 1):
         attempt = tiers if n == len(passes) and not keep else fresh(tiers)
-        scheduler = Scheduler(attempt, spans, windows, priority, limit, order=order, look_ahead=look_ahead)
+        scheduler = Scheduler(
+            attempt, spans, windows, priority, limit, order=order, look_ahead=look_ahead, bounds=bounds
+        )
         scheduler.run()
         outcome = Outcome(attempt, scheduler.unplaced)
         if best is None or outcome.key() < best.key():

@@ -133,6 +133,7 @@ class Scheduler:
         *,
         order: str = "path",
         look_ahead: bool = True,
+        bounds: dict[int, tuple[int, int]] | None = None,
     ):
         self.tiers = {t.name: t for t in tiers}
         self.order = [t.name for t in tiers]  # dependency order
@@ -157,8 +158,8 @@ class Scheduler:
         # priority order, fixed up front; `pending` holds start * len(drafts) + rank, `available`
         # (per tier) ranks.
         drafts = [d for t in tiers for c in t.chains for d in c]
-        for d in drafts:
-            d.lo, d.hi = self._bounds(d.vms)
+        for d in drafts:  # ``bounds``: what _bounds gives, by seq, from planner.bounds.hopeless
+            d.lo, d.hi = self._bounds(d.vms) if bounds is None else bounds[d.seq]
         if order == "deadline":
             latest = _latest_starts(tiers)
             self.by_rank = sorted(drafts, key=lambda d: (latest[id(d)], -tails[d.id], d.seq))
