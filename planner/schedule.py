@@ -317,8 +317,11 @@ class Scheduler:
                 heapq.heappush(pending, fit * radix + rank)  # what _place would do
             elif fit is None:
                 self._place(draft, now)  # drops the VMs that no longer fit
-            elif usage[tier] + len(draft.vms) > capacity or (
-                self.look_ahead and self._inverts(draft, rank, now)
+            elif (taken := usage[tier] + len(draft.vms)) > capacity or (
+                # _inverts' own first test, without its call when the step leaves room (most do)
+                self.look_ahead
+                and (taken + 1 > capacity or (limit is not None and len(self.running) + 2 > limit))
+                and self._inverts(draft, rank, now)
             ):
                 held = deferred.setdefault(tier, [])
                 held.append(rank)
