@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from planner.grouping import Draft
 from planner.plan import Optimality, Relaxed
-from planner.schedule import Spans, TierInput, VMWindow
+from planner.schedule import _FAR, Spans, TierInput, VMWindow
 
 if TYPE_CHECKING:
     from planner.optimize import Solved
@@ -92,7 +92,7 @@ def window_bound(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VM
     for t in tiers:  # dependency order
         heads = [ready[d] for d in t.depends_on]
         start = (max((h[0] for h in heads), default=0), max((h[1] for h in heads), default=0))
-        done = start
+        done_plain, done_windowed = start
         for chain in t.chains:
             plain, windowed = start
             for d in chain:
@@ -101,10 +101,17 @@ def window_bound(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VM
                 fit = spans.earliest(windowed, d.duration, d.lo, d.hi)  # lo, hi: of its VMs
                 windowed = (windowed if fit is None else fit) + d.duration
                 plain += d.duration
-                plain_end, windowed_end = max(plain_end, plain), max(windowed_end, windowed)
+                # comparisons rather than max(): this runs for every step of a 100,000-VM plan
+                if plain > plain_end:
+                    plain_end = plain
+                if windowed > windowed_end:
+                    windowed_end = windowed
                 plain, windowed = plain + d.gap, windowed + d.gap
-                done = (max(done[0], plain), max(done[1], windowed))
-        ready[t.name] = done
+                if plain > done_plain:
+                    done_plain = plain
+                if windowed > done_windowed:
+                    done_windowed = windowed
+        ready[t.name] = (done_plain, done_windowed)
     return plain_end, windowed_end
 
 
@@ -122,9 +129,16 @@ def load_bound(tiers: Sequence[TierInput], limit: int | None) -> tuple[int, str]
     return best, what
 
 
-def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWindow]) -> set[str]:
+def hopeless(
+    tiers: Sequence[TierInput],
+    spans: Spans,
+    windows: dict[str, VMWindow],
+    bounds: dict[int, tuple[int, int]] | None = None,
+) -> set[str]:
     """VMs no plan can cover: they do not fit alone anywhere in their self-service window, or an
-    earlier step of their group holds such a VM (the group's walk stops there)."""
+    earlier step of their group holds such a VM (the group's walk stops there). ``bounds``, when
+    given, gets each draft's (lo, hi) by ``seq``, as the Scheduler sets them: this walk looks up
+    every VM's window already."""
     out: set[str] = set()
     fits: dict[tuple[int, int, int], bool] = {}  # a wave of VMs shares its window
     for t in tiers:
@@ -133,6 +147,7 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
             for d in chain:
                 stops = blocked  # a VM of this step does not fit: the walk stops after it
                 last, fit = None, True
+                lo, hi = -_FAR, _FAR
                 for vm in d.vms:
                     w = windows[vm.id]
                     if w is not last:  # a step's VMs mostly share one window object
@@ -141,10 +156,16 @@ def hopeless(tiers: Sequence[TierInput], spans: Spans, windows: dict[str, VMWind
                         if found is None:
                             found = fits[key] = spans.earliest(0, d.duration, w.lo, w.hi) is not None
                         last, fit = w, found
+                        if w.lo > lo:  # comparisons rather than max(): once per step
+                            lo = w.lo
+                        if w.hi < hi:
+                            hi = w.hi
                     if blocked or not fit:
                         out.add(vm.id)
                         stops = True
                 blocked = stops
+                if bounds is not None:
+                    bounds[d.seq] = (lo, hi)
     return out
 
 
@@ -184,13 +205,17 @@ def link(tiers: Sequence[TierInput]) -> None:
         deps = t.depends_on
         waits = passes[deps[0]] if len(deps) == 1 else tuple(sorted({s for d in deps for s in passes[d]}))
         last: Draft | None = None
+        last_end = 0
         for chain in t.chains:
-            for i, d in enumerate(chain):
+            before = waits
+            for d in chain:
                 if d.start is None or not d.vms:
                     break
-                d.after = waits if i == 0 else (chain[i - 1].id,)
-                if last is None or (-d.end, d.id) < (-last.end, last.id):
-                    last = d
+                d.after = before
+                before = (d.id,)
+                end = d.start + d.duration  # Draft.end without the property's call: every step
+                if last is None or end > last_end or (end == last_end and d.id < last.id):
+                    last, last_end = d, end
         passes[t.name] = (last.id,) if last is not None else waits
 
 

@@ -71,16 +71,21 @@ class _Plain:
         self.m_fields = m_fields
         self.by_id: dict[int, tuple[Maintenance, list[Any]]] = {}
         self.by_value: dict[tuple[Any, ...], list[Any]] = {}
+        self.last: object = object()  # the model of the row before (none yet), and its JSON values
+        self.last_row: list[Any] = []
 
     def row(self, vm: VM) -> list[Any]:
         out = list(self.values(vm.__dict__))
         if len(out[self.tags]) > 1:  # keys sorted, as json.dumps(sort_keys=True) writes them
             out[self.tags] = dict(sorted(out[self.tags].items()))
         m = out[self.at]
-        if m is not None:
+        if m is self.last:  # runs of VMs share one model: the one before's row, without a look-up
+            out[self.at] = self.last_row
+        elif m is not None:
             found = self.by_id.get(id(m))
             # the model is kept with its row: its id is not reused while the map lives
             out[self.at] = found[1] if found is not None else self._maintenance(m)
+            self.last, self.last_row = m, out[self.at]
         return out
 
     def _maintenance(self, m: Maintenance) -> list[Any]:

@@ -33,7 +33,7 @@ from itertools import pairwise
 from planner.fleet import VM
 
 Domain = int | str
-_DIGITS = re.compile(r"(\d+)")
+_SPLIT = re.compile(r"(\d+)").split
 _FIX = "rediscover, or give it in the inventory"
 
 
@@ -119,20 +119,19 @@ def group_tier(
                 found.append(vm)
         order = _walk(list(by_domain), group.kind, update_domain_order)
         chain: list[Draft] = []
+        prefix = f"{tier}/{group.label}"
         for domain in order:
             members = by_domain[domain]
-            if len(members) > 1:
+            size = len(members)
+            if size > 1:
                 members.sort(key=natural_name)
-            if len(members) <= capacity:  # the common case: the domain is one step
-                parts = [members]
-            else:
-                parts = [members[i : i + capacity] for i in range(0, len(members), capacity)]
-            base = f"{tier}/{group.label}"
-            if group.kind != "standalone":
-                base += f"/{_label(group.kind, domain)}"
-            for n, part in enumerate(parts, 1):
-                step_id = base if len(parts) == 1 else f"{base}/{n}"
-                chain.append(Draft(step_id, tier, group.key, domain, part, duration, gap))
+            base = prefix if kind == "standalone" else f"{prefix}/{_label(kind, domain)}"
+            if size <= capacity:  # the common case: the domain is one step
+                chain.append(Draft(base, tier, group.key, domain, members, duration, gap))
+                continue
+            for n, i in enumerate(range(0, size, capacity), 1):
+                part = members[i : i + capacity]
+                chain.append(Draft(f"{base}/{n}", tier, group.key, domain, part, duration, gap))
         for before, after in pairwise(chain):
             before.next = after
         chains.append(chain)
@@ -178,7 +177,7 @@ def natural_name(vm: VM) -> tuple[tuple[str | int, ...], str]:
     """Sort key of a VM by name with numbers compared as numbers: web-2 before web-10 (the id
     breaks ties such as vm-01 and vm-1, so the order never depends on the fleet's order)."""
     name = vm.instance_id if vm.orchestration == "Uniform" and vm.instance_id else vm.name
-    parts: list[str | int] = list(_DIGITS.split(name.lower()))  # text, digits, text, ..., text
+    parts: list[str | int] = _SPLIT(name.lower())  # type: ignore[assignment]  # text, digits, ...
     parts[1::2] = map(int, parts[1::2])  # type: ignore[arg-type]
     return tuple(parts), vm.id
 

@@ -64,11 +64,16 @@ def _single_domain(tier: str, vms: Sequence[VM]) -> list[Warning]:
 
 
 def _scheduled_window_started(every: Sequence[VM], start: dt.datetime) -> list[Warning]:
-    started = [
-        vm
-        for vm in every
-        if vm.maintenance and vm.maintenance.scheduled_window and vm.maintenance.scheduled_window[0] <= start
-    ]
+    started: list[VM] = []
+    last: object = started  # no model yet
+    hit = False
+    for vm in every:
+        m = vm.maintenance
+        if m is not last:  # runs of VMs share one model (a snapshot shares them): checked once a run
+            last = m
+            hit = bool(m and m.scheduled_window and m.scheduled_window[0] <= start)
+        if hit:
+            started.append(vm)
     if not started:
         return []
     first = min(

@@ -133,6 +133,7 @@ class Scheduler:
         *,
         order: str = "path",
         look_ahead: bool = True,
+        bounds: dict[int, tuple[int, int]] | None = None,
     ):
         self.tiers = {t.name: t for t in tiers}
         self.order = [t.name for t in tiers]  # dependency order
@@ -151,13 +152,14 @@ class Scheduler:
         self.to_finish: deque[str] = deque()  # tiers whose every step is placed or dropped
         self.ready_at: dict[str, int] = {}
         self.usage = dict.fromkeys(self.order, 0)
+        self.capacities = {t.name: t.capacity for t in tiers}
         self.running: list[tuple[int, int, str, int]] = []
         # Queues hold plain ints, which heaps compare fastest: a draft's rank is its place in the
         # priority order, fixed up front; `pending` holds start * len(drafts) + rank, `available`
         # (per tier) ranks.
         drafts = [d for t in tiers for c in t.chains for d in c]
-        for d in drafts:
-            d.lo, d.hi = self._bounds(d.vms)
+        for d in drafts:  # ``bounds``: what _bounds gives, by seq, from planner.bounds.hopeless
+            d.lo, d.hi = self._bounds(d.vms) if bounds is None else bounds[d.seq]
         if order == "deadline":
             latest = _latest_starts(tiers)
             self.by_rank = sorted(drafts, key=lambda d: (latest[id(d)], -tails[d.id], d.seq))
@@ -263,7 +265,8 @@ class Scheduler:
     # --- the simulation ---------------------------------------------------------------------------
 
     def _start(self, draft: Draft, now: int) -> None:
-        self._memo = {}
+        if self._memo:  # a new empty map only when the look-ahead filled it (60,000 starts)
+            self._memo = {}
         draft.start = now
         end = now + draft.duration
         size = len(draft.vms)
@@ -271,14 +274,17 @@ class Scheduler:
         self.usage[tier] += size
         heapq.heappush(self.running, (end, draft.seq, tier, size))
         self.remaining[tier] -= 1
-        self.last_end[tier] = max(self.last_end.get(tier, 0), end + draft.gap)
+        freed = end + draft.gap
+        if freed > self.last_end.get(tier, 0):
+            self.last_end[tier] = freed
         nxt = draft.next
         if nxt is not None:
             if draft.truncated:
                 self._block_rest(draft)
             else:
-                self._place(nxt, end + draft.gap)
-        self._tier_progress(tier)
+                self._place(nxt, freed)
+        if self.remaining[tier] == 0:  # the check _tier_progress makes, inline: 60,000 steps
+            self._tier_progress(tier)
 
     def _start_available(self, now: int) -> None:
         self._soon, self._memo = None, {}
@@ -287,28 +293,35 @@ class Scheduler:
         if limit is not None and len(self.running) >= limit:
             return
         deferred: dict[str, list[int]] = {}
-        live = [t for t in self.order if self.available[t] and self.usage[t] < self.tiers[t].capacity]
-        available = self.available
+        # locals: this loop runs for every waiting step at every instant, and when the operator
+        # window closes it moves each of them to `pending` (50,000 times for 100,000 VMs)
+        available, usage, capacities, by_rank = self.available, self.usage, self.capacities, self.by_rank
+        pending, radix, earliest = self.pending, self.radix, self.spans.earliest
+        live = [t for t in self.order if available[t] and usage[t] < capacities[t]]
         while live:
             # the tier whose waiting step ranks first (a loop: min's key would be a call per tier)
             tier = live[0]
-            for other in live[1:]:
-                if available[other][0] < available[tier][0]:
-                    tier = other
+            if len(live) > 1:
+                for other in live[1:]:
+                    if available[other][0] < available[tier][0]:
+                        tier = other
             queue = available[tier]
             rank = heapq.heappop(queue)
-            draft = self.by_rank[rank]
-            capacity = self.tiers[tier].capacity
+            draft = by_rank[rank]
+            capacity = capacities[tier]
             key = (draft.duration, draft.lo, draft.hi)
             fit = fits.get(key, -1)  # -1: not known yet (a fit is never before now)
             if fit == -1:
-                fit = fits[key] = self.spans.earliest(now, *key)
+                fit = fits[key] = earliest(now, *key)
             if fit is not None and fit != now:  # the window closed while it waited: next opening
-                heapq.heappush(self.pending, fit * self.radix + rank)  # what _place would do
+                heapq.heappush(pending, fit * radix + rank)  # what _place would do
             elif fit is None:
                 self._place(draft, now)  # drops the VMs that no longer fit
-            elif self.usage[tier] + len(draft.vms) > capacity or (
-                self.look_ahead and self._inverts(draft, rank, now)
+            elif (taken := usage[tier] + len(draft.vms)) > capacity or (
+                # _inverts' own first test, without its call when the step leaves room (most do)
+                self.look_ahead
+                and (taken + 1 > capacity or (limit is not None and len(self.running) + 2 > limit))
+                and self._inverts(draft, rank, now)
             ):
                 held = deferred.setdefault(tier, [])
                 held.append(rank)
@@ -317,14 +330,15 @@ class Scheduler:
                     continue
             else:
                 self._start(draft, now)
-                self._settle()
+                if self.to_finish:  # _settle's own test, without its call at each start
+                    self._settle()
                 if limit is not None and len(self.running) >= limit:
                     break
-            if not queue or self.usage[tier] >= capacity:
+            if not queue or usage[tier] >= capacity:
                 live.remove(tier)
         for tier, held in deferred.items():
             for item in held:
-                heapq.heappush(self.available[tier], item)
+                heapq.heappush(available[tier], item)
 
     def run(self) -> None:
         for tier in self.order:
@@ -332,14 +346,17 @@ class Scheduler:
                 self._release(tier)
         self._settle()
         now = 0
+        # locals (the lists are never replaced): a step passes here once or twice per night
+        pending, available, radix = self.pending, self.available, self.radix
+        tier_of = [d.tier for d in self.by_rank]
         while True:
             while self.running and self.running[0][0] <= now:
                 _, _, tier, size = heapq.heappop(self.running)
                 self.usage[tier] -= size
-            limit = (now + 1) * self.radix
-            while self.pending and self.pending[0] < limit:
-                rank = heapq.heappop(self.pending) % self.radix
-                heapq.heappush(self.available[self.by_rank[rank].tier], rank)
+            limit = (now + 1) * radix
+            while pending and pending[0] < limit:
+                rank = heapq.heappop(pending) % radix
+                heapq.heappush(available[tier_of[rank]], rank)
             self._start_available(now)
             self._settle()
             nxt = [

@@ -70,6 +70,9 @@ class _Index:
         self.size = len(pool)
         self.by: dict[tuple[str, ...], list[int]] = {}
         for kind in kinds:  # one loop per kind: most specs select by one or two kinds of key
+            if kind == "tag":
+                self._tags(pool)
+                continue
             for i, vm in enumerate(pool):
                 for key in _keys(kind, vm):
                     found = self.by.get(key)
@@ -77,6 +80,17 @@ class _Index:
                         self.by[key] = [i]
                     else:
                         found.append(i)
+
+    def _tags(self, pool: Sequence[VM]) -> None:
+        """The tag keys, as _keys gives them, without its call and list per VM (the common kind)."""
+        by = self.by
+        for i, vm in enumerate(pool):
+            for k, v in vm.tags.items():
+                found = by.get(("tag", k, v))
+                if found is None:
+                    by["tag", k, v] = [i]
+                else:
+                    found.append(i)
 
     def matching(self, selector: Selector) -> Iterable[int]:
         """The positions of the VMs ``selector`` matches: those under every key it names."""
@@ -103,16 +117,16 @@ class _Index:
 
 
 def _keys(kind: str, vm: VM) -> list[tuple[str, ...]]:
-    """The index keys of one kind under which ``vm`` is found (lower-case where ARM ignores case)."""
+    """The index keys of one kind but tags under which ``vm`` is found (lower-case where ARM ignores
+    case)."""
     if kind == "rg":
         return [("rg", vm.resource_group.lower())]
     if kind == "ref":
         return [("ref", vm.ref.lower())]
     if kind == "as":
         return [("as", vm.resource_group.lower(), vm.availability_set.lower())] if vm.availability_set else []
-    if kind == "ss":
-        return [("ss", vm.resource_group.lower(), vm.scale_set.lower())] if vm.scale_set else []
-    return [("tag", k, v) for k, v in vm.tags.items()]
+    assert kind == "ss", kind  # tags: _Index._tags
+    return [("ss", vm.resource_group.lower(), vm.scale_set.lower())] if vm.scale_set else []
 
 
 def _kinds(selector: Selector) -> list[str]:
