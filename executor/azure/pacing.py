@@ -113,10 +113,14 @@ class Pacer:
         self.clock = clock
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
-        self.waited_s = 0.0
         self.waits: dict[str, float] = {}  # clock seconds waited, by the bucket that was short
         self._policies: dict[str, set[str]] = {}  # request kind -> Compute policy windows it counts in
         self._in_flight: dict[str, int] = {}  # request kind -> sent, not yet answered
+
+    @property
+    def waited_s(self) -> float:
+        """Clock seconds waited so far, all buckets."""
+        return sum(self.waits.values())
 
     def _bucket(self, name: str, key: str, limit: Limit) -> TokenBucket:
         with self._lock:
@@ -185,7 +189,6 @@ class Pacer:
         waits = [(bucket.reserve(count), name) for name, bucket, count in self._draws(method, url_path, body)]
         wait, name = max(waits)
         if wait > 0:
-            self.waited_s += wait
             self.waits[name] = self.waits.get(name, 0.0) + wait
             self.clock.sleep(wait)
         kind = request_kind(method, url_path)

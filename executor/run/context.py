@@ -276,13 +276,17 @@ class RunContext:
         if not isinstance(backend, StatusSweep) or not vms:
             return {}
         covered = [vm for vm in vms if vm not in self.fleet or self.fleet[vm].orchestration != "Uniform"]
-        if len(covered) > (backend.sweep_cost(self.sweep_estimate) or len(covered)):
+        if self._sweep_pays(backend, len(covered)):
             with self._sweep_lock:  # a caller that waited for another's sweep finds its VMs fresh
-                stale = self.guard.stale(covered, now, max_age_s)
-                if len(stale) > (backend.sweep_cost(self.sweep_estimate) or len(stale)):
+                if self._sweep_pays(backend, len(self.guard.stale(covered, now, max_age_s))):
                     self._sweep(backend)
         age = self.guard.recheck.total_seconds() if max_age_s is None else max_age_s
         return self.guard.recent(covered, now, age)
+
+    def _sweep_pays(self, backend: StatusSweep, reads: int) -> bool:
+        """Whether one sweep is fewer requests than ``reads`` reads, and its budget allows one now."""
+        pages = backend.sweep_cost(self.sweep_estimate)
+        return pages is not None and reads > pages
 
     def _sweep(self, backend: StatusSweep) -> None:
         at = self.clock.now()
